@@ -3,6 +3,7 @@ package suite
 import (
 	"crypto/ecdh"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
 	"fmt"
@@ -13,18 +14,20 @@ import (
 	"github.com/cloudflare/circl/hpke"
 )
 
-// dhkem holds what RFC 9180's DHKEM needs to derive key pairs (§4.1,
-// §7.1.3). It is written here rather than taken from circl because circl's
-// DeriveKeyPair insists on ikm of exactly Nsk bytes and panics otherwise,
-// while MLS derives node keys from KDF.Nh-byte secrets (64 bytes for X448
-// and P-521, whose Nsk are 56 and 66).
+// dhkem holds what RFC 9180's DHKEM needs to derive key pairs (RFC 9180
+// §4.1, §7.1.3). The derivation is written here rather than taken from
+// circl because circl's DeriveKeyPair panics unless ikm has exactly Nsk
+// bytes, while MLS derives node keys from Nh-byte secrets (RFC 9420 §7.4,
+// §8), and Nh differs from Nsk for X448 (64 vs 56) and P-521 (64 vs 66).
+// Go's crypto/hpke derives only for X25519 and the NIST curves; its
+// results are a cross-check in the tests.
 type dhkem struct {
-	id      uint16
+	id      uint16 // RFC 9180 §7.1 KEM identifier
 	newHash func() hash.Hash
 	nsk     int
 	npk     int
-	curve   ecdh.Curve // nil for X448
-	bitmask byte       // NIST curves: mask for the first candidate byte
+	curve   ecdh.Curve // nil for X448, which crypto/ecdh lacks
+	bitmask byte       // NIST curves: mask of the first candidate byte
 }
 
 var dhkems = map[hpke.KEM]*dhkem{
@@ -35,22 +38,31 @@ var dhkems = map[hpke.KEM]*dhkem{
 	hpke.KEM_X448_HKDF_SHA512:   {id: 0x0021, newHash: sha512.New, nsk: 56, npk: 56},
 }
 
+func (k *dhkem) isX() bool { return k.bitmask == 0 }
+
+// suiteID is "KEM" || I2OSP(kem_id, 2) (RFC 9180 §4.1).
 func (k *dhkem) suiteID() []byte { return []byte{'K', 'E', 'M', byte(k.id >> 8), byte(k.id)} }
 
-// labeledExtract is RFC 9180's LabeledExtract(salt, label, ikm).
+// labeledExtract is LabeledExtract(salt, label, ikm) of RFC 9180 §4:
+// Extract(salt, "HPKE-v1" || suite_id || label || ikm).
 func (k *dhkem) labeledExtract(salt []byte, label string, ikm []byte) []byte {
-	in := append(append(append([]byte("HPKE-v1"), k.suiteID()...), label...), ikm...)
-	prk, err := hkdf.Extract(k.newHash, in, salt)
-	if err != nil {
-		panic("mls/suite: HKDF-Extract: " + err.Error())
-	}
-	return prk
+	m := hmac.New(k.newHash, salt)
+	m.Write([]byte("HPKE-v1"))
+	m.Write(k.suiteID())
+	io.WriteString(m, label)
+	m.Write(ikm)
+	return m.Sum(nil)
 }
 
-// labeledExpand is RFC 9180's LabeledExpand(prk, label, info, L).
+// labeledExpand is LabeledExpand(prk, label, info, L) of RFC 9180 §4:
+// Expand(prk, I2OSP(L, 2) || "HPKE-v1" || suite_id || label || info, L).
 func (k *dhkem) labeledExpand(prk []byte, label string, info []byte, length int) ([]byte, error) {
-	in := append([]byte{byte(length >> 8), byte(length)}, "HPKE-v1"...)
-	in = append(append(append(in, k.suiteID()...), label...), info...)
+	in := make([]byte, 0, 2+7+5+len(label)+len(info))
+	in = append(in, byte(length>>8), byte(length))
+	in = append(in, "HPKE-v1"...)
+	in = append(in, k.suiteID()...)
+	in = append(in, label...)
+	in = append(in, info...)
 	return hkdf.Expand(k.newHash, prk, string(in), length)
 }
 
@@ -58,45 +70,56 @@ func (k *dhkem) labeledExpand(prk []byte, label string, info []byte, length int)
 func (k *dhkem) deriveKeyPair(ikm []byte) (priv, pub []byte, err error) {
 	prk := k.labeledExtract(nil, "dkp_prk", ikm)
 	defer clear(prk)
-	if k.bitmask == 0 { // X25519, X448
+	if k.isX() {
+		// X25519, X448: sk = LabeledExpand(dkp_prk, "sk", "", Nsk).
 		sk, err := k.labeledExpand(prk, "sk", nil, k.nsk)
 		if err != nil {
 			return nil, nil, err
 		}
-		// RFC 9180 §7.1.2: SerializePrivateKey clamps X25519/X448 keys.
-		// The DH result is the same either way; clamping makes the bytes
-		// match other implementations' serialized keys.
-		if k.nsk == 32 {
-			sk[0] &= 248
-			sk[31] = sk[31]&127 | 64
-		} else {
-			sk[0] &= 252
-			sk[55] |= 128
-		}
+		// SerializePrivateKey clamps X25519/X448 keys (RFC 9180 §7.1.2).
+		// The DH result is the same either way; clamped bytes match
+		// Go's crypto/hpke. The RFC 9180 vectors list skEm unclamped.
+		clampX(sk)
 		pub, err := k.publicKey(sk)
 		return sk, pub, err
 	}
-	for counter := 0; counter < 256; counter++ {
+	// NIST curves: rejection sampling over counter 0..255, masking the
+	// first byte (0xff for P-256/P-384, 0x01 for P-521) and rejecting
+	// sk == 0 and sk >= order.
+	for counter := 0; counter <= 255; counter++ {
 		sk, err := k.labeledExpand(prk, "candidate", []byte{byte(counter)}, k.nsk)
 		if err != nil {
 			return nil, nil, err
 		}
 		sk[0] &= k.bitmask
-		// ecdh rejects zero and values not below the group order, which
-		// is exactly the rejection rule of §7.1.3.
+		// ecdh.NewPrivateKey rejects zero and values not below the
+		// order: exactly the rejection rule of RFC 9180 §7.1.3.
 		if key, err := k.curve.NewPrivateKey(sk); err == nil {
 			return sk, key.PublicKey().Bytes(), nil
 		}
 	}
-	return nil, nil, fmt.Errorf("mls/suite: DeriveKeyPair found no valid scalar")
+	// Probability below 2^-32*256 for any curve; RFC 9180 calls it
+	// DeriveKeyPairError.
+	return nil, nil, fmt.Errorf("mls/suite: DeriveKeyPair: no valid scalar in 256 candidates")
 }
 
-// publicKey computes the serialized public key of a serialized private key.
+// clampX clamps an X25519 or X448 scalar as RFC 7748 §5 decodes it.
+func clampX(sk []byte) {
+	if len(sk) == 32 {
+		sk[0] &= 248
+		sk[31] = sk[31]&127 | 64
+	} else {
+		sk[0] &= 252
+		sk[55] |= 128
+	}
+}
+
+// publicKey is the serialized public key of a serialized private key.
 func (k *dhkem) publicKey(priv []byte) ([]byte, error) {
 	if len(priv) != k.nsk {
 		return nil, fmt.Errorf("%w: HPKE private key of %d bytes, want %d", ErrInvalidKey, len(priv), k.nsk)
 	}
-	if k.curve == nil {
+	if k.curve == nil { // X448
 		var sk, pk x448.Key
 		copy(sk[:], priv)
 		x448.KeyGen(&pk, &sk)
@@ -109,20 +132,29 @@ func (k *dhkem) publicKey(priv []byte) ([]byte, error) {
 	return key.PublicKey().Bytes(), nil
 }
 
-// HPKEPrivateKeySize is the KEM's Nsk.
+// HPKEPrivateKeySize is the KEM's Nsk (RFC 9180 §7.1).
 func (s *Suite) HPKEPrivateKeySize() int { return s.kem.nsk }
 
-// HPKEPublicKeySize is the KEM's Npk.
+// HPKEPublicKeySize is the KEM's Npk (RFC 9180 §7.1), also the size of a
+// kem_output (Nenc) for every DHKEM.
 func (s *Suite) HPKEPublicKeySize() int { return s.kem.npk }
 
+// KEMSeedSize is the number of bytes GenerateKeyPair reads from its reader:
+// Nsk, the ikm length RFC 9180 §7.1.3 asks for. DeriveKeyPair accepts ikm
+// of any length; MLS itself passes Nh-byte node and external secrets
+// (RFC 9420 §7.4, §8), which for P-521 are shorter than Nsk.
+func (s *Suite) KEMSeedSize() int { return s.kem.nsk }
+
 // DeriveKeyPair derives an HPKE key pair from ikm of any length (RFC 9180
-// §7.1.3); MLS calls it with KDF.Nh-byte node and external secrets.
+// §7.1.3), as RFC 9420 does for node keys (node_priv, node_pub =
+// DeriveKeyPair(node_secret), §7.4) and the external key pair (§8).
+// X25519/X448 private keys come out clamped (RFC 9180 §7.1.2).
 func (s *Suite) DeriveKeyPair(ikm []byte) (priv, pub []byte, err error) {
 	return s.kem.deriveKeyPair(ikm)
 }
 
-// GenerateKeyPair reads Nsk bytes from rand and derives a key pair from
-// them, so the result is a function of the bytes read.
+// GenerateKeyPair reads KEMSeedSize bytes from rand and derives a key pair
+// from them, so the result is a function of the bytes read.
 func (s *Suite) GenerateKeyPair(rand io.Reader) (priv, pub []byte, err error) {
 	ikm := make([]byte, s.kem.nsk)
 	defer clear(ikm)

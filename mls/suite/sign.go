@@ -11,6 +11,13 @@ import (
 	"github.com/mlsnode/mlsnode/mls/codec"
 )
 
+// Signature schemes of RFC 9420 §5.1.2, §17.1: Ed25519 (crypto/ed25519),
+// Ed448 (circl), ECDSA over P-256/P-384/P-521 with SHA-256/384/512
+// (crypto/ecdsa). Formats: EdDSA private keys are RFC 8032 seeds, public
+// keys RFC 8032 encodings and signatures R||S; ECDSA private keys are
+// big-endian scalars of the curve's byte length, public keys uncompressed
+// points, signatures DER (RFC 8446 §4.2.3).
+
 // signContent encodes SignContent{"MLS 1.0 "+label, content} (§5.1.2).
 func signContent(label string, content []byte) ([]byte, error) {
 	w := codec.NewWriter(make([]byte, 0, len(labelPrefix)+len(label)+len(content)+8))
@@ -19,7 +26,7 @@ func signContent(label string, content []byte) ([]byte, error) {
 	return w.Bytes()
 }
 
-// SignatureSeedSize is the number of bytes GenerateSignatureKey reads per
+// signatureSeedSize is the number of bytes GenerateSignatureKey reads per
 // attempt: the EdDSA seed size or the ECDSA scalar size.
 func (s *Suite) signatureSeedSize() int {
 	switch s.sig {
@@ -67,7 +74,7 @@ func (s *Suite) SignaturePublicKey(priv []byte) ([]byte, error) {
 		}
 		return ed448.NewKeyFromSeed(priv).Public().(ed448.PublicKey), nil
 	default:
-		k, err := ecdsa.ParseRawPrivateKey(s.curve, priv)
+		k, err := s.parseECDSAKey(priv)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
 		}
@@ -75,36 +82,83 @@ func (s *Suite) SignaturePublicKey(priv []byte) ([]byte, error) {
 	}
 }
 
-// SignWithLabel signs SignContent{"MLS 1.0 "+label, content} (§5.1.2).
-// Every scheme signs deterministically (ECDSA per RFC 6979).
-func (s *Suite) SignWithLabel(priv []byte, label string, content []byte) ([]byte, error) {
-	msg, err := signContent(label, content)
-	if err != nil {
-		return nil, err
-	}
+// SigningKey is a private signature key parsed once, so that a member that
+// signs every message does not expand its key (a scalar multiplication)
+// each time.
+type SigningKey struct {
+	suite   *Suite
+	ed25519 ed25519.PrivateKey
+	ed448   ed448.PrivateKey
+	ecdsa   *ecdsa.PrivateKey
+}
+
+// NewSigningKey parses a private signature key.
+func (s *Suite) NewSigningKey(priv []byte) (*SigningKey, error) {
+	k := &SigningKey{suite: s}
 	switch s.sig {
 	case sigEd25519:
 		if len(priv) != ed25519.SeedSize {
 			return nil, fmt.Errorf("%w: Ed25519 seed of %d bytes", ErrInvalidKey, len(priv))
 		}
-		return ed25519.Sign(ed25519.NewKeyFromSeed(priv), msg), nil
+		k.ed25519 = ed25519.NewKeyFromSeed(priv)
 	case sigEd448:
 		if len(priv) != ed448.SeedSize {
 			return nil, fmt.Errorf("%w: Ed448 seed of %d bytes", ErrInvalidKey, len(priv))
 		}
-		return ed448.Sign(ed448.NewKeyFromSeed(priv), msg, ""), nil
+		k.ed448 = ed448.NewKeyFromSeed(priv)
 	default:
-		k, err := ecdsa.ParseRawPrivateKey(s.curve, priv)
+		ek, err := s.parseECDSAKey(priv)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
 		}
-		// A nil reader selects RFC 6979 deterministic signing.
-		return k.Sign(nil, s.digest(msg), s.sigHash)
+		k.ecdsa = ek
+	}
+	return k, nil
+}
+
+// PublicKey is the signature public key of k, in the format of
+// SignaturePublicKey.
+func (k *SigningKey) PublicKey() []byte {
+	switch {
+	case k.ed25519 != nil:
+		return append([]byte{}, k.ed25519.Public().(ed25519.PublicKey)...)
+	case k.ed448 != nil:
+		return append([]byte{}, k.ed448.Public().(ed448.PublicKey)...)
+	default:
+		pub, _ := k.ecdsa.PublicKey.Bytes() // a parsed key always encodes
+		return pub
 	}
 }
 
+// SignWithLabel signs SignContent{"MLS 1.0 "+label, content} (§5.1.2).
+// Every scheme signs deterministically (ECDSA per RFC 6979).
+func (k *SigningKey) SignWithLabel(label string, content []byte) ([]byte, error) {
+	msg, err := signContent(label, content)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case k.ed25519 != nil:
+		return ed25519.Sign(k.ed25519, msg), nil
+	case k.ed448 != nil:
+		return ed448.Sign(k.ed448, msg, ""), nil
+	default:
+		// A nil reader selects RFC 6979 deterministic signing.
+		return k.ecdsa.Sign(nil, k.suite.digest(msg), k.suite.hash)
+	}
+}
+
+// SignWithLabel parses priv and signs; see SigningKey for repeated use.
+func (s *Suite) SignWithLabel(priv []byte, label string, content []byte) ([]byte, error) {
+	k, err := s.NewSigningKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	return k.SignWithLabel(label, content)
+}
+
 func (s *Suite) digest(msg []byte) []byte {
-	h := s.sigHash.New()
+	h := s.hash.New()
 	h.Write(msg)
 	return h.Sum(nil)
 }
@@ -139,4 +193,18 @@ func (s *Suite) VerifyWithLabel(pub []byte, label string, content, signature []b
 		return ErrInvalidSignature
 	}
 	return nil
+}
+
+// parseECDSAKey parses a big-endian ECDSA scalar. Scalars shorter than the
+// curve's size are accepted and left-padded: some encoders (the RFC 9420
+// P-521 vectors among them) drop leading zero bytes of the integer.
+func (s *Suite) parseECDSAKey(priv []byte) (*ecdsa.PrivateKey, error) {
+	size := (s.curve.Params().N.BitLen() + 7) / 8
+	if len(priv) > 0 && len(priv) < size {
+		padded := make([]byte, size)
+		copy(padded[size-len(priv):], priv)
+		defer clear(padded)
+		priv = padded
+	}
+	return ecdsa.ParseRawPrivateKey(s.curve, priv)
 }

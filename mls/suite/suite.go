@@ -13,7 +13,7 @@ import (
 	"github.com/cloudflare/circl/hpke"
 )
 
-// ID is a CipherSuite code point (RFC 9420 §17.1).
+// ID is a CipherSuite code point (RFC 9420 §5.1, §17.1).
 type ID uint16
 
 // The cipher suites of RFC 9420 §17.1.
@@ -27,14 +27,23 @@ const (
 	MLS_256_DHKEMP384_AES256GCM_SHA384_P384             ID = 7
 )
 
+// Sentinel errors. Every error of this package wraps one of them (or is a
+// plain error for a bad length argument or a failing io.Reader), so callers
+// test with errors.Is.
 var (
+	// ErrUnsupportedSuite: a code point other than 1..7.
 	ErrUnsupportedSuite = errors.New("mls/suite: unsupported cipher suite")
-	ErrDecrypt          = errors.New("mls/suite: decryption failed")
+	// ErrDecrypt: an AEAD or HPKE open failed (wrong key, tampered or
+	// truncated ciphertext or kem_output, wrong label or context).
+	ErrDecrypt = errors.New("mls/suite: decryption failed")
+	// ErrInvalidSignature: a signature did not verify.
 	ErrInvalidSignature = errors.New("mls/suite: invalid signature")
-	ErrInvalidKey       = errors.New("mls/suite: invalid key")
+	// ErrInvalidKey: key bytes of the wrong size or not a valid key of the
+	// suite's algorithm (also a nonce of the wrong size).
+	ErrInvalidKey = errors.New("mls/suite: invalid key")
 )
 
-var names = map[ID]string{
+var names = [...]string{
 	1: "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519",
 	2: "MLS_128_DHKEMP256_AES128GCM_SHA256_P256",
 	3: "MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519",
@@ -44,9 +53,10 @@ var names = map[ID]string{
 	7: "MLS_256_DHKEMP384_AES256GCM_SHA384_P384",
 }
 
+// String is the RFC 9420 §17.1 name, or CipherSuite(0x....) for others.
 func (id ID) String() string {
-	if n, ok := names[id]; ok {
-		return n
+	if id >= 1 && int(id) < len(names) {
+		return names[id]
 	}
 	return fmt.Sprintf("CipherSuite(0x%04x)", uint16(id))
 }
@@ -72,41 +82,54 @@ const (
 // Suite is one cipher suite. Values are immutable and shared; they are safe
 // for concurrent use.
 type Suite struct {
-	id       ID
-	hash     crypto.Hash
-	newHash  func() hash.Hash
-	aead     aeadKind
-	keySize  int // AEAD.Nk
-	hpke     hpke.Suite
-	kem      *dhkem
-	sig      sigScheme
-	curve    elliptic.Curve // ECDSA only
-	sigHash  crypto.Hash    // ECDSA only
-	hpkeKEM  hpke.KEM
-	hpkeKDF  hpke.KDF
-	hpkeAEAD hpke.AEAD
+	id      ID
+	hash    crypto.Hash // hash of the suite, of its KDF and of ECDSA
+	newHash func() hash.Hash
+	aead    aeadKind
+	nk      int // AEAD.Nk
+	kem     *dhkem
+	hpke    hpke.Suite
+	hpkeKEM hpke.KEM
+	sig     sigScheme
+	curve   elliptic.Curve // ECDSA only
+}
+
+// params is one row of the RFC 9420 §17.1 table.
+type params struct {
+	hash  crypto.Hash
+	nh    func() hash.Hash
+	aead  aeadKind
+	nk    int
+	kem   hpke.KEM
+	kdf   hpke.KDF
+	haead hpke.AEAD
+	sig   sigScheme
+	curve elliptic.Curve
+}
+
+var table = map[ID]params{
+	1: {crypto.SHA256, sha256.New, aeadAESGCM, 16, hpke.KEM_X25519_HKDF_SHA256, hpke.KDF_HKDF_SHA256, hpke.AEAD_AES128GCM, sigEd25519, nil},
+	2: {crypto.SHA256, sha256.New, aeadAESGCM, 16, hpke.KEM_P256_HKDF_SHA256, hpke.KDF_HKDF_SHA256, hpke.AEAD_AES128GCM, sigECDSA, elliptic.P256()},
+	3: {crypto.SHA256, sha256.New, aeadChaCha20Poly1305, 32, hpke.KEM_X25519_HKDF_SHA256, hpke.KDF_HKDF_SHA256, hpke.AEAD_ChaCha20Poly1305, sigEd25519, nil},
+	4: {crypto.SHA512, sha512.New, aeadAESGCM, 32, hpke.KEM_X448_HKDF_SHA512, hpke.KDF_HKDF_SHA512, hpke.AEAD_AES256GCM, sigEd448, nil},
+	5: {crypto.SHA512, sha512.New, aeadAESGCM, 32, hpke.KEM_P521_HKDF_SHA512, hpke.KDF_HKDF_SHA512, hpke.AEAD_AES256GCM, sigECDSA, elliptic.P521()},
+	6: {crypto.SHA512, sha512.New, aeadChaCha20Poly1305, 32, hpke.KEM_X448_HKDF_SHA512, hpke.KDF_HKDF_SHA512, hpke.AEAD_ChaCha20Poly1305, sigEd448, nil},
+	7: {crypto.SHA384, sha512.New384, aeadAESGCM, 32, hpke.KEM_P384_HKDF_SHA384, hpke.KDF_HKDF_SHA384, hpke.AEAD_AES256GCM, sigECDSA, elliptic.P384()},
 }
 
 var suites = func() map[ID]*Suite {
-	mk := func(id ID, h crypto.Hash, nh func() hash.Hash, a aeadKind, nk int,
-		kemID hpke.KEM, kdfID hpke.KDF, aeadID hpke.AEAD, sig sigScheme, curve elliptic.Curve) *Suite {
-		return &Suite{id: id, hash: h, newHash: nh, aead: a, keySize: nk,
-			hpke: hpke.NewSuite(kemID, kdfID, aeadID), kem: dhkems[kemID],
-			sig: sig, curve: curve, sigHash: h,
-			hpkeKEM: kemID, hpkeKDF: kdfID, hpkeAEAD: aeadID}
+	m := make(map[ID]*Suite, len(table))
+	for id, p := range table {
+		m[id] = &Suite{
+			id: id, hash: p.hash, newHash: p.nh, aead: p.aead, nk: p.nk,
+			kem: dhkems[p.kem], hpke: hpke.NewSuite(p.kem, p.kdf, p.haead), hpkeKEM: p.kem,
+			sig: p.sig, curve: p.curve,
+		}
 	}
-	return map[ID]*Suite{
-		1: mk(1, crypto.SHA256, sha256.New, aeadAESGCM, 16, hpke.KEM_X25519_HKDF_SHA256, hpke.KDF_HKDF_SHA256, hpke.AEAD_AES128GCM, sigEd25519, nil),
-		2: mk(2, crypto.SHA256, sha256.New, aeadAESGCM, 16, hpke.KEM_P256_HKDF_SHA256, hpke.KDF_HKDF_SHA256, hpke.AEAD_AES128GCM, sigECDSA, elliptic.P256()),
-		3: mk(3, crypto.SHA256, sha256.New, aeadChaCha20Poly1305, 32, hpke.KEM_X25519_HKDF_SHA256, hpke.KDF_HKDF_SHA256, hpke.AEAD_ChaCha20Poly1305, sigEd25519, nil),
-		4: mk(4, crypto.SHA512, sha512.New, aeadAESGCM, 32, hpke.KEM_X448_HKDF_SHA512, hpke.KDF_HKDF_SHA512, hpke.AEAD_AES256GCM, sigEd448, nil),
-		5: mk(5, crypto.SHA512, sha512.New, aeadAESGCM, 32, hpke.KEM_P521_HKDF_SHA512, hpke.KDF_HKDF_SHA512, hpke.AEAD_AES256GCM, sigECDSA, elliptic.P521()),
-		6: mk(6, crypto.SHA512, sha512.New, aeadChaCha20Poly1305, 32, hpke.KEM_X448_HKDF_SHA512, hpke.KDF_HKDF_SHA512, hpke.AEAD_ChaCha20Poly1305, sigEd448, nil),
-		7: mk(7, crypto.SHA384, sha512.New384, aeadAESGCM, 32, hpke.KEM_P384_HKDF_SHA384, hpke.KDF_HKDF_SHA384, hpke.AEAD_AES256GCM, sigECDSA, elliptic.P384()),
-	}
+	return m
 }()
 
-// Lookup returns the suite with code point id.
+// Lookup returns the suite with code point id, or ErrUnsupportedSuite.
 func Lookup(id ID) (*Suite, error) {
 	s, ok := suites[id]
 	if !ok {
@@ -130,15 +153,15 @@ func (s *Suite) Hash(data []byte) []byte {
 	return h.Sum(nil)
 }
 
-// MAC is HMAC with the suite's hash, used for membership and confirmation
-// tags (§6.1, §6.2).
+// MAC is HMAC with the suite's hash (RFC 2104), the MAC of RFC 9420 §5.1,
+// used for membership tags (§6.2) and confirmation tags (§8.1).
 func (s *Suite) MAC(key, data []byte) []byte {
 	m := hmac.New(s.newHash, key)
 	m.Write(data)
 	return m.Sum(nil)
 }
 
-// VerifyMAC compares a MAC in constant time.
+// VerifyMAC reports in constant time whether tag is MAC(key, data).
 func (s *Suite) VerifyMAC(key, data, tag []byte) bool {
 	return hmac.Equal(s.MAC(key, data), tag)
 }
