@@ -2,6 +2,7 @@ package suite
 
 import (
 	"crypto/hkdf"
+	"crypto/hmac"
 	"fmt"
 	"io"
 
@@ -23,6 +24,15 @@ func (s *Suite) Extract(salt, ikm []byte) []byte {
 func (s *Suite) Expand(prk, info []byte, length int) ([]byte, error) {
 	if length < 0 || length > 255*s.HashSize() {
 		return nil, fmt.Errorf("mls/suite: HKDF-Expand length %d out of range [0, %d]", length, 255*s.HashSize())
+	}
+	if length <= s.HashSize() {
+		// One output block: T(1) = HMAC(prk, info || 0x01). Every MLS
+		// derivation is at most Nh bytes, and computing the block directly
+		// skips the generic HKDF machinery on the message hot path.
+		m := hmac.New(s.newHash, prk)
+		m.Write(info)
+		m.Write([]byte{1})
+		return m.Sum(make([]byte, 0, s.HashSize()))[:length], nil
 	}
 	return hkdf.Expand(s.newHash, prk, string(info), length)
 }
