@@ -131,31 +131,24 @@ func FuzzRatchetTree(f *testing.F) {
 	})
 }
 
-// TestWriteFuzzSeeds regenerates testdata/fuzz/<target>/ from a few
-// messages.json cases, so that the fuzz targets have a corpus without the
-// vector folder. It runs only with MLS_WIRE_WRITE_SEEDS=1.
+// TestWriteFuzzSeeds regenerates testdata/fuzz/<target>/ from the
+// synthetic values of syntheticSeeds (never from the RFC vectors, which
+// must not be copied into the repository). It runs only with
+// MLS_WIRE_WRITE_SEEDS=1; it is a generator, not a check.
 func TestWriteFuzzSeeds(t *testing.T) {
 	if os.Getenv("MLS_WIRE_WRITE_SEEDS") != "1" {
-		t.Skip("set MLS_WIRE_WRITE_SEEDS=1 to rewrite testdata/fuzz seeds")
+		t.Skip("generator only: set MLS_WIRE_WRITE_SEEDS=1 to rewrite the testdata/fuzz seeds")
 	}
-	cases := loadMessages(t)
-	// Cases spread over the suites; one per suite is plenty.
-	picks := []int{0, 1, 2, 3, 4, 5, 6}
-	for target, pick := range seeds {
+	for target, seeds := range syntheticSeeds(t) {
 		dir := filepath.Join("testdata", "fuzz", target)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for _, i := range picks {
-			for j, s := range pick(&cases[i]) {
-				if target == "FuzzMLSMessage" && (i+j)%2 == 1 {
-					continue // keep the folder small: half the message kinds per case
-				}
-				name := filepath.Join(dir, fmt.Sprintf("vector-%03d-%d", i, j))
-				content := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", []byte(s))
-				if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
-					t.Fatal(err)
-				}
+		for i, s := range seeds {
+			name := filepath.Join(dir, fmt.Sprintf("synthetic-%d", i))
+			content := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s)
+			if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
 			}
 		}
 	}
