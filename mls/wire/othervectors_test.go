@@ -56,7 +56,7 @@ func TestTranscriptHashesVectors(t *testing.T) {
 			t.Errorf("case %d: transcript inputs do not split the AuthenticatedContent", i)
 		}
 	}
-	testvectors.Report(t, "transcript-hashes.json", len(cases))
+	testvectors.Report(t, "transcript-hashes.json (struct round trip only)", len(cases))
 }
 
 func TestMessageProtectionVectors(t *testing.T) {
@@ -77,7 +77,7 @@ func TestMessageProtectionVectors(t *testing.T) {
 			roundTrip(t, "message", m, new(MLSMessage))
 		}
 	}
-	testvectors.Report(t, "message-protection.json", len(cases))
+	testvectors.Report(t, "message-protection.json (struct round trip only)", len(cases))
 }
 
 func TestWelcomeVectors(t *testing.T) {
@@ -90,7 +90,7 @@ func TestWelcomeVectors(t *testing.T) {
 		roundTrip(t, "key_package", c.KeyPackage, new(MLSMessage))
 		roundTrip(t, "welcome", c.Welcome, new(MLSMessage))
 	}
-	testvectors.Report(t, "welcome.json", len(cases))
+	testvectors.Report(t, "welcome.json (struct round trip only)", len(cases))
 }
 
 func TestTreeVectors(t *testing.T) {
@@ -101,7 +101,7 @@ func TestTreeVectors(t *testing.T) {
 	for _, c := range validation {
 		roundTrip(t, "tree-validation tree", c.Tree, new(RatchetTree))
 	}
-	testvectors.Report(t, "tree-validation.json", len(validation))
+	testvectors.Report(t, "tree-validation.json (struct round trip only)", len(validation))
 
 	var ops []struct {
 		Proposal   testvectors.Hex `json:"proposal"`
@@ -114,7 +114,7 @@ func TestTreeVectors(t *testing.T) {
 		roundTrip(t, "tree_before", c.TreeBefore, new(RatchetTree))
 		roundTrip(t, "tree_after", c.TreeAfter, new(RatchetTree))
 	}
-	testvectors.Report(t, "tree-operations.json", len(ops))
+	testvectors.Report(t, "tree-operations.json (struct round trip only)", len(ops))
 
 	var kem []struct {
 		RatchetTree testvectors.Hex `json:"ratchet_tree"`
@@ -129,7 +129,7 @@ func TestTreeVectors(t *testing.T) {
 			roundTrip(t, "treekem update_path", p.UpdatePath, new(UpdatePath))
 		}
 	}
-	testvectors.Report(t, "treekem.json", len(kem))
+	testvectors.Report(t, "treekem.json (struct round trip only)", len(kem))
 }
 
 type passiveCase struct {
@@ -159,6 +159,6 @@ func TestPassiveClientVectors(t *testing.T) {
 				roundTrip(t, file+" commit", e.Commit, new(MLSMessage))
 			}
 		}
-		testvectors.Report(t, file, len(cases))
+		testvectors.Report(t, file+" (struct round trip only)", len(cases))
 	}
 }

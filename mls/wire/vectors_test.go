@@ -262,7 +262,7 @@ func TestMessagesTruncated(t *testing.T) {
 			}
 		}
 	}
-	testvectors.Report(t, "messages.json", len(cases))
+	testvectors.Report(t, "messages.json (truncation and trailing-byte checks)", len(cases))
 }
 
 // prefixLengths lists the strict prefix lengths to try for an input of n
