@@ -89,6 +89,18 @@ func Derive(s *suite.Suite, prevInitSecret, commitSecret, pskSecret, groupContex
 	return FromJoiner(s, joiner, pskSecret, groupContext)
 }
 
+// WelcomeSecret is DeriveSecret(Extract(joiner_secret, psk_secret),
+// "welcome") (§8): all a joiner needs to decrypt a Welcome's GroupInfo,
+// before it knows the GroupContext. A nil PSK secret is the zero vector.
+func WelcomeSecret(s *suite.Suite, joinerSecret, pskSecret []byte) ([]byte, error) {
+	if pskSecret == nil {
+		pskSecret = Zero(s)
+	}
+	member := s.Extract(joinerSecret, pskSecret)
+	defer clear(member)
+	return s.DeriveSecret(member, "welcome")
+}
+
 // WelcomeKeyNonce derives the AEAD key and nonce that encrypt a Welcome's
 // GroupInfo (§12.4.3.1).
 func WelcomeKeyNonce(s *suite.Suite, welcomeSecret []byte) (key, nonce []byte, err error) {
