@@ -116,6 +116,7 @@ func clampX(sk []byte) {
 
 // publicKey is the serialized public key of a serialized private key.
 func (k *dhkem) publicKey(priv []byte) ([]byte, error) {
+	priv = k.normalizePrivate(priv)
 	if len(priv) != k.nsk {
 		return nil, fmt.Errorf("%w: HPKE private key of %d bytes, want %d", ErrInvalidKey, len(priv), k.nsk)
 	}
@@ -130,6 +131,19 @@ func (k *dhkem) publicKey(priv []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
 	}
 	return key.PublicKey().Bytes(), nil
+}
+
+// normalizePrivate left-pads a NIST-curve private scalar shorter than Nsk:
+// it is a big-endian integer, and some encoders (the RFC 9420 P-521
+// passive-client vectors among them) drop its leading zero bytes. X25519
+// and X448 keys are byte strings and must have exactly Nsk bytes.
+func (k *dhkem) normalizePrivate(priv []byte) []byte {
+	if k.curve == nil || k.bitmask == 0 || len(priv) == 0 || len(priv) >= k.nsk {
+		return priv
+	}
+	padded := make([]byte, k.nsk)
+	copy(padded[k.nsk-len(priv):], priv)
+	return padded
 }
 
 // HPKEPrivateKeySize is the KEM's Nsk (RFC 9180 §7.1).

@@ -29,6 +29,7 @@ func (s *Suite) unmarshalPublic(pub []byte) (kem.PublicKey, error) {
 }
 
 func (s *Suite) unmarshalPrivate(priv []byte) (kem.PrivateKey, error) {
+	priv = s.kem.normalizePrivate(priv)
 	if len(priv) != s.kem.nsk {
 		return nil, fmt.Errorf("%w: HPKE private key of %d bytes, want %d", ErrInvalidKey, len(priv), s.kem.nsk)
 	}

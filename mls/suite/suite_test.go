@@ -176,15 +176,21 @@ func badInput(t *testing.T, id ID) {
 		f    func() error
 		want error
 	}
-	cases := []tc{
+	cases := []tc{}
+	if s.kem.isX() {
+		// X25519/X448 keys are byte strings of exactly Nsk bytes; NIST
+		// scalars may be short (TestShortHPKEScalar).
+		cases = append(cases,
+			tc{"short private key", dec(priv[1:], kem, ct), ErrInvalidKey},
+			tc{"PublicKey of short key", func() error { _, err := s.PublicKey(priv[1:]); return err }, ErrInvalidKey})
+	}
+	cases = append(cases, []tc{
 		// HPKE keys.
 		{"empty public key", enc(nil), ErrInvalidKey},
 		{"short public key", enc(pub[:len(pub)-1]), ErrInvalidKey},
 		{"long public key", enc(long(pub)), ErrInvalidKey},
-		{"short private key", dec(priv[1:], kem, ct), ErrInvalidKey},
 		{"long private key", dec(long(priv), kem, ct), ErrInvalidKey},
 		{"empty private key", dec(nil, kem, ct), ErrInvalidKey},
-		{"PublicKey of short key", func() error { _, err := s.PublicKey(priv[1:]); return err }, ErrInvalidKey},
 		// kem_output and ciphertext.
 		{"empty kem_output", dec(priv, nil, ct), ErrDecrypt},
 		{"truncated kem_output", dec(priv, kem[:len(kem)-1], ct), ErrDecrypt},
@@ -253,7 +259,7 @@ func badInput(t *testing.T, id ID) {
 		{"Expand too long", func() error { _, err := s.Expand(key, nil, 255*s.HashSize()+1); return err }, anyErr},
 		{"ExpandWithLabel too long", func() error { _, err := s.ExpandWithLabel(key, "l", nil, 0x10000); return err }, anyErr},
 		{"DeriveTreeSecret negative", func() error { _, err := s.DeriveTreeSecret(key, "l", 0, -5); return err }, anyErr},
-	}
+	}...)
 	if isNIST {
 		n := s.kem.nsk
 		point := append([]byte{4}, ff(len(pub)-1)...) // not on the curve
@@ -345,6 +351,32 @@ func TestShortECDSAScalar(t *testing.T) {
 		sig, err := s.SignWithLabel(scalar[size-3:], "l", []byte("m"))
 		if err != nil || s.VerifyWithLabel(full, "l", []byte("m"), sig) != nil {
 			t.Fatalf("%v: signing with a short scalar: %v", id, err)
+		}
+	}
+}
+
+// TestShortHPKEScalar: a NIST-curve HPKE private key without its leading
+// zero bytes (as in the RFC 9420 P-521 passive-client vectors) is the same
+// key as the padded one.
+func TestShortHPKEScalar(t *testing.T) {
+	for _, id := range []ID{2, 5, 7} {
+		s, _ := Lookup(id)
+		scalar := make([]byte, s.kem.nsk)
+		scalar[len(scalar)-1] = 9
+		full, err := s.PublicKey(scalar)
+		if err != nil {
+			t.Fatal(err)
+		}
+		short := scalar[len(scalar)-2:]
+		if got, err := s.PublicKey(short); err != nil || !bytes.Equal(got, full) {
+			t.Fatalf("%v: short scalar: %x, %v", id, got, err)
+		}
+		kem, ct, err := s.EncryptWithLabel(seeded(1), full, "l", nil, []byte("m"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pt, err := s.DecryptWithLabel(short, "l", nil, kem, ct); err != nil || string(pt) != "m" {
+			t.Fatalf("%v: decrypt with short scalar: %v", id, err)
 		}
 	}
 }

@@ -1,0 +1,64 @@
+package mls
+
+import (
+	"github.com/mlsnode/mlsnode/mls/keyschedule"
+	"github.com/mlsnode/mlsnode/mls/ratchettree"
+	"github.com/mlsnode/mlsnode/mls/suite"
+	"github.com/mlsnode/mlsnode/mls/treemath"
+	"github.com/mlsnode/mlsnode/mls/wire"
+)
+
+// Group is one member's state of one epoch of a group: the GroupContext,
+// the ratchet tree, the member's own leaf and private keys, and the
+// epoch's secrets. It is not safe for concurrent use.
+//
+// This is the start of the engine's group state machine; commits, proposals
+// and application messages are added on top of it.
+type Group struct {
+	suite   *suite.Suite
+	context wire.GroupContext
+	tree    *ratchettree.Tree
+	ownLeaf treemath.LeafIndex
+	// pathKeys holds the HPKE private keys the member knows: its leaf's
+	// and those of parent nodes it learned from path secrets.
+	pathKeys              map[treemath.NodeIndex][]byte
+	epoch                 *keyschedule.Epoch
+	interimTranscriptHash []byte
+}
+
+// Suite is the group's cipher suite.
+func (g *Group) Suite() *suite.Suite { return g.suite }
+
+// GroupID is the group's identifier.
+func (g *Group) GroupID() []byte { return g.context.GroupID }
+
+// Epoch is the number of the current epoch.
+func (g *Group) Epoch() uint64 { return g.context.Epoch }
+
+// Context returns the current GroupContext. The caller must not modify it.
+func (g *Group) Context() *wire.GroupContext { return &g.context }
+
+// OwnLeaf is the member's own leaf index.
+func (g *Group) OwnLeaf() treemath.LeafIndex { return g.ownLeaf }
+
+// Tree returns the ratchet tree of the current epoch. The caller must not
+// modify it; Clone it to stage changes.
+func (g *Group) Tree() *ratchettree.Tree { return g.tree }
+
+// EpochAuthenticator is the epoch_authenticator of §8.7: members with the
+// same value share the same view of the group.
+func (g *Group) EpochAuthenticator() []byte { return g.epoch.EpochAuthenticator }
+
+// Export is the MLS exporter of §8.5.
+func (g *Group) Export(label string, context []byte, length int) ([]byte, error) {
+	return g.epoch.Export(g.suite, label, context, length)
+}
+
+// InterimTranscriptHash is the interim transcript hash of the epoch (§8.2).
+func (g *Group) InterimTranscriptHash() []byte { return g.interimTranscriptHash }
+
+// HasPrivateKey reports whether the member holds the private key of node x.
+func (g *Group) HasPrivateKey(x treemath.NodeIndex) bool {
+	_, ok := g.pathKeys[x]
+	return ok
+}
