@@ -93,14 +93,21 @@ func TestPassiveClientWelcome(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var cases []passiveClientCase
 			testvectors.Load(t, name, &cases)
+			pending := 0
 			for i := range cases {
 				c := &cases[i]
+				pending += len(c.Epochs)
 				g := joinPassive(t, c)
 				if !bytes.Equal(g.EpochAuthenticator(), c.InitialEpochAuthenticator) {
 					t.Errorf("case %d (suite %d): epoch authenticator %x, want %x", i, c.CipherSuite, g.EpochAuthenticator(), []byte(c.InitialEpochAuthenticator))
 				}
 			}
-			testvectors.Report(t, name+" (join and initial epoch authenticator only)", len(cases))
+			label := name
+			if pending > 0 {
+				// Loud, so that nobody reads the count as full conformance.
+				label = fmt.Sprintf("%s (joins only; %d later epochs NOT YET PROCESSED: commit processing is issue 4)", name, pending)
+			}
+			testvectors.Report(t, label, len(cases))
 		})
 	}
 }
