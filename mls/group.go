@@ -1,6 +1,7 @@
 package mls
 
 import (
+	"github.com/mlsnode/mlsnode/mls/framing"
 	"github.com/mlsnode/mlsnode/mls/keyschedule"
 	"github.com/mlsnode/mlsnode/mls/ratchettree"
 	"github.com/mlsnode/mlsnode/mls/suite"
@@ -24,6 +25,11 @@ type Group struct {
 	pathKeys              map[treemath.NodeIndex][]byte
 	epoch                 *keyschedule.Epoch
 	interimTranscriptHash []byte
+	// signingKey signs what the member sends; nil for a passive member.
+	signingKey *suite.SigningKey
+	// framing holds the epoch's message keys (secret tree, membership
+	// and sender-data keys).
+	framing *framing.Epoch
 }
 
 // Suite is the group's cipher suite.

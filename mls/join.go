@@ -7,6 +7,7 @@ import (
 	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/keyschedule"
 	"github.com/mlsnode/mlsnode/mls/ratchettree"
+	"github.com/mlsnode/mlsnode/mls/secrettree"
 	"github.com/mlsnode/mlsnode/mls/suite"
 	"github.com/mlsnode/mlsnode/mls/treemath"
 	"github.com/mlsnode/mlsnode/mls/wire"
@@ -24,6 +25,12 @@ type JoinConfig struct {
 	// Credentials validates every member's credential (§5.3.1). Nil skips
 	// the check, which only tests should do.
 	Credentials CredentialValidator
+	// SigningKey signs what the member sends; it must match the
+	// KeyPackage's signature key. Nil joins as a passive member.
+	SigningKey *suite.SigningKey
+	// Window bounds out-of-order application and handshake keys; the zero
+	// value means secrettree.DefaultWindow.
+	Window secrettree.Window
 	// Now, if not zero, is the time (Unix seconds) against which leaf
 	// lifetimes are checked; MaxLifetime bounds them (§7.2).
 	Now, MaxLifetime uint64
@@ -100,6 +107,15 @@ func JoinFromWelcome(cs *suite.Suite, w *wire.Welcome, cfg JoinConfig) (*Group, 
 		ownLeaf:  own,
 		pathKeys: map[treemath.NodeIndex][]byte{own.Node(): append([]byte{}, cfg.KeyPackage.EncryptionPrivate...)},
 		epoch:    opened.Epoch,
+	}
+	if cfg.SigningKey != nil {
+		if !bytes.Equal(cfg.SigningKey.PublicKey(), kp.LeafNode.SignatureKey) {
+			return nil, fmt.Errorf("mls: signing key does not match the KeyPackage")
+		}
+		g.signingKey = cfg.SigningKey
+	}
+	if err := g.startFraming(cfg.Window); err != nil {
+		return nil, err
 	}
 	if g.interimTranscriptHash, err = keyschedule.InterimTranscriptHash(cs, gi.GroupContext.ConfirmedTranscriptHash, gi.ConfirmationTag); err != nil {
 		return nil, err
