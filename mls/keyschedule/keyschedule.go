@@ -58,6 +58,25 @@ func FromJoiner(s *suite.Suite, joinerSecret, pskSecret, groupContext []byte) (*
 		return nil, err
 	}
 	defer clear(epochSecret)
+	if err := e.deriveFromEpochSecret(s, epochSecret); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// FromEpochSecret derives the epoch-derived secrets of Table 4 from an
+// epoch secret. A group's creator starts epoch 0 from a fresh random epoch
+// secret (§11); there is no joiner or welcome secret then.
+func FromEpochSecret(s *suite.Suite, epochSecret []byte) (*Epoch, error) {
+	e := &Epoch{}
+	if err := e.deriveFromEpochSecret(s, epochSecret); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Epoch) deriveFromEpochSecret(s *suite.Suite, epochSecret []byte) error {
+	var err error
 	for _, d := range []struct {
 		label string
 		dst   *[]byte
@@ -73,10 +92,10 @@ func FromJoiner(s *suite.Suite, joinerSecret, pskSecret, groupContext []byte) (*
 		{"init", &e.InitSecret},
 	} {
 		if *d.dst, err = s.DeriveSecret(epochSecret, d.label); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return e, nil
+	return nil
 }
 
 // Derive runs the whole schedule of Figure 22 for a new epoch.
