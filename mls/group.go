@@ -4,6 +4,7 @@ import (
 	"github.com/mlsnode/mlsnode/mls/framing"
 	"github.com/mlsnode/mlsnode/mls/keyschedule"
 	"github.com/mlsnode/mlsnode/mls/ratchettree"
+	"github.com/mlsnode/mlsnode/mls/secrettree"
 	"github.com/mlsnode/mlsnode/mls/suite"
 	"github.com/mlsnode/mlsnode/mls/treemath"
 	"github.com/mlsnode/mlsnode/mls/wire"
@@ -30,6 +31,29 @@ type Group struct {
 	// framing holds the epoch's message keys (secret tree, membership
 	// and sender-data keys).
 	framing *framing.Epoch
+	// window bounds out-of-order keys in every epoch's secret tree.
+	window secrettree.Window
+	// psks resolves PSKs named by commits; policy checks proposals.
+	psks   PSKStore
+	policy ProposalCheck
+	// proposals received in this epoch, by ProposalRef (§12.4).
+	proposals map[string]QueuedProposal
+	// resumption holds the resumption_psk of recent earlier epochs of
+	// this group, by epoch number, for resumption PSKs (§8.6).
+	resumption map[uint64][]byte
+}
+
+// ResumptionEpochs is how many past epochs' resumption PSKs a group keeps
+// (§8.6 asks applications to bound it).
+const ResumptionEpochs = 32
+
+// resumptionPSK returns the resumption_psk of an epoch of this group.
+func (g *Group) resumptionPSK(epoch uint64) ([]byte, bool) {
+	if epoch == g.context.Epoch {
+		return g.epoch.ResumptionPSK, true
+	}
+	psk, ok := g.resumption[epoch]
+	return psk, ok
 }
 
 // Suite is the group's cipher suite.

@@ -107,6 +107,8 @@ func JoinFromWelcome(cs *suite.Suite, w *wire.Welcome, cfg JoinConfig) (*Group, 
 		ownLeaf:  own,
 		pathKeys: map[treemath.NodeIndex][]byte{own.Node(): append([]byte{}, cfg.KeyPackage.EncryptionPrivate...)},
 		epoch:    opened.Epoch,
+		psks:     cfg.PSKs,
+		policy:   ProposalCheck{Now: cfg.Now, MaxLifetime: cfg.MaxLifetime, Credentials: cfg.Credentials},
 	}
 	if cfg.SigningKey != nil {
 		if !bytes.Equal(cfg.SigningKey.PublicKey(), kp.LeafNode.SignatureKey) {

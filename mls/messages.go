@@ -24,6 +24,7 @@ func (g *Group) startFraming(w secrettree.Window) error {
 	if w == (secrettree.Window{}) {
 		w = secrettree.DefaultWindow
 	}
+	g.window = w
 	tree, err := secrettree.New(g.suite, g.epoch.EncryptionSecret, g.tree.LeafCount(), w)
 	if err != nil {
 		return err

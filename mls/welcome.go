@@ -88,7 +88,7 @@ func OpenWelcome(cs *suite.Suite, w *wire.Welcome, kp *wire.KeyPackage, initPriv
 	if err := codec.Unmarshal(plain, gs); err != nil {
 		return nil, bad("group secrets: %w", err)
 	}
-	pskSecret, err := resolvePSKs(cs, gs.PSKs, psks)
+	pskSecret, err := resolvePSKs(cs, gs.PSKs, psks, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -129,18 +129,25 @@ func OpenWelcome(cs *suite.Suite, w *wire.Welcome, kp *wire.KeyPackage, initPriv
 }
 
 // resolvePSKs looks up every PSK and chains them into psk_secret (§8.4).
-func resolvePSKs(cs *suite.Suite, ids []wire.PreSharedKeyID, store PSKStore) ([]byte, error) {
+// own, if not nil, answers first (a group's own resumption PSKs).
+func resolvePSKs(cs *suite.Suite, ids []wire.PreSharedKeyID, store PSKStore, own func(*wire.PreSharedKeyID) ([]byte, bool)) ([]byte, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	if store == nil {
-		return nil, fmt.Errorf("%w: %d PSKs required and no PSK store", ErrUnknownPSK, len(ids))
-	}
 	psks := make([]keyschedule.PSK, len(ids))
 	for i := range ids {
-		secret, err := store.PSK(&ids[i])
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrUnknownPSK, err)
+		var secret []byte
+		if own != nil {
+			secret, _ = own(&ids[i])
+		}
+		if secret == nil {
+			if store == nil {
+				return nil, fmt.Errorf("%w: %v and no PSK store", ErrUnknownPSK, ids[i].PSKType)
+			}
+			var err error
+			if secret, err = store.PSK(&ids[i]); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrUnknownPSK, err)
+			}
 		}
 		id, err := codec.Marshal(&ids[i])
 		if err != nil {

@@ -1,0 +1,310 @@
+package mls
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/mlsnode/mlsnode/mls/codec"
+	"github.com/mlsnode/mlsnode/mls/framing"
+	"github.com/mlsnode/mlsnode/mls/keyschedule"
+	"github.com/mlsnode/mlsnode/mls/treemath"
+	"github.com/mlsnode/mlsnode/mls/wire"
+)
+
+var (
+	// ErrInvalidCommit: a commit failed a check of §12.4.2; the message
+	// says which.
+	ErrInvalidCommit = errors.New("mls: invalid commit")
+	// ErrUnknownProposal: a commit refers to a proposal this member has
+	// not received in this epoch.
+	ErrUnknownProposal = errors.New("mls: commit refers to an unknown proposal")
+	// ErrStaleCommit: Merge was given a commit staged on another epoch.
+	ErrStaleCommit = errors.New("mls: staged commit does not apply to the current epoch")
+)
+
+// Processed is the result of a handshake message: a proposal now held for
+// a later commit, or a staged commit that the caller may merge.
+type Processed struct {
+	Proposal *QueuedProposal
+	Commit   *StagedCommit
+}
+
+// ProcessHandshake authenticates a proposal or commit of the current epoch
+// (§6, §12). A proposal is kept for commits that refer to it; a commit is
+// staged, not applied: the group changes only on Merge. Nothing changes if
+// the message is rejected.
+func (g *Group) ProcessHandshake(m *wire.MLSMessage) (*Processed, error) {
+	var ac *wire.AuthenticatedContent
+	var err error
+	switch {
+	case m.PublicMessage != nil:
+		if m.PublicMessage.Content.Sender.SenderType != wire.SenderTypeMember {
+			return nil, fmt.Errorf("%w: %v sender", ErrUnsupportedMessage, m.PublicMessage.Content.Sender.SenderType)
+		}
+		if ac, err = g.framing.UnprotectPublic(m.PublicMessage); err != nil {
+			return nil, err
+		}
+		if err = g.verifyMember(ac); err != nil {
+			return nil, err
+		}
+	case m.PrivateMessage != nil && m.PrivateMessage.ContentType != wire.ContentTypeApplication:
+		if ac, err = g.framing.UnprotectPrivate(m.PrivateMessage, g.verifyMember); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%w: %v is not a handshake message", ErrUnsupportedMessage, m.WireFormat)
+	}
+	switch ac.Content.ContentType {
+	case wire.ContentTypeProposal:
+		encoded, err := codec.Marshal(ac)
+		if err != nil {
+			return nil, err
+		}
+		qp := QueuedProposal{Proposal: ac.Content.Proposal, Sender: ac.Content.Sender}
+		if g.proposals == nil {
+			g.proposals = map[string]QueuedProposal{}
+		}
+		g.proposals[string(g.suite.MakeProposalRef(encoded))] = qp
+		return &Processed{Proposal: &qp}, nil
+	case wire.ContentTypeCommit:
+		sc, err := g.stageCommit(ac)
+		if err != nil {
+			return nil, err
+		}
+		return &Processed{Commit: sc}, nil
+	}
+	return nil, fmt.Errorf("%w: %v", ErrUnsupportedMessage, ac.Content.ContentType)
+}
+
+// verifyMember checks a member's signature with its leaf's key.
+func (g *Group) verifyMember(ac *wire.AuthenticatedContent) error {
+	leaf := g.tree.Leaf(treemath.LeafIndex(ac.Content.Sender.LeafIndex))
+	if ac.Content.Sender.LeafIndex >= g.tree.LeafCount() || leaf == nil {
+		return framing.ErrUnknownSender
+	}
+	return framing.Verify(g.suite, leaf.SignatureKey, ac, &g.context)
+}
+
+// StagedCommit is a processed but unmerged commit: the next epoch's state,
+// ready to inspect, compare with rivals for the same epoch, and merge or
+// discard. Several may be staged on one epoch.
+type StagedCommit struct {
+	parentAuth []byte // epoch authenticator of the epoch it was staged on
+	parentNum  uint64
+	next       *Group // nil when this member is removed by the commit
+
+	Committer   treemath.LeafIndex
+	Proposals   []QueuedProposal
+	Added       []treemath.LeafIndex
+	Removed     []treemath.LeafIndex
+	Updated     []treemath.LeafIndex
+	SelfRemoved bool
+}
+
+// Epoch is the number of the epoch the commit creates.
+func (s *StagedCommit) Epoch() uint64 { return s.parentNum + 1 }
+
+// EpochAuthenticator of the new epoch; nil when this member was removed.
+func (s *StagedCommit) EpochAuthenticator() []byte {
+	if s.next == nil {
+		return nil
+	}
+	return s.next.epoch.EpochAuthenticator
+}
+
+// GroupContext of the new epoch; nil when this member was removed.
+func (s *StagedCommit) GroupContext() *wire.GroupContext {
+	if s.next == nil {
+		return nil
+	}
+	return &s.next.context
+}
+
+// Merge moves the group to the staged commit's epoch. The old epoch's
+// secrets are deleted. A commit staged on another epoch is refused.
+func (g *Group) Merge(s *StagedCommit) error {
+	if s.parentNum != g.context.Epoch || !bytes.Equal(s.parentAuth, g.epoch.EpochAuthenticator) {
+		return ErrStaleCommit
+	}
+	if s.SelfRemoved {
+		return fmt.Errorf("mls: this member was removed in epoch %d", s.Epoch())
+	}
+	old := *g
+	*g = *s.next
+	old.epoch.Wipe()
+	for _, psk := range old.resumption {
+		clear(psk)
+	}
+	old.framing.SecretTree.Wipe()
+	// The new state holds its own copies of every key it kept.
+	for _, k := range old.pathKeys {
+		clear(k)
+	}
+	return nil
+}
+
+// stageCommit processes a commit from a member (§12.4.2) into the state of
+// the next epoch without touching the group.
+func (g *Group) stageCommit(ac *wire.AuthenticatedContent) (*StagedCommit, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidCommit}, args...)...)
+	}
+	commit := ac.Content.Commit
+	committer := ac.Content.Sender
+	if committer.SenderType != wire.SenderTypeMember {
+		return nil, fmt.Errorf("%w: commit from a %v sender", ErrUnsupportedMessage, committer.SenderType)
+	}
+	proposals, err := g.resolveProposals(committer, commit.Proposals)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.ValidateProposals(committer, proposals, g.policy); err != nil {
+		return nil, err
+	}
+	if commit.Path == nil && PathRequired(proposals) {
+		return nil, bad("the proposals require an UpdatePath and none is present")
+	}
+	applied, err := g.ApplyProposals(proposals)
+	if err != nil {
+		return nil, err
+	}
+	sc := &StagedCommit{
+		parentAuth: g.epoch.EpochAuthenticator,
+		parentNum:  g.context.Epoch,
+		Committer:  treemath.LeafIndex(committer.LeafIndex),
+		Proposals:  proposals,
+		Added:      applied.Added,
+	}
+	for _, qp := range proposals {
+		switch qp.Proposal.Type {
+		case wire.ProposalTypeRemove:
+			r := treemath.LeafIndex(qp.Proposal.Remove.Removed)
+			sc.Removed = append(sc.Removed, r)
+			sc.SelfRemoved = sc.SelfRemoved || r == g.ownLeaf
+		case wire.ProposalTypeUpdate:
+			sc.Updated = append(sc.Updated, treemath.LeafIndex(qp.Sender.LeafIndex))
+		}
+	}
+	if sc.SelfRemoved {
+		return sc, nil
+	}
+
+	// The new GroupContext: provisional (old confirmed transcript hash)
+	// for the path, then final.
+	ctx := g.context
+	ctx.Epoch++
+	ctx.Extensions = applied.Extensions
+	tree := applied.Tree
+	keys := g.keptPathKeys(tree)
+	var commitSecret []byte
+	if commit.Path != nil {
+		pathKeys, secret, err := g.applyUpdatePath(tree, sc.Committer, commit.Path, applied.Added, ctx, keys)
+		if err != nil {
+			return nil, bad("update path: %w", err)
+		}
+		for x, k := range pathKeys {
+			keys[x] = k
+		}
+		commitSecret = secret
+		defer clear(commitSecret)
+	}
+	if ctx.TreeHash, err = tree.TreeHash(); err != nil {
+		return nil, err
+	}
+	input, err := ac.ConfirmedTranscriptHashInput()
+	if err != nil {
+		return nil, err
+	}
+	ctx.ConfirmedTranscriptHash = keyschedule.ConfirmedTranscriptHash(g.suite, g.interimTranscriptHash, input)
+	pskSecret, err := resolvePSKs(g.suite, applied.PSKs, g.psks, func(id *wire.PreSharedKeyID) ([]byte, bool) {
+		if id.PSKType != wire.PSKTypeResumption || !bytes.Equal(id.PSKGroupID, g.context.GroupID) {
+			return nil, false
+		}
+		return g.resumptionPSK(id.PSKEpoch)
+	})
+	if err != nil {
+		return nil, err
+	}
+	encodedCtx, err := codec.Marshal(&ctx)
+	if err != nil {
+		return nil, err
+	}
+	epoch, err := keyschedule.Derive(g.suite, g.epoch.InitSecret, commitSecret, pskSecret, encodedCtx)
+	if err != nil {
+		return nil, err
+	}
+	if !g.suite.VerifyMAC(epoch.ConfirmationKey, ctx.ConfirmedTranscriptHash, ac.Auth.ConfirmationTag) {
+		epoch.Wipe()
+		return nil, bad("confirmation tag does not match")
+	}
+	interim, err := keyschedule.InterimTranscriptHash(g.suite, ctx.ConfirmedTranscriptHash, ac.Auth.ConfirmationTag)
+	if err != nil {
+		return nil, err
+	}
+	next := &Group{
+		suite:                 g.suite,
+		context:               ctx,
+		tree:                  tree,
+		ownLeaf:               g.ownLeaf,
+		pathKeys:              keys,
+		epoch:                 epoch,
+		interimTranscriptHash: interim,
+		signingKey:            g.signingKey,
+		psks:                  g.psks,
+		policy:                g.policy,
+		resumption:            g.nextResumption(),
+	}
+	if err := next.startFraming(g.window); err != nil {
+		return nil, err
+	}
+	sc.next = next
+	return sc, nil
+}
+
+// resolveProposals turns a commit's ProposalOrRefs into proposals with
+// their senders: by value from the committer, by reference from the
+// proposals received in this epoch.
+func (g *Group) resolveProposals(committer wire.Sender, list []wire.ProposalOrRef) ([]QueuedProposal, error) {
+	out := make([]QueuedProposal, 0, len(list))
+	for i, por := range list {
+		switch por.Type {
+		case wire.ProposalOrRefTypeProposal:
+			out = append(out, QueuedProposal{Proposal: por.Proposal, Sender: committer})
+		case wire.ProposalOrRefTypeReference:
+			qp, ok := g.proposals[string(por.Reference)]
+			if !ok {
+				return nil, fmt.Errorf("%w: entry %d, reference %x", ErrUnknownProposal, i, por.Reference)
+			}
+			out = append(out, qp)
+		}
+	}
+	return out, nil
+}
+
+// keptPathKeys copies the private keys that still belong to the new tree:
+// those of nodes whose public key did not change.
+func (g *Group) keptPathKeys(next interface {
+	EncryptionKey(treemath.NodeIndex) []byte
+}) map[treemath.NodeIndex][]byte {
+	keys := map[treemath.NodeIndex][]byte{}
+	for x, k := range g.pathKeys {
+		if pub := next.EncryptionKey(x); pub != nil && bytes.Equal(pub, g.tree.EncryptionKey(x)) {
+			keys[x] = append([]byte{}, k...)
+		}
+	}
+	return keys
+}
+
+// nextResumption is the resumption PSK history the next epoch inherits:
+// this epoch's added, the oldest beyond ResumptionEpochs dropped.
+func (g *Group) nextResumption() map[uint64][]byte {
+	next := make(map[uint64][]byte, len(g.resumption)+1)
+	for e, psk := range g.resumption {
+		if g.context.Epoch-e < ResumptionEpochs {
+			next[e] = append([]byte{}, psk...)
+		}
+	}
+	next[g.context.Epoch] = append([]byte{}, g.epoch.ResumptionPSK...)
+	return next
+}
