@@ -217,12 +217,7 @@ func (g *Group) stageCommit(ac *wire.AuthenticatedContent) (*StagedCommit, error
 		return nil, err
 	}
 	ctx.ConfirmedTranscriptHash = keyschedule.ConfirmedTranscriptHash(g.suite, g.interimTranscriptHash, input)
-	pskSecret, err := resolvePSKs(g.suite, applied.PSKs, g.psks, func(id *wire.PreSharedKeyID) ([]byte, bool) {
-		if id.PSKType != wire.PSKTypeResumption || !bytes.Equal(id.PSKGroupID, g.context.GroupID) {
-			return nil, false
-		}
-		return g.resumptionPSK(id.PSKEpoch)
-	})
+	pskSecret, err := resolvePSKs(g.suite, applied.PSKs, g.psks, g.ownResumption)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,168 @@
+package mls
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mlsnode/mlsnode/mls/codec"
+	"github.com/mlsnode/mlsnode/mls/suite"
+	"github.com/mlsnode/mlsnode/mls/wire"
+)
+
+type member struct {
+	name string
+	key  *suite.SigningKey
+	kp   *KeyPackageBundle
+	g    *Group
+}
+
+func newMember(t *testing.T, cs *suite.Suite, rng *rand.ChaCha8, name string) *member {
+	t.Helper()
+	priv, _, err := cs.GenerateSignatureKey(rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := cs.NewSigningKey(priv)
+	kp, err := NewKeyPackage(rng, cs, wire.Credential{CredentialType: wire.CredentialTypeBasic, Identity: []byte(name)}, key,
+		KeyPackageOptions{Lifetime: wire.Lifetime{NotBefore: 0, NotAfter: 1 << 40}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &member{name: name, key: key, kp: kp}
+}
+
+// wireTrip encodes and decodes a message, as the network would.
+func wireTrip(t *testing.T, m *wire.MLSMessage) *wire.MLSMessage {
+	t.Helper()
+	b, err := codec.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := wire.ParseMLSMessage(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// commitAndDeliver has committer commit opts, merges it there, delivers
+// the commit to every other current member (who stage and merge it), and
+// joins the new members from the Welcome.
+func commitAndDeliver(t *testing.T, rng *rand.ChaCha8, cs *suite.Suite, committer *member, others []*member, joiners []*member, opts CommitOptions) {
+	t.Helper()
+	res, err := committer.g.Commit(rng, opts)
+	if err != nil {
+		t.Fatalf("%s commits: %v", committer.name, err)
+	}
+	msg := wireTrip(t, res.Commit)
+	for _, o := range others {
+		p, err := o.g.ProcessHandshake(msg)
+		if err != nil {
+			t.Fatalf("%s processes %s's commit: %v", o.name, committer.name, err)
+		}
+		if p.Commit.SelfRemoved {
+			continue
+		}
+		if err := o.g.Merge(p.Commit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := committer.g.Merge(res.Staged); err != nil {
+		t.Fatal(err)
+	}
+	if len(joiners) > 0 {
+		if res.Welcome == nil {
+			t.Fatal("no Welcome for added members")
+		}
+		wb, _ := codec.Marshal(wire.NewMLSMessage(res.Welcome))
+		wm, err := wire.ParseMLSMessage(wb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range joiners {
+			if j.g, err = JoinFromWelcome(cs, wm.Welcome, JoinConfig{KeyPackage: j.kp, SigningKey: j.key}); err != nil {
+				t.Fatalf("%s joins: %v", j.name, err)
+			}
+		}
+	}
+}
+
+func addProposal(m *member) *wire.Proposal {
+	return &wire.Proposal{Type: wire.ProposalTypeAdd, Add: &wire.Add{KeyPackage: *m.kp.KeyPackage}}
+}
+
+func sameEpoch(t *testing.T, ms ...*member) {
+	t.Helper()
+	for _, m := range ms[1:] {
+		if !bytes.Equal(m.g.EpochAuthenticator(), ms[0].g.EpochAuthenticator()) || m.g.Epoch() != ms[0].g.Epoch() {
+			t.Fatalf("%s and %s disagree on epoch %d", ms[0].name, m.name, ms[0].g.Epoch())
+		}
+		a, _ := ms[0].g.Export("test", nil, 32)
+		b, _ := m.g.Export("test", nil, 32)
+		if !bytes.Equal(a, b) {
+			t.Fatalf("%s and %s export different secrets", ms[0].name, m.name)
+		}
+	}
+}
+
+func sendAndReceive(t *testing.T, rng *rand.ChaCha8, from *member, to ...*member) {
+	t.Helper()
+	text := []byte(fmt.Sprintf("from %s in epoch %d", from.name, from.g.Epoch()))
+	m, err := from.g.SealApplication(rng, text, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := wireTrip(t, m)
+	for _, r := range to {
+		got, err := r.g.OpenMessage(msg)
+		if err != nil || !bytes.Equal(got.ApplicationData, text) || got.Sender != from.g.OwnLeaf() {
+			t.Fatalf("%s reading %s: %v", r.name, from.name, err)
+		}
+	}
+}
+
+// TestGroupLifeCycle runs a group through creation, adds (with and
+// without a path), joins from Welcomes, application messages, an empty
+// commit, a removal and commits as Public and Private messages, in every
+// suite, checking after every step that all members agree.
+func TestGroupLifeCycle(t *testing.T) {
+	for _, id := range suite.All() {
+		t.Run(id.String(), func(t *testing.T) {
+			cs, _ := suite.Lookup(id)
+			rng := rand.NewChaCha8([32]byte{byte(id), 'l', 'c'})
+			alice, bob, carol, dave := newMember(t, cs, rng, "alice"), newMember(t, cs, rng, "bob"), newMember(t, cs, rng, "carol"), newMember(t, cs, rng, "dave")
+			var err error
+			if alice.g, err = CreateGroup(rng, cs, CreateConfig{KeyPackage: alice.kp, SigningKey: alice.key}); err != nil {
+				t.Fatal(err)
+			}
+			// Add bob with a partial commit (no path).
+			commitAndDeliver(t, rng, cs, alice, nil, []*member{bob}, CommitOptions{Proposals: []*wire.Proposal{addProposal(bob)}})
+			sameEpoch(t, alice, bob)
+			sendAndReceive(t, rng, alice, bob)
+			sendAndReceive(t, rng, bob, alice)
+			// Bob refreshes his keys with an empty commit (path required).
+			commitAndDeliver(t, rng, cs, bob, []*member{alice}, nil, CommitOptions{})
+			sameEpoch(t, alice, bob)
+			// Alice adds carol and dave with a path, as a PublicMessage.
+			commitAndDeliver(t, rng, cs, alice, []*member{bob}, []*member{carol, dave},
+				CommitOptions{Proposals: []*wire.Proposal{addProposal(carol), addProposal(dave)}, ForcePath: true, PublicMessage: true})
+			sameEpoch(t, alice, bob, carol, dave)
+			sendAndReceive(t, rng, carol, alice, bob, dave)
+			// Dave removes carol; carol sees she is removed.
+			remove := &wire.Proposal{Type: wire.ProposalTypeRemove, Remove: &wire.Remove{Removed: uint32(carol.g.OwnLeaf())}}
+			commitAndDeliver(t, rng, cs, dave, []*member{alice, bob, carol}, nil, CommitOptions{Proposals: []*wire.Proposal{remove}})
+			sameEpoch(t, alice, bob, dave)
+			if alice.g.Tree().MemberCount() != 3 {
+				t.Fatalf("%d members after the removal", alice.g.Tree().MemberCount())
+			}
+			sendAndReceive(t, rng, bob, alice, dave)
+			// Carol, still in the old epoch, cannot read the new epoch.
+			m, _ := bob.g.SealApplication(rng, []byte("secret"), nil, 0)
+			if _, err := carol.g.OpenMessage(wireTrip(t, m)); err == nil {
+				t.Fatal("removed member read a message of the next epoch")
+			}
+		})
+	}
+}
