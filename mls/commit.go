@@ -35,6 +35,19 @@ type Processed struct {
 // staged, not applied: the group changes only on Merge. Nothing changes if
 // the message is rejected.
 func (g *Group) ProcessHandshake(m *wire.MLSMessage) (*Processed, error) {
+	// This member's own commit back from the network: it cannot decrypt
+	// it (its handshake key was consumed when sending) and its path
+	// secrets were never encrypted to it, so it resolves to the state
+	// staged when the commit was made.
+	if len(g.ownCommits) > 0 {
+		digest, err := g.messageDigest(m)
+		if err != nil {
+			return nil, err
+		}
+		if sc, ok := g.ownCommits[digest]; ok {
+			return &Processed{Commit: sc}, nil
+		}
+	}
 	var ac *wire.AuthenticatedContent
 	var err error
 	switch {
@@ -154,6 +167,11 @@ func (g *Group) stageCommit(ac *wire.AuthenticatedContent) (*StagedCommit, error
 	committer := ac.Content.Sender
 	if committer.SenderType != wire.SenderTypeMember {
 		return nil, fmt.Errorf("%w: commit from a %v sender", ErrUnsupportedMessage, committer.SenderType)
+	}
+	if treemath.LeafIndex(committer.LeafIndex) == g.ownLeaf {
+		// Our own commits are recognised by ProcessHandshake before this;
+		// a commit in our name that we did not make is refused.
+		return nil, ErrOwnCommitFromWire
 	}
 	proposals, err := g.resolveProposals(committer, commit.Proposals)
 	if err != nil {
@@ -302,4 +320,13 @@ func (g *Group) nextResumption() map[uint64][]byte {
 	}
 	next[g.context.Epoch] = append([]byte{}, g.epoch.ResumptionPSK...)
 	return next
+}
+
+// messageDigest identifies a message by the hash of its encoding.
+func (g *Group) messageDigest(m *wire.MLSMessage) (string, error) {
+	b, err := codec.Marshal(m)
+	if err != nil {
+		return "", err
+	}
+	return string(g.suite.Hash(b)), nil
 }

@@ -160,6 +160,14 @@ func (g *Group) Commit(rand io.Reader, opts CommitOptions) (*CommitResult, error
 			res.Staged.Updated = append(res.Staged.Updated, treemath.LeafIndex(qp.Sender.LeafIndex))
 		}
 	}
+	if g.ownCommits == nil {
+		g.ownCommits = map[string]*StagedCommit{}
+	}
+	digest, err := g.messageDigest(res.Commit)
+	if err != nil {
+		return nil, err
+	}
+	g.ownCommits[digest] = res.Staged
 	if len(applied.Added) > 0 {
 		if res.Welcome, err = next.welcome(rand, proposals, applied, pathSecrets, ac.Auth.ConfirmationTag); err != nil {
 			return nil, err

@@ -38,6 +38,10 @@ type Group struct {
 	policy ProposalCheck
 	// proposals received in this epoch, by ProposalRef (§12.4).
 	proposals map[string]QueuedProposal
+	// ownCommits are this member's commits in this epoch, by signature,
+	// so that its own commit arriving from the network resolves to the
+	// state it staged when creating it.
+	ownCommits map[string]*StagedCommit
 	// resumption holds the resumption_psk of recent earlier epochs of
 	// this group, by epoch number, for resumption PSKs (§8.6).
 	resumption map[uint64][]byte

@@ -69,7 +69,13 @@ func commitAndDeliver(t *testing.T, rng *rand.ChaCha8, cs *suite.Suite, committe
 			t.Fatal(err)
 		}
 	}
-	if err := committer.g.Merge(res.Staged); err != nil {
+	// The committer sees its own commit come back from the network and
+	// gets the same staged state it created.
+	own, err := committer.g.ProcessHandshake(msg)
+	if err != nil || own.Commit != res.Staged {
+		t.Fatalf("%s processing its own commit: %v", committer.name, err)
+	}
+	if err := committer.g.Merge(own.Commit); err != nil {
 		t.Fatal(err)
 	}
 	if len(joiners) > 0 {

@@ -19,7 +19,7 @@ var (
 	ErrPathKeyMismatch   = errors.New("mls: derived path key differs from the UpdatePath")
 	ErrNoDecryptionKey   = errors.New("mls: no private key for any node the path secret was encrypted to")
 	ErrPathLeafNode      = errors.New("mls: invalid UpdatePath leaf node")
-	ErrOwnCommitFromWire = errors.New("mls: processing this member's own commit from the wire is not supported yet")
+	ErrOwnCommitFromWire = errors.New("mls: a commit in this member's name that it did not make in this epoch")
 )
 
 // applyUpdatePath merges a commit's UpdatePath into tree (a clone with the
