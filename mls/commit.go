@@ -149,7 +149,14 @@ func (g *Group) Merge(s *StagedCommit) error {
 	for _, psk := range old.resumption {
 		clear(psk)
 	}
-	old.framing.SecretTree.Wipe()
+	// Keep the old epoch's message keys for late application messages,
+	// dropping (and wiping) the oldest beyond the retention.
+	g.pastEpochs = old.pastEpochs
+	g.past = append(old.past, &pastEpoch{framing: old.framing, tree: old.framingTree})
+	for len(g.past) > g.pastEpochs {
+		g.past[0].wipe()
+		g.past = g.past[1:]
+	}
 	// The new state holds its own copies of every key it kept.
 	for _, k := range old.pathKeys {
 		clear(k)
@@ -267,6 +274,7 @@ func (g *Group) stageCommit(ac *wire.AuthenticatedContent) (*StagedCommit, error
 		psks:                  g.psks,
 		policy:                g.policy,
 		resumption:            g.nextResumption(),
+		pastEpochs:            g.pastEpochs,
 	}
 	if err := next.startFraming(g.window); err != nil {
 		return nil, err

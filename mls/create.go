@@ -26,6 +26,10 @@ type CreateConfig struct {
 	Extensions wire.Extensions
 	// Window bounds out-of-order message keys (zero: the default).
 	Window secrettree.Window
+	// PastEpochs is how many earlier epochs' application messages still
+	// open after a commit (late delivery); 0 means DefaultPastEpochs and
+	// a negative value keeps none. Their keys are deleted after that.
+	PastEpochs int
 }
 
 // CreateGroup starts a one-member group at epoch 0 (RFC 9420 §11): a tree
@@ -81,6 +85,7 @@ func CreateGroup(rand io.Reader, cs *suite.Suite, cfg CreateConfig) (*Group, err
 		pathKeys:   map[treemath.NodeIndex][]byte{0: append([]byte{}, cfg.KeyPackage.EncryptionPrivate...)},
 		epoch:      epoch,
 		signingKey: cfg.SigningKey,
+		pastEpochs: pastEpochsSetting(cfg.PastEpochs),
 	}
 	tag := epoch.ConfirmationTag(cs, nil)
 	if g.interimTranscriptHash, err = keyschedule.InterimTranscriptHash(cs, nil, tag); err != nil {

@@ -31,6 +31,12 @@ type Group struct {
 	// framing holds the epoch's message keys (secret tree, membership
 	// and sender-data keys).
 	framing *framing.Epoch
+	// framingTree is the tree framing checks senders against.
+	framingTree *ratchettree.Tree
+	// past keeps the framing of up to pastEpochs earlier epochs, newest
+	// last, so that late application messages still open.
+	past       []*pastEpoch
+	pastEpochs int
 	// window bounds out-of-order keys in every epoch's secret tree.
 	window secrettree.Window
 	// psks resolves PSKs named by commits; policy checks proposals.
@@ -45,6 +51,22 @@ type Group struct {
 	// resumption holds the resumption_psk of recent earlier epochs of
 	// this group, by epoch number, for resumption PSKs (§8.6).
 	resumption map[uint64][]byte
+}
+
+// DefaultPastEpochs is how many earlier epochs' application messages a
+// member can still open when its configuration does not say.
+const DefaultPastEpochs = 2
+
+// pastEpochsSetting turns a PastEpochs option into a count: zero means the
+// default, a negative value keeps none.
+func pastEpochsSetting(n int) int {
+	switch {
+	case n == 0:
+		return DefaultPastEpochs
+	case n < 0:
+		return 0
+	}
+	return n
 }
 
 // ResumptionEpochs is how many past epochs' resumption PSKs a group keeps

@@ -31,6 +31,10 @@ type JoinConfig struct {
 	// Window bounds out-of-order application and handshake keys; the zero
 	// value means secrettree.DefaultWindow.
 	Window secrettree.Window
+	// PastEpochs is how many earlier epochs' application messages still
+	// open after a commit (late delivery); 0 means DefaultPastEpochs and
+	// a negative value keeps none. Their keys are deleted after that.
+	PastEpochs int
 	// Now, if not zero, is the time (Unix seconds) against which leaf
 	// lifetimes are checked; MaxLifetime bounds them (§7.2).
 	Now, MaxLifetime uint64
@@ -101,14 +105,15 @@ func JoinFromWelcome(cs *suite.Suite, w *wire.Welcome, cfg JoinConfig) (*Group, 
 		return nil, bad("the KeyPackage's leaf is not in the tree")
 	}
 	g := &Group{
-		suite:    cs,
-		context:  gi.GroupContext,
-		tree:     tree,
-		ownLeaf:  own,
-		pathKeys: map[treemath.NodeIndex][]byte{own.Node(): append([]byte{}, cfg.KeyPackage.EncryptionPrivate...)},
-		epoch:    opened.Epoch,
-		psks:     cfg.PSKs,
-		policy:   ProposalCheck{Now: cfg.Now, MaxLifetime: cfg.MaxLifetime, Credentials: cfg.Credentials},
+		suite:      cs,
+		context:    gi.GroupContext,
+		tree:       tree,
+		ownLeaf:    own,
+		pathKeys:   map[treemath.NodeIndex][]byte{own.Node(): append([]byte{}, cfg.KeyPackage.EncryptionPrivate...)},
+		epoch:      opened.Epoch,
+		psks:       cfg.PSKs,
+		pastEpochs: pastEpochsSetting(cfg.PastEpochs),
+		policy:     ProposalCheck{Now: cfg.Now, MaxLifetime: cfg.MaxLifetime, Credentials: cfg.Credentials},
 	}
 	if cfg.SigningKey != nil {
 		if !bytes.Equal(cfg.SigningKey.PublicKey(), kp.LeafNode.SignatureKey) {

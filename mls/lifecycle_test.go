@@ -2,11 +2,13 @@ package mls
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/mlsnode/mlsnode/mls/codec"
+	"github.com/mlsnode/mlsnode/mls/framing"
 	"github.com/mlsnode/mlsnode/mls/suite"
 	"github.com/mlsnode/mlsnode/mls/wire"
 )
@@ -170,5 +172,47 @@ func TestGroupLifeCycle(t *testing.T) {
 				t.Fatal("removed member read a message of the next epoch")
 			}
 		})
+	}
+}
+
+// TestLateMessages: an application message sent before a commit still
+// opens after the receiver merged it, for the configured number of past
+// epochs, and not beyond.
+func TestLateMessages(t *testing.T) {
+	cs, _ := suite.Lookup(1)
+	rng := rand.NewChaCha8([32]byte{'l', 'a', 't', 'e'})
+	alice, bob := newMember(t, cs, rng, "alice"), newMember(t, cs, rng, "bob")
+	var err error
+	if alice.g, err = CreateGroup(rng, cs, CreateConfig{KeyPackage: alice.kp, SigningKey: alice.key, PastEpochs: 1}); err != nil {
+		t.Fatal(err)
+	}
+	commitAndDeliver(t, rng, cs, alice, nil, []*member{bob}, CommitOptions{Proposals: []*wire.Proposal{addProposal(bob)}})
+	seal := func() *wire.MLSMessage {
+		m, err := alice.g.SealApplication(rng, []byte("late"), nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wireTrip(t, m)
+	}
+	// bob joined with the default retention (2); alice keeps 1.
+	m1 := seal() // epoch 1
+	commitAndDeliver(t, rng, cs, bob, []*member{alice}, nil, CommitOptions{})
+	m2 := seal() // epoch 2
+	commitAndDeliver(t, rng, cs, bob, []*member{alice}, nil, CommitOptions{})
+	if got, err := bob.g.OpenMessage(m2); err != nil || got.Epoch != 2 {
+		t.Fatalf("one epoch late: %v", err)
+	}
+	if got, err := bob.g.OpenMessage(m1); err != nil || got.Epoch != 1 {
+		t.Fatalf("two epochs late: %v", err)
+	}
+	m3 := seal() // epoch 3
+	commitAndDeliver(t, rng, cs, bob, []*member{alice}, nil, CommitOptions{})
+	commitAndDeliver(t, rng, cs, bob, []*member{alice}, nil, CommitOptions{})
+	commitAndDeliver(t, rng, cs, bob, []*member{alice}, nil, CommitOptions{})
+	if _, err := bob.g.OpenMessage(m3); !errors.Is(err, framing.ErrWrongEpoch) {
+		t.Fatalf("beyond the retention: err = %v", err)
+	}
+	if len(alice.g.past) != 1 || len(bob.g.past) != 2 {
+		t.Fatalf("retained %d and %d past epochs", len(alice.g.past), len(bob.g.past))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/mlsnode/mlsnode/mls/framing"
+	"github.com/mlsnode/mlsnode/mls/ratchettree"
 	"github.com/mlsnode/mlsnode/mls/secrettree"
 	"github.com/mlsnode/mlsnode/mls/treemath"
 	"github.com/mlsnode/mlsnode/mls/wire"
@@ -29,17 +30,35 @@ func (g *Group) startFraming(w secrettree.Window) error {
 	if err != nil {
 		return err
 	}
+	// The epoch's framing state owns copies of what it needs, so that it
+	// stays valid when the group moves on and it is kept for late messages.
+	ctx := g.context
+	members := g.tree
 	g.framing = &framing.Epoch{
 		Suite:            g.suite,
-		Context:          &g.context,
-		MembershipKey:    g.epoch.MembershipKey,
-		SenderDataSecret: g.epoch.SenderDataSecret,
+		Context:          &ctx,
+		MembershipKey:    append([]byte{}, g.epoch.MembershipKey...),
+		SenderDataSecret: append([]byte{}, g.epoch.SenderDataSecret...),
 		SecretTree:       tree,
 		IsMember: func(leaf uint32) bool {
-			return leaf < g.tree.LeafCount() && g.tree.Leaf(treemath.LeafIndex(leaf)) != nil
+			return leaf < members.LeafCount() && members.Leaf(treemath.LeafIndex(leaf)) != nil
 		},
 	}
+	g.framingTree = members
 	return nil
+}
+
+// pastEpoch is what a group keeps of an earlier epoch to open late
+// application messages: its framing keys and its tree (for signatures).
+type pastEpoch struct {
+	framing *framing.Epoch
+	tree    *ratchettree.Tree
+}
+
+func (p *pastEpoch) wipe() {
+	p.framing.SecretTree.Wipe()
+	clear(p.framing.MembershipKey)
+	clear(p.framing.SenderDataSecret)
 }
 
 // SealApplication encrypts application data from this member as a
@@ -88,12 +107,20 @@ func (g *Group) OpenMessage(m *wire.MLSMessage) (*Received, error) {
 	if pm.ContentType != wire.ContentTypeApplication {
 		return nil, fmt.Errorf("%w: %v in a PrivateMessage", ErrUnsupportedMessage, pm.ContentType)
 	}
-	ac, err := g.framing.UnprotectPrivate(pm, func(ac *wire.AuthenticatedContent) error {
-		leaf := g.tree.Leaf(treemath.LeafIndex(ac.Content.Sender.LeafIndex))
+	// Application messages of the retained earlier epochs still open
+	// (late delivery over gossip); older ones find ErrWrongEpoch.
+	fr, tree := g.framing, g.framingTree
+	for _, p := range g.past {
+		if p.framing.Context.Epoch == pm.Epoch {
+			fr, tree = p.framing, p.tree
+		}
+	}
+	ac, err := fr.UnprotectPrivate(pm, func(ac *wire.AuthenticatedContent) error {
+		leaf := tree.Leaf(treemath.LeafIndex(ac.Content.Sender.LeafIndex))
 		if leaf == nil {
 			return framing.ErrUnknownSender
 		}
-		return framing.Verify(g.suite, leaf.SignatureKey, ac, &g.context)
+		return framing.Verify(g.suite, leaf.SignatureKey, ac, fr.Context)
 	})
 	if err != nil {
 		return nil, err
