@@ -39,13 +39,16 @@ func (g *Group) ProcessHandshake(m *wire.MLSMessage) (*Processed, error) {
 	// it (its handshake key was consumed when sending) and its path
 	// secrets were never encrypted to it, so it resolves to the state
 	// staged when the commit was made.
-	if len(g.ownCommits) > 0 {
+	if len(g.ownCommits)+len(g.ownProposals) > 0 {
 		digest, err := g.messageDigest(m)
 		if err != nil {
 			return nil, err
 		}
 		if sc, ok := g.ownCommits[digest]; ok {
 			return &Processed{Commit: sc}, nil
+		}
+		if qp, ok := g.ownProposals[digest]; ok {
+			return &Processed{Proposal: qp}, nil
 		}
 	}
 	var ac *wire.AuthenticatedContent
@@ -161,6 +164,9 @@ func (g *Group) Merge(s *StagedCommit) error {
 	for _, k := range old.pathKeys {
 		clear(k)
 	}
+	for _, k := range old.pendingUpdates {
+		clear(k)
+	}
 	return nil
 }
 
@@ -222,6 +228,7 @@ func (g *Group) stageCommit(ac *wire.AuthenticatedContent) (*StagedCommit, error
 	ctx.Extensions = applied.Extensions
 	tree := applied.Tree
 	keys := g.keptPathKeys(tree)
+	g.installPendingUpdate(tree, keys)
 	var commitSecret []byte
 	if commit.Path != nil {
 		pathKeys, secret, err := g.applyUpdatePath(tree, sc.Committer, commit.Path, applied.Added, ctx, keys)
@@ -337,4 +344,16 @@ func (g *Group) messageDigest(m *wire.MLSMessage) (string, error) {
 		return "", err
 	}
 	return string(g.suite.Hash(b)), nil
+}
+
+// installPendingUpdate gives the member the private key of its own leaf
+// when a commit applied one of its Update proposals.
+func (g *Group) installPendingUpdate(tree interface {
+	Leaf(treemath.LeafIndex) *wire.LeafNode
+}, keys map[treemath.NodeIndex][]byte) {
+	if leaf := tree.Leaf(g.ownLeaf); leaf != nil {
+		if priv, ok := g.pendingUpdates[string(leaf.EncryptionKey)]; ok {
+			keys[g.ownLeaf.Node()] = append([]byte{}, priv...)
+		}
+	}
 }

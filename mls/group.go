@@ -44,6 +44,11 @@ type Group struct {
 	policy ProposalCheck
 	// proposals received in this epoch, by ProposalRef (§12.4).
 	proposals map[string]QueuedProposal
+	// ownProposals are this member's proposals in this epoch, by message
+	// digest; pendingUpdates the private leaf keys of its Update
+	// proposals, by public key, until a commit applies one.
+	ownProposals   map[string]*QueuedProposal
+	pendingUpdates map[string][]byte
 	// ownCommits are this member's commits in this epoch, by signature,
 	// so that its own commit arriving from the network resolves to the
 	// state it staged when creating it.

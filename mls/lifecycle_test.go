@@ -216,3 +216,60 @@ func TestLateMessages(t *testing.T) {
 		t.Fatalf("retained %d and %d past epochs", len(alice.g.past), len(bob.g.past))
 	}
 }
+
+// TestProposalsByReference: members propose (Update as PrivateMessage, Add
+// as PublicMessage), another member commits them by reference, and the
+// updated member uses its new leaf key to decrypt the next commit's path.
+func TestProposalsByReference(t *testing.T) {
+	for _, id := range []suite.ID{1, 2, 4} {
+		cs, _ := suite.Lookup(id)
+		rng := rand.NewChaCha8([32]byte{byte(id), 'r', 'e', 'f'})
+		alice, bob, carol, dave := newMember(t, cs, rng, "alice"), newMember(t, cs, rng, "bob"), newMember(t, cs, rng, "carol"), newMember(t, cs, rng, "dave")
+		var err error
+		if alice.g, err = CreateGroup(rng, cs, CreateConfig{KeyPackage: alice.kp, SigningKey: alice.key}); err != nil {
+			t.Fatal(err)
+		}
+		commitAndDeliver(t, rng, cs, alice, nil, []*member{bob, carol},
+			CommitOptions{Proposals: []*wire.Proposal{addProposal(bob), addProposal(carol)}})
+
+		deliver := func(m *wire.MLSMessage, to ...*member) {
+			t.Helper()
+			msg := wireTrip(t, m)
+			for _, r := range to {
+				p, err := r.g.ProcessHandshake(msg)
+				if err != nil || p.Proposal == nil {
+					t.Fatalf("%s processing a proposal: %v", r.name, err)
+				}
+			}
+		}
+		update, err := bob.g.NewUpdate(rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		um, uref, err := bob.g.Propose(rng, update, ProposeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deliver(um, alice, bob, carol) // bob sees his own proposal come back
+		am, aref, err := carol.g.Propose(rng, NewAdd(dave.kp.KeyPackage), ProposeOptions{PublicMessage: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deliver(am, alice, bob, carol)
+
+		commitAndDeliver(t, rng, cs, alice, []*member{bob, carol}, []*member{dave}, CommitOptions{References: [][]byte{uref, aref}})
+		sameEpoch(t, alice, bob, carol, dave)
+		if !bytes.Equal(bob.g.Tree().Leaf(bob.g.OwnLeaf()).EncryptionKey, update.Update.LeafNode.EncryptionKey) {
+			t.Fatal("bob's update was not applied")
+		}
+		// Carol's path must reach bob through his new leaf key.
+		commitAndDeliver(t, rng, cs, carol, []*member{alice, bob, dave}, nil, CommitOptions{})
+		sameEpoch(t, alice, bob, carol, dave)
+		sendAndReceive(t, rng, bob, alice, carol, dave)
+
+		// A commit referring to a proposal nobody sent is refused.
+		if _, err := alice.g.Commit(rng, CommitOptions{References: [][]byte{make([]byte, cs.HashSize())}}); !errors.Is(err, ErrUnknownProposal) {
+			t.Fatalf("unknown reference: err = %v", err)
+		}
+	}
+}
