@@ -55,14 +55,29 @@ func (g *Group) ProcessHandshake(m *wire.MLSMessage) (*Processed, error) {
 	var err error
 	switch {
 	case m.PublicMessage != nil:
-		if m.PublicMessage.Content.Sender.SenderType != wire.SenderTypeMember {
+		switch m.PublicMessage.Content.Sender.SenderType {
+		case wire.SenderTypeMember:
+			if ac, err = g.framing.UnprotectPublic(m.PublicMessage); err != nil {
+				return nil, err
+			}
+			if err = g.verifyMember(ac); err != nil {
+				return nil, err
+			}
+		case wire.SenderTypeNewMemberCommit:
+			// An external commit (§12.4.3.2): signed by the key in its
+			// path's leaf, under the current GroupContext.
+			if ac, err = g.framing.UnprotectPublic(m.PublicMessage); err != nil {
+				return nil, err
+			}
+			c := ac.Content.Commit
+			if ac.Content.ContentType != wire.ContentTypeCommit || c == nil || c.Path == nil {
+				return nil, fmt.Errorf("%w: new_member_commit without a commit and path", ErrInvalidCommit)
+			}
+			if err = framing.Verify(g.suite, c.Path.LeafNode.SignatureKey, ac, &g.context); err != nil {
+				return nil, err
+			}
+		default:
 			return nil, fmt.Errorf("%w: %v sender", ErrUnsupportedMessage, m.PublicMessage.Content.Sender.SenderType)
-		}
-		if ac, err = g.framing.UnprotectPublic(m.PublicMessage); err != nil {
-			return nil, err
-		}
-		if err = g.verifyMember(ac); err != nil {
-			return nil, err
 		}
 	case m.PrivateMessage != nil && m.PrivateMessage.ContentType != wire.ContentTypeApplication:
 		if ac, err = g.framing.UnprotectPrivate(m.PrivateMessage, g.verifyMember); err != nil {
@@ -178,10 +193,18 @@ func (g *Group) stageCommit(ac *wire.AuthenticatedContent) (*StagedCommit, error
 	}
 	commit := ac.Content.Commit
 	committer := ac.Content.Sender
-	if committer.SenderType != wire.SenderTypeMember {
+	external := committer.SenderType == wire.SenderTypeNewMemberCommit
+	if !external && committer.SenderType != wire.SenderTypeMember {
 		return nil, fmt.Errorf("%w: commit from a %v sender", ErrUnsupportedMessage, committer.SenderType)
 	}
-	if treemath.LeafIndex(committer.LeafIndex) == g.ownLeaf {
+	if external {
+		for _, por := range commit.Proposals {
+			if por.Type != wire.ProposalOrRefTypeProposal {
+				return nil, bad("an external commit refers to a proposal by reference")
+			}
+		}
+	}
+	if !external && treemath.LeafIndex(committer.LeafIndex) == g.ownLeaf {
 		// Our own commits are recognised by ProcessHandshake before this;
 		// a commit in our name that we did not make is refused.
 		return nil, ErrOwnCommitFromWire
@@ -190,20 +213,42 @@ func (g *Group) stageCommit(ac *wire.AuthenticatedContent) (*StagedCommit, error
 	if err != nil {
 		return nil, err
 	}
-	if err := g.ValidateProposals(committer, proposals, g.policy); err != nil {
+	policy := g.policy
+	policy.External = external
+	if err := g.ValidateProposals(committer, proposals, policy); err != nil {
 		return nil, err
 	}
-	if commit.Path == nil && PathRequired(proposals) {
+	if commit.Path == nil && (external || PathRequired(proposals)) {
 		return nil, bad("the proposals require an UpdatePath and none is present")
 	}
 	applied, err := g.ApplyProposals(proposals)
 	if err != nil {
 		return nil, err
 	}
+	committerLeaf := treemath.LeafIndex(committer.LeafIndex)
+	initSecret := g.epoch.InitSecret
+	if external {
+		// The joiner takes the leftmost blank leaf (§12.4.3.2), and the
+		// epoch's init secret comes from its ExternalInit (§8.3).
+		placeholder := commit.Path.LeafNode
+		if committerLeaf, err = applied.Tree.AddLeaf(&placeholder); err != nil {
+			return nil, err
+		}
+		priv, _, err := g.epoch.ExternalKeyPair(g.suite)
+		if err != nil {
+			return nil, err
+		}
+		initSecret, err = keyschedule.ReceiveExternalInit(g.suite, priv, applied.ExternalInit.KEMOutput)
+		clear(priv)
+		if err != nil {
+			return nil, bad("external init: %w", err)
+		}
+		defer clear(initSecret)
+	}
 	sc := &StagedCommit{
 		parentAuth: g.epoch.EpochAuthenticator,
 		parentNum:  g.context.Epoch,
-		Committer:  treemath.LeafIndex(committer.LeafIndex),
+		Committer:  committerLeaf,
 		Proposals:  proposals,
 		Added:      applied.Added,
 	}
@@ -231,7 +276,7 @@ func (g *Group) stageCommit(ac *wire.AuthenticatedContent) (*StagedCommit, error
 	g.installPendingUpdate(tree, keys)
 	var commitSecret []byte
 	if commit.Path != nil {
-		pathKeys, secret, err := g.applyUpdatePath(tree, sc.Committer, commit.Path, applied.Added, ctx, keys)
+		pathKeys, secret, err := g.applyUpdatePath(tree, committerLeaf, commit.Path, applied.Added, ctx, keys)
 		if err != nil {
 			return nil, bad("update path: %w", err)
 		}
@@ -257,7 +302,7 @@ func (g *Group) stageCommit(ac *wire.AuthenticatedContent) (*StagedCommit, error
 	if err != nil {
 		return nil, err
 	}
-	epoch, err := keyschedule.Derive(g.suite, g.epoch.InitSecret, commitSecret, pskSecret, encodedCtx)
+	epoch, err := keyschedule.Derive(g.suite, initSecret, commitSecret, pskSecret, encodedCtx)
 	if err != nil {
 		return nil, err
 	}

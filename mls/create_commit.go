@@ -169,7 +169,7 @@ func (g *Group) Commit(rand io.Reader, opts CommitOptions) (*CommitResult, error
 	}
 	g.ownCommits[digest] = res.Staged
 	if len(applied.Added) > 0 {
-		if res.Welcome, err = next.welcome(rand, proposals, applied, pathSecrets, ac.Auth.ConfirmationTag); err != nil {
+		if res.Welcome, err = next.welcome(rand, proposals, applied, pathSecrets); err != nil {
 			return nil, err
 		}
 	}
@@ -295,31 +295,12 @@ func (g *Group) generatePath(rand io.Reader, tree *ratchettree.Tree, added []tre
 // ratchet tree and external public key, encrypted with the welcome key,
 // and for each new member its GroupSecrets encrypted to its init key.
 func (g *Group) welcome(rand io.Reader, proposals []QueuedProposal, applied *AppliedProposals,
-	pathSecrets map[treemath.NodeIndex][]byte, confirmationTag []byte) (*wire.Welcome, error) {
+	pathSecrets map[treemath.NodeIndex][]byte) (*wire.Welcome, error) {
 	cs := g.suite
-	rt := g.tree.ToWire()
-	treeExt, err := codec.Marshal(&rt)
+	// g is the new epoch's state, so its GroupInfo carries the commit's
+	// confirmation tag: MAC(confirmation_key, confirmed_transcript_hash).
+	gi, err := g.GroupInfo()
 	if err != nil {
-		return nil, err
-	}
-	_, extPub, err := g.epoch.ExternalKeyPair(cs)
-	if err != nil {
-		return nil, err
-	}
-	pubExt, err := codec.Marshal(&wire.ExternalPub{ExternalPub: extPub})
-	if err != nil {
-		return nil, err
-	}
-	gi := &wire.GroupInfo{
-		GroupContext: g.context,
-		Extensions: wire.Extensions{
-			{ExtensionType: wire.ExtensionTypeRatchetTree, ExtensionData: treeExt},
-			{ExtensionType: wire.ExtensionTypeExternalPub, ExtensionData: pubExt},
-		},
-		ConfirmationTag: confirmationTag,
-		Signer:          uint32(g.ownLeaf),
-	}
-	if err := SignGroupInfo(g.signingKey, gi); err != nil {
 		return nil, err
 	}
 	giBytes, err := codec.Marshal(gi)

@@ -273,3 +273,69 @@ func TestProposalsByReference(t *testing.T) {
 		}
 	}
 }
+
+// TestExternalJoin: a client joins from a GroupInfo by external commit,
+// and a member that lost its state rejoins, removing its old leaf.
+func TestExternalJoin(t *testing.T) {
+	for _, id := range []suite.ID{1, 2, 6} {
+		cs, _ := suite.Lookup(id)
+		rng := rand.NewChaCha8([32]byte{byte(id), 'e', 'x', 't'})
+		alice, bob, carol := newMember(t, cs, rng, "alice"), newMember(t, cs, rng, "bob"), newMember(t, cs, rng, "carol")
+		var err error
+		if alice.g, err = CreateGroup(rng, cs, CreateConfig{KeyPackage: alice.kp, SigningKey: alice.key}); err != nil {
+			t.Fatal(err)
+		}
+		commitAndDeliver(t, rng, cs, alice, nil, []*member{bob}, CommitOptions{Proposals: []*wire.Proposal{addProposal(bob)}})
+
+		externalJoin := func(joiner *member, from *member, removeOld *uint32, others ...*member) {
+			t.Helper()
+			gi, err := from.g.GroupInfo()
+			if err != nil {
+				t.Fatal(err)
+			}
+			giMsg := wireTrip(t, wire.NewMLSMessage(gi))
+			g, commit, err := JoinExternal(rng, cs, ExternalJoinConfig{GroupInfo: giMsg.GroupInfo, KeyPackage: joiner.kp, SigningKey: joiner.key, RemoveOld: removeOld})
+			if err != nil {
+				t.Fatalf("%s joins externally: %v", joiner.name, err)
+			}
+			msg := wireTrip(t, commit)
+			for _, o := range others {
+				p, err := o.g.ProcessHandshake(msg)
+				if err != nil {
+					t.Fatalf("%s processes %s's external commit: %v", o.name, joiner.name, err)
+				}
+				if err := o.g.Merge(p.Commit); err != nil {
+					t.Fatal(err)
+				}
+			}
+			joiner.g = g
+		}
+		externalJoin(carol, bob, nil, alice, bob)
+		sameEpoch(t, alice, bob, carol)
+		sendAndReceive(t, rng, carol, alice, bob)
+		sendAndReceive(t, rng, alice, bob, carol)
+
+		// Bob loses his state and rejoins from alice's GroupInfo.
+		old := uint32(bob.g.OwnLeaf())
+		bobAgain := newMember(t, cs, rng, "bob")
+		bobAgain.key, bobAgain.kp = bob.key, bob.kp
+		externalJoin(bobAgain, alice, &old, alice, carol)
+		sameEpoch(t, alice, bobAgain, carol)
+		if alice.g.Tree().MemberCount() != 3 {
+			t.Fatalf("%d members after bob's rejoin", alice.g.Tree().MemberCount())
+		}
+		sendAndReceive(t, rng, bobAgain, alice, carol)
+
+		// A tampered external commit is refused by members.
+		gi, _ := alice.g.GroupInfo()
+		dave := newMember(t, cs, rng, "dave")
+		_, commit, err := JoinExternal(rng, cs, ExternalJoinConfig{GroupInfo: gi, KeyPackage: dave.kp, SigningKey: dave.key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		commit.PublicMessage.Content.Commit.Path.Nodes[0].EncryptionKey[3] ^= 1
+		if _, err := carol.g.ProcessHandshake(wireTrip(t, commit)); err == nil {
+			t.Fatal("tampered external commit accepted")
+		}
+	}
+}
