@@ -21,6 +21,10 @@ type member struct {
 }
 
 func newMember(t *testing.T, cs *suite.Suite, rng *rand.ChaCha8, name string) *member {
+	return newMemberTB(t, cs, rng, name)
+}
+
+func newMemberTB(t testing.TB, cs *suite.Suite, rng *rand.ChaCha8, name string) *member {
 	t.Helper()
 	priv, _, err := cs.GenerateSignatureKey(rng)
 	if err != nil {

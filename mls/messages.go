@@ -30,6 +30,12 @@ func (g *Group) startFraming(w secrettree.Window) error {
 	if err != nil {
 		return err
 	}
+	g.setFraming(tree)
+	return nil
+}
+
+// setFraming installs the epoch's framing state around a secret tree.
+func (g *Group) setFraming(tree *secrettree.Tree) {
 	// The epoch's framing state owns copies of what it needs, so that it
 	// stays valid when the group moves on and it is kept for late messages.
 	ctx := g.context
@@ -45,7 +51,6 @@ func (g *Group) startFraming(w secrettree.Window) error {
 		},
 	}
 	g.framingTree = members
-	return nil
 }
 
 // pastEpoch is what a group keeps of an earlier epoch to open late

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/mlsnode/mlsnode/internal/testvectors"
+	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/suite"
 	"github.com/mlsnode/mlsnode/mls/treemath"
 )
@@ -184,5 +185,48 @@ func TestCloneIsIndependent(t *testing.T) {
 	}
 	if _, err := a.Key(1, Application, 0); !errors.Is(err, ErrGenerationConsumed) {
 		t.Fatal("original lost track of its consumption")
+	}
+}
+
+// TestStateRoundTrip: a restored tree continues exactly where the saved
+// one stopped: same next keys, retained keys still open, consumed ones not.
+func TestStateRoundTrip(t *testing.T) {
+	a := newTree(t, Window{MaxForward: 50, MaxRetained: 4})
+	for i := 0; i < 3; i++ {
+		a.Next(2, Application)
+	}
+	a.Consume(5, Handshake, 6) // skips 0..5, retains 2..5
+	w := codec.NewWriter(nil)
+	a.MarshalState(w)
+	enc, err := w.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := UnmarshalState(a.suite, codec.NewReader(enc))
+	if b == nil {
+		t.Fatal("state did not decode")
+	}
+	w2 := codec.NewWriter(nil)
+	b.MarshalState(w2)
+	if enc2, _ := w2.Bytes(); !bytes.Equal(enc, enc2) {
+		t.Fatal("re-encoding the restored state differs")
+	}
+	ka, _ := a.Next(2, Application)
+	kb, _ := b.Next(2, Application)
+	if ka.Generation != 3 || kb.Generation != 3 || !bytes.Equal(ka.Key, kb.Key) {
+		t.Fatal("restored sender ratchet diverged")
+	}
+	if _, err := b.Key(5, Handshake, 4); err != nil {
+		t.Fatalf("retained key lost: %v", err)
+	}
+	if _, err := b.Key(5, Handshake, 1); !errors.Is(err, ErrGenerationConsumed) {
+		t.Fatalf("evicted key came back: %v", err)
+	}
+	// Truncated state never panics and fails cleanly.
+	for i := 0; i < len(enc); i++ {
+		r := codec.NewReader(enc[:i])
+		if UnmarshalState(a.suite, r) != nil && r.Finish("state") == nil {
+			t.Fatalf("truncated state of %d bytes accepted", i)
+		}
 	}
 }
