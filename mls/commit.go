@@ -8,6 +8,7 @@ import (
 	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/framing"
 	"github.com/mlsnode/mlsnode/mls/keyschedule"
+	"github.com/mlsnode/mlsnode/mls/suite"
 	"github.com/mlsnode/mlsnode/mls/treemath"
 	"github.com/mlsnode/mlsnode/mls/wire"
 )
@@ -289,20 +290,7 @@ func (g *Group) stageCommit(ac *wire.AuthenticatedContent) (*StagedCommit, error
 	if ctx.TreeHash, err = tree.TreeHash(); err != nil {
 		return nil, err
 	}
-	input, err := ac.ConfirmedTranscriptHashInput()
-	if err != nil {
-		return nil, err
-	}
-	ctx.ConfirmedTranscriptHash = keyschedule.ConfirmedTranscriptHash(g.suite, g.interimTranscriptHash, input)
-	pskSecret, err := resolvePSKs(g.suite, applied.PSKs, g.psks, g.ownResumption)
-	if err != nil {
-		return nil, err
-	}
-	encodedCtx, err := codec.Marshal(&ctx)
-	if err != nil {
-		return nil, err
-	}
-	epoch, err := keyschedule.Derive(g.suite, initSecret, commitSecret, pskSecret, encodedCtx)
+	epoch, err := advanceEpoch(g.suite, &ctx, g.interimTranscriptHash, ac, initSecret, commitSecret, applied.PSKs, g.psks, g.ownResumption)
 	if err != nil {
 		return nil, err
 	}
@@ -401,4 +389,28 @@ func (g *Group) installPendingUpdate(tree interface {
 			keys[g.ownLeaf.Node()] = append([]byte{}, priv...)
 		}
 	}
+}
+
+// advanceEpoch runs the part of §12.4.1/§12.4.2 that every path to a new
+// epoch shares: the new confirmed transcript hash from the commit's
+// AuthenticatedContent (written into ctx, whose tree hash must be final),
+// the PSK secret, and the key schedule from initSecret and commitSecret.
+// The caller sets or checks the confirmation tag with the result.
+func advanceEpoch(cs *suite.Suite, ctx *wire.GroupContext, prevInterim []byte, ac *wire.AuthenticatedContent,
+	initSecret, commitSecret []byte, psks []wire.PreSharedKeyID, store PSKStore,
+	own func(*wire.PreSharedKeyID) ([]byte, bool)) (*keyschedule.Epoch, error) {
+	input, err := ac.ConfirmedTranscriptHashInput()
+	if err != nil {
+		return nil, err
+	}
+	ctx.ConfirmedTranscriptHash = keyschedule.ConfirmedTranscriptHash(cs, prevInterim, input)
+	pskSecret, err := resolvePSKs(cs, psks, store, own)
+	if err != nil {
+		return nil, err
+	}
+	encodedCtx, err := codec.Marshal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return keyschedule.Derive(cs, initSecret, commitSecret, pskSecret, encodedCtx)
 }

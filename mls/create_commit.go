@@ -99,20 +99,7 @@ func (g *Group) Commit(rand io.Reader, opts CommitOptions) (*CommitResult, error
 	if err != nil {
 		return nil, err
 	}
-	input, err := ac.ConfirmedTranscriptHashInput()
-	if err != nil {
-		return nil, err
-	}
-	ctx.ConfirmedTranscriptHash = keyschedule.ConfirmedTranscriptHash(g.suite, g.interimTranscriptHash, input)
-	pskSecret, err := resolvePSKs(g.suite, applied.PSKs, g.psks, g.ownResumption)
-	if err != nil {
-		return nil, err
-	}
-	encodedCtx, err := codec.Marshal(&ctx)
-	if err != nil {
-		return nil, err
-	}
-	epoch, err := keyschedule.Derive(g.suite, g.epoch.InitSecret, commitSecret, pskSecret, encodedCtx)
+	epoch, err := advanceEpoch(g.suite, &ctx, g.interimTranscriptHash, ac, g.epoch.InitSecret, commitSecret, applied.PSKs, g.psks, g.ownResumption)
 	if err != nil {
 		return nil, err
 	}

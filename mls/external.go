@@ -139,23 +139,10 @@ func JoinExternal(rand io.Reader, cs *suite.Suite, cfg ExternalJoinConfig) (*Gro
 	if err != nil {
 		return nil, nil, err
 	}
-	input, err := ac.ConfirmedTranscriptHashInput()
-	if err != nil {
-		return nil, nil, err
-	}
 	if ctx.TreeHash, err = applied.Tree.TreeHash(); err != nil {
 		return nil, nil, err
 	}
-	ctx.ConfirmedTranscriptHash = keyschedule.ConfirmedTranscriptHash(cs, prevInterim, input)
-	pskSecret, err := resolvePSKs(cs, applied.PSKs, cfg.PSKs, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	encodedCtx, err := codec.Marshal(&ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	epoch, err := keyschedule.Derive(cs, initSecret, commitSecret, pskSecret, encodedCtx)
+	epoch, err := advanceEpoch(cs, &ctx, prevInterim, ac, initSecret, commitSecret, applied.PSKs, cfg.PSKs, nil)
 	if err != nil {
 		return nil, nil, err
 	}

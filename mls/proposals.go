@@ -147,9 +147,12 @@ func (g *Group) ValidateProposals(committer wire.Sender, proposals []QueuedPropo
 	}
 	// An Add of a client already in the group, unless it is removed in
 	// the same commit; "the same client" is judged by the signature key.
-	for _, m := range g.tree.Members() {
-		if addKeys[string(g.tree.Leaf(m).SignatureKey)] && !removed[uint32(m)] {
-			return bad("Add of a client already in the group at leaf %d", m)
+	// (Only walked when the commit adds someone: O(members).)
+	if len(addKeys) > 0 {
+		for _, m := range g.tree.Members() {
+			if addKeys[string(g.tree.Leaf(m).SignatureKey)] && !removed[uint32(m)] {
+				return bad("Add of a client already in the group at leaf %d", m)
+			}
 		}
 	}
 	return g.validateRequiredCapabilities(proposals, removed, bad)
