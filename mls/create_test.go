@@ -7,7 +7,6 @@ import (
 
 	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/suite"
-	"github.com/mlsnode/mlsnode/mls/wire"
 )
 
 func createGroup(t *testing.T, id suite.ID, seed byte) *Group {
@@ -17,17 +16,8 @@ func createGroup(t *testing.T, id suite.ID, seed byte) *Group {
 		t.Fatal(err)
 	}
 	rng := rand.NewChaCha8([32]byte{seed})
-	priv, _, err := cs.GenerateSignatureKey(rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _ := cs.NewSigningKey(priv)
-	b, err := NewKeyPackage(rng, cs, wire.Credential{CredentialType: wire.CredentialTypeBasic, Identity: []byte("creator")}, key,
-		KeyPackageOptions{Lifetime: wire.Lifetime{NotBefore: 0, NotAfter: 1 << 40}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := CreateGroup(rng, cs, CreateConfig{KeyPackage: b, SigningKey: key})
+	m := newMember(t, cs, rng, "creator")
+	g, err := CreateGroup(rng, cs, CreateConfig{KeyPackage: m.kp, SigningKey: m.key})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/framing"
 	"github.com/mlsnode/mlsnode/mls/keyschedule"
-	"github.com/mlsnode/mlsnode/mls/ratchettree"
 	"github.com/mlsnode/mlsnode/mls/secrettree"
 	"github.com/mlsnode/mlsnode/mls/suite"
 	"github.com/mlsnode/mlsnode/mls/treemath"
@@ -50,31 +49,9 @@ func JoinExternal(rand io.Reader, cs *suite.Suite, cfg ExternalJoinConfig) (*Gro
 	if gi.GroupContext.CipherSuite != wire.CipherSuite(cs.ID()) {
 		return nil, nil, bad("GroupInfo of suite %v", gi.GroupContext.CipherSuite)
 	}
-	rt := cfg.RatchetTree
-	if ext := gi.Extensions.Find(wire.ExtensionTypeRatchetTree); ext != nil {
-		rt = nil
-		if err := codec.Unmarshal(ext.ExtensionData, &rt); err != nil {
-			return nil, nil, bad("ratchet_tree extension: %w", err)
-		}
-	}
-	if rt == nil {
-		return nil, nil, bad("no ratchet tree in the GroupInfo and none given")
-	}
-	tree, err := ratchettree.FromWire(cs, rt)
+	tree, err := verifiedGroupInfoTree(cs, gi, cfg.RatchetTree, cfg.Credentials, cfg.Now, cfg.MaxLifetime)
 	if err != nil {
-		return nil, nil, bad("ratchet tree: %w", err)
-	}
-	if err := tree.Validate(gi.GroupContext.GroupID, ratchettree.ValidateOptions{
-		TreeHash: gi.GroupContext.TreeHash, Credentials: cfg.Credentials, Now: cfg.Now, MaxLifetime: cfg.MaxLifetime,
-	}); err != nil {
-		return nil, nil, bad("ratchet tree: %w", err)
-	}
-	signer := tree.Leaf(treemath.LeafIndex(gi.Signer))
-	if signer == nil {
-		return nil, nil, bad("GroupInfo signer %d is not a member", gi.Signer)
-	}
-	if err := VerifyGroupInfo(cs, signer.SignatureKey, gi); err != nil {
-		return nil, nil, bad("GroupInfo signature: %w", err)
+		return nil, nil, err
 	}
 	ext := gi.Extensions.Find(wire.ExtensionTypeExternalPub)
 	if ext == nil {

@@ -56,42 +56,9 @@ func JoinFromWelcome(cs *suite.Suite, w *wire.Welcome, cfg JoinConfig) (*Group, 
 		return nil, err
 	}
 	gi := opened.GroupInfo
-	rt := cfg.RatchetTree
-	if ext := gi.Extensions.Find(wire.ExtensionTypeRatchetTree); ext != nil {
-		rt = nil
-		if err := codec.Unmarshal(ext.ExtensionData, &rt); err != nil {
-			return nil, bad("ratchet_tree extension: %w", err)
-		}
-	}
-	if rt == nil {
-		return nil, bad("no ratchet tree in the GroupInfo and none given")
-	}
-	tree, err := ratchettree.FromWire(cs, rt)
+	tree, err := verifiedGroupInfoTree(cs, gi, cfg.RatchetTree, cfg.Credentials, cfg.Now, cfg.MaxLifetime)
 	if err != nil {
-		return nil, bad("ratchet tree: %w", err)
-	}
-	opts := ratchettree.ValidateOptions{
-		TreeHash:    gi.GroupContext.TreeHash,
-		Credentials: cfg.Credentials,
-		Now:         cfg.Now,
-		MaxLifetime: cfg.MaxLifetime,
-	}
-	if ext := gi.GroupContext.Extensions.Find(wire.ExtensionTypeRequiredCapabilities); ext != nil {
-		rc := new(wire.RequiredCapabilities)
-		if err := codec.Unmarshal(ext.ExtensionData, rc); err != nil {
-			return nil, bad("required_capabilities: %w", err)
-		}
-		opts.RequiredCapabilities = rc
-	}
-	if err := tree.Validate(gi.GroupContext.GroupID, opts); err != nil {
-		return nil, bad("ratchet tree: %w", err)
-	}
-	signer := tree.Leaf(treemath.LeafIndex(gi.Signer))
-	if signer == nil {
-		return nil, bad("GroupInfo signer %d is not a member", gi.Signer)
-	}
-	if err := VerifyGroupInfo(cs, signer.SignatureKey, gi); err != nil {
-		return nil, bad("GroupInfo signature: %w", err)
+		return nil, err
 	}
 	want, err := codec.Marshal(&kp.LeafNode)
 	if err != nil {
@@ -178,4 +145,49 @@ func (g *Group) installPathSecret(committer treemath.LeafIndex, pathSecret []byt
 		g.pathKeys[x] = priv
 	}
 	return nil
+}
+
+// verifiedGroupInfoTree takes the ratchet tree of a GroupInfo (its
+// ratchet_tree extension, else the one given out of band), validates it
+// against the GroupInfo's tree hash and required capabilities (§12.4.3.1),
+// and verifies the GroupInfo's signature with the signer's leaf. Joining
+// by Welcome and by external commit both start here.
+func verifiedGroupInfoTree(cs *suite.Suite, gi *wire.GroupInfo, outOfBand wire.RatchetTree,
+	creds CredentialValidator, now, maxLifetime uint64) (*ratchettree.Tree, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidWelcome}, args...)...)
+	}
+	rt := outOfBand
+	if ext := gi.Extensions.Find(wire.ExtensionTypeRatchetTree); ext != nil {
+		rt = nil
+		if err := codec.Unmarshal(ext.ExtensionData, &rt); err != nil {
+			return nil, bad("ratchet_tree extension: %w", err)
+		}
+	}
+	if rt == nil {
+		return nil, bad("no ratchet tree in the GroupInfo and none given")
+	}
+	tree, err := ratchettree.FromWire(cs, rt)
+	if err != nil {
+		return nil, bad("ratchet tree: %w", err)
+	}
+	opts := ratchettree.ValidateOptions{TreeHash: gi.GroupContext.TreeHash, Credentials: creds, Now: now, MaxLifetime: maxLifetime}
+	if ext := gi.GroupContext.Extensions.Find(wire.ExtensionTypeRequiredCapabilities); ext != nil {
+		rc := new(wire.RequiredCapabilities)
+		if err := codec.Unmarshal(ext.ExtensionData, rc); err != nil {
+			return nil, bad("required_capabilities: %w", err)
+		}
+		opts.RequiredCapabilities = rc
+	}
+	if err := tree.Validate(gi.GroupContext.GroupID, opts); err != nil {
+		return nil, bad("ratchet tree: %w", err)
+	}
+	signer := tree.Leaf(treemath.LeafIndex(gi.Signer))
+	if signer == nil {
+		return nil, bad("GroupInfo signer %d is not a member", gi.Signer)
+	}
+	if err := VerifyGroupInfo(cs, signer.SignatureKey, gi); err != nil {
+		return nil, bad("GroupInfo signature: %w", err)
+	}
+	return tree, nil
 }
