@@ -343,3 +343,49 @@ func TestExternalJoin(t *testing.T) {
 		}
 	}
 }
+
+// TestPSKCommits: an external PSK known to every member and a resumption
+// PSK of an earlier epoch of this group are injected by commits; members
+// that lack the external PSK cannot follow, and nothing changes for them.
+func TestPSKCommits(t *testing.T) {
+	for _, id := range []suite.ID{1, 7} {
+		cs, _ := suite.Lookup(id)
+		rng := rand.NewChaCha8([32]byte{byte(id), 'p', 's', 'k'})
+		shared := mapPSKs{"7073": bytes.Repeat([]byte{0x42}, 32)} // psk id "ps"
+		alice, bob := newMember(t, cs, rng, "alice"), newMember(t, cs, rng, "bob")
+		var err error
+		if alice.g, err = CreateGroup(rng, cs, CreateConfig{KeyPackage: alice.kp, SigningKey: alice.key}); err != nil {
+			t.Fatal(err)
+		}
+		alice.g.psks = shared
+		commitAndDeliver(t, rng, cs, alice, nil, []*member{bob}, CommitOptions{Proposals: []*wire.Proposal{addProposal(bob)}})
+		bob.g.psks = shared
+		nonce := func() []byte {
+			b := make([]byte, cs.HashSize())
+			rng.Read(b)
+			return b
+		}
+		external := &wire.Proposal{Type: wire.ProposalTypePSK, PreSharedKey: &wire.PreSharedKey{PSK: wire.PreSharedKeyID{
+			PSKType: wire.PSKTypeExternal, PSKID: []byte("ps"), PSKNonce: nonce()}}}
+		resumption := &wire.Proposal{Type: wire.ProposalTypePSK, PreSharedKey: &wire.PreSharedKey{PSK: wire.PreSharedKeyID{
+			PSKType: wire.PSKTypeResumption, Usage: wire.ResumptionPSKUsageApplication,
+			PSKGroupID: alice.g.GroupID(), PSKEpoch: alice.g.Epoch(), PSKNonce: nonce()}}}
+		commitAndDeliver(t, rng, cs, alice, []*member{bob}, nil, CommitOptions{Proposals: []*wire.Proposal{external, resumption}})
+		sameEpoch(t, alice, bob)
+
+		// The same kind of commit reaches a member without the PSK: refused.
+		bob.g.psks = mapPSKs{}
+		res, err := alice.g.Commit(rng, CommitOptions{Proposals: []*wire.Proposal{{Type: wire.ProposalTypePSK,
+			PreSharedKey: &wire.PreSharedKey{PSK: wire.PreSharedKeyID{PSKType: wire.PSKTypeExternal, PSKID: []byte("ps"), PSKNonce: nonce()}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := bob.g.EpochAuthenticator()
+		if _, err := bob.g.ProcessHandshake(wireTrip(t, res.Commit)); !errors.Is(err, ErrUnknownPSK) {
+			t.Fatalf("commit with an unknown PSK: err = %v", err)
+		}
+		if !bytes.Equal(bob.g.EpochAuthenticator(), before) {
+			t.Fatal("a refused commit changed the group")
+		}
+	}
+}
