@@ -27,8 +27,9 @@ var (
 // Processed is the result of a handshake message: a proposal now held for
 // a later commit, or a staged commit that the caller may merge.
 type Processed struct {
-	Proposal *QueuedProposal
-	Commit   *StagedCommit
+	Proposal    *QueuedProposal
+	ProposalRef []byte // the reference by which a commit can include Proposal
+	Commit      *StagedCommit
 }
 
 // ProcessHandshake authenticates a proposal or commit of the current epoch
@@ -48,8 +49,8 @@ func (g *Group) ProcessHandshake(m *wire.MLSMessage) (*Processed, error) {
 		if sc, ok := g.ownCommits[digest]; ok {
 			return &Processed{Commit: sc}, nil
 		}
-		if qp, ok := g.ownProposals[digest]; ok {
-			return &Processed{Proposal: qp}, nil
+		if p, ok := g.ownProposals[digest]; ok {
+			return p, nil
 		}
 	}
 	var ac *wire.AuthenticatedContent
@@ -77,6 +78,13 @@ func (g *Group) ProcessHandshake(m *wire.MLSMessage) (*Processed, error) {
 			if err = framing.Verify(g.suite, c.Path.LeafNode.SignatureKey, ac, &g.context); err != nil {
 				return nil, err
 			}
+		case wire.SenderTypeExternal, wire.SenderTypeNewMemberProposal:
+			if ac, err = g.framing.UnprotectPublic(m.PublicMessage); err != nil {
+				return nil, err
+			}
+			if err = g.verifyExternalProposal(ac); err != nil {
+				return nil, err
+			}
 		default:
 			return nil, fmt.Errorf("%w: %v sender", ErrUnsupportedMessage, m.PublicMessage.Content.Sender.SenderType)
 		}
@@ -97,8 +105,9 @@ func (g *Group) ProcessHandshake(m *wire.MLSMessage) (*Processed, error) {
 		if g.proposals == nil {
 			g.proposals = map[string]QueuedProposal{}
 		}
-		g.proposals[string(g.suite.MakeProposalRef(encoded))] = qp
-		return &Processed{Proposal: &qp}, nil
+		ref := g.suite.MakeProposalRef(encoded)
+		g.proposals[string(ref)] = qp
+		return &Processed{Proposal: &qp, ProposalRef: ref}, nil
 	case wire.ContentTypeCommit:
 		sc, err := g.stageCommit(ac)
 		if err != nil {

@@ -47,7 +47,7 @@ type Group struct {
 	// ownProposals are this member's proposals in this epoch, by message
 	// digest; pendingUpdates the private leaf keys of its Update
 	// proposals, by public key, until a commit applies one.
-	ownProposals   map[string]*QueuedProposal
+	ownProposals   map[string]*Processed
 	pendingUpdates map[string][]byte
 	// ownCommits are this member's commits in this epoch, by signature,
 	// so that its own commit arriving from the network resolves to the

@@ -236,13 +236,16 @@ func TestProposalsByReference(t *testing.T) {
 		commitAndDeliver(t, rng, cs, alice, nil, []*member{bob, carol},
 			CommitOptions{Proposals: []*wire.Proposal{addProposal(bob), addProposal(carol)}})
 
-		deliver := func(m *wire.MLSMessage, to ...*member) {
+		deliver := func(m *wire.MLSMessage, ref []byte, to ...*member) {
 			t.Helper()
 			msg := wireTrip(t, m)
 			for _, r := range to {
 				p, err := r.g.ProcessHandshake(msg)
 				if err != nil || p.Proposal == nil {
 					t.Fatalf("%s processing a proposal: %v", r.name, err)
+				}
+				if !bytes.Equal(p.ProposalRef, ref) {
+					t.Fatalf("%s computes another reference for the proposal", r.name)
 				}
 			}
 		}
@@ -254,12 +257,12 @@ func TestProposalsByReference(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		deliver(um, alice, bob, carol) // bob sees his own proposal come back
+		deliver(um, uref, alice, bob, carol) // bob sees his own proposal come back
 		am, aref, err := carol.g.Propose(rng, NewAdd(dave.kp.KeyPackage), ProposeOptions{PublicMessage: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		deliver(am, alice, bob, carol)
+		deliver(am, aref, alice, bob, carol)
 
 		commitAndDeliver(t, rng, cs, alice, []*member{bob, carol}, []*member{dave}, CommitOptions{References: [][]byte{uref, aref}})
 		sameEpoch(t, alice, bob, carol, dave)
@@ -386,6 +389,66 @@ func TestPSKCommits(t *testing.T) {
 		}
 		if !bytes.Equal(bob.g.EpochAuthenticator(), before) {
 			t.Fatal("a refused commit changed the group")
+		}
+	}
+}
+
+// TestExternalProposals: an external sender listed in the group removes a
+// member by proposal, a client proposes its own Add, members commit both
+// by reference; disallowed or unknown external senders are refused.
+func TestExternalProposals(t *testing.T) {
+	cs, _ := suite.Lookup(1)
+	rng := rand.NewChaCha8([32]byte{'x', 'p'})
+	alice, bob, dave, server := newMember(t, cs, rng, "alice"), newMember(t, cs, rng, "bob"), newMember(t, cs, rng, "dave"), newMember(t, cs, rng, "server")
+	senders := wire.ExternalSenders{{SignatureKey: server.key.PublicKey(), Credential: wire.Credential{CredentialType: wire.CredentialTypeBasic, Identity: []byte("server")}}}
+	ext := wire.Extensions{{ExtensionType: wire.ExtensionTypeExternalSenders, ExtensionData: mustMarshal(t, &senders)}}
+	var err error
+	if alice.g, err = CreateGroup(rng, cs, CreateConfig{KeyPackage: alice.kp, SigningKey: alice.key, Extensions: ext}); err != nil {
+		t.Fatal(err)
+	}
+	commitAndDeliver(t, rng, cs, alice, nil, []*member{bob}, CommitOptions{Proposals: []*wire.Proposal{addProposal(bob)}})
+
+	process := func(m *wire.MLSMessage, to ...*member) []byte {
+		t.Helper()
+		var ref []byte
+		for _, r := range to {
+			p, err := r.g.ProcessHandshake(wireTrip(t, m))
+			if err != nil || p.Proposal == nil {
+				t.Fatalf("%s processing an external proposal: %v", r.name, err)
+			}
+			if ref != nil && !bytes.Equal(ref, p.ProposalRef) {
+				t.Fatal("members computed different proposal references")
+			}
+			ref = p.ProposalRef
+		}
+		return ref
+	}
+	rm, err := NewExternalProposal(server.key, 0, alice.g.Context(), NewRemove(uint32(bob.g.OwnLeaf())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	removeRef := process(rm, alice, bob)
+	join, err := NewJoinProposal(dave.key, alice.g.Context(), dave.kp.KeyPackage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joinRef := process(join, alice, bob)
+	commitAndDeliver(t, rng, cs, alice, []*member{bob}, []*member{dave}, CommitOptions{References: [][]byte{removeRef, joinRef}})
+	sameEpoch(t, alice, dave)
+	if alice.g.Tree().MemberCount() != 2 {
+		t.Fatalf("%d members, want alice and dave", alice.g.Tree().MemberCount())
+	}
+
+	// Refusals: an Update from an external sender, an unknown sender
+	// index, a forged signature, and a new member proposing a Remove.
+	upd := &wire.Proposal{Type: wire.ProposalTypeUpdate, Update: &wire.Update{LeafNode: *alice.g.Tree().Leaf(0)}}
+	bad1, _ := NewExternalProposal(server.key, 0, alice.g.Context(), upd)
+	bad2, _ := NewExternalProposal(server.key, 3, alice.g.Context(), NewRemove(1))
+	bad3, _ := NewExternalProposal(dave.key, 0, alice.g.Context(), NewRemove(1))
+	bad4, _ := externalProposal(dave.key, wire.Sender{SenderType: wire.SenderTypeNewMemberProposal}, alice.g.Context(), NewRemove(1))
+	for i, m := range []*wire.MLSMessage{bad1, bad2, bad3, bad4} {
+		if _, err := alice.g.ProcessHandshake(wireTrip(t, m)); err == nil {
+			t.Errorf("bad external proposal %d accepted", i+1)
 		}
 	}
 }

@@ -67,9 +67,9 @@ func (g *Group) Propose(rand io.Reader, p *wire.Proposal, opts ProposeOptions) (
 		return nil, nil, err
 	}
 	if g.ownProposals == nil {
-		g.ownProposals = map[string]*QueuedProposal{}
+		g.ownProposals = map[string]*Processed{}
 	}
-	g.ownProposals[digest] = &qp
+	g.ownProposals[digest] = &Processed{Proposal: &qp, ProposalRef: ref}
 	return m, ref, nil
 }
 
