@@ -324,6 +324,7 @@ func (g *Group) stageCommit(ac *wire.AuthenticatedContent) (*StagedCommit, error
 		policy:                g.policy,
 		resumption:            g.nextResumption(),
 		pastEpochs:            g.pastEpochs,
+		reinit:                applied.ReInit,
 	}
 	if err := next.startFraming(g.window); err != nil {
 		return nil, err

@@ -26,6 +26,8 @@ type CreateConfig struct {
 	Extensions wire.Extensions
 	// Window bounds out-of-order message keys (zero: the default).
 	Window secrettree.Window
+	// PSKs resolves PSKs named by later commits.
+	PSKs PSKStore
 	// PastEpochs is how many earlier epochs' application messages still
 	// open after a commit (late delivery); 0 means DefaultPastEpochs and
 	// a negative value keeps none. Their keys are deleted after that.
@@ -86,6 +88,7 @@ func CreateGroup(rand io.Reader, cs *suite.Suite, cfg CreateConfig) (*Group, err
 		epoch:      epoch,
 		signingKey: cfg.SigningKey,
 		pastEpochs: pastEpochsSetting(cfg.PastEpochs),
+		psks:       cfg.PSKs,
 	}
 	tag := epoch.ConfirmationTag(cs, nil)
 	if g.interimTranscriptHash, err = keyschedule.InterimTranscriptHash(cs, nil, tag); err != nil {

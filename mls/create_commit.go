@@ -130,7 +130,7 @@ func (g *Group) Commit(rand io.Reader, opts CommitOptions) (*CommitResult, error
 	next := &Group{
 		suite: g.suite, context: ctx, tree: tree, ownLeaf: g.ownLeaf, pathKeys: keys, epoch: epoch,
 		interimTranscriptHash: interim, signingKey: g.signingKey, psks: g.psks, policy: g.policy,
-		resumption: g.nextResumption(), pastEpochs: g.pastEpochs,
+		resumption: g.nextResumption(), pastEpochs: g.pastEpochs, reinit: applied.ReInit,
 	}
 	if err := next.startFraming(g.window); err != nil {
 		return nil, err

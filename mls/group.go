@@ -53,6 +53,11 @@ type Group struct {
 	// so that its own commit arriving from the network resolves to the
 	// state it staged when creating it.
 	ownCommits map[string]*StagedCommit
+	// joinedPSKs are the PSKs of the Welcome this member joined with.
+	joinedPSKs []wire.PreSharedKeyID
+	// reinit is the ReInit this group committed; it then sends no more
+	// application messages (§11.2).
+	reinit *wire.ReInit
 	// resumption holds the resumption_psk of recent earlier epochs of
 	// this group, by epoch number, for resumption PSKs (§8.6).
 	resumption map[uint64][]byte

@@ -80,6 +80,7 @@ func JoinFromWelcome(cs *suite.Suite, w *wire.Welcome, cfg JoinConfig) (*Group, 
 		epoch:      opened.Epoch,
 		psks:       cfg.PSKs,
 		pastEpochs: pastEpochsSetting(cfg.PastEpochs),
+		joinedPSKs: opened.GroupSecrets.PSKs,
 		policy:     ProposalCheck{Now: cfg.Now, MaxLifetime: cfg.MaxLifetime, Credentials: cfg.Credentials},
 	}
 	if cfg.SigningKey != nil {

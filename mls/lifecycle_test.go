@@ -452,3 +452,83 @@ func TestExternalProposals(t *testing.T) {
 		}
 	}
 }
+
+// TestReInitAndBranch: a group commits a ReInit and is closed for
+// messages; a member starts the new group (another suite) bound by a
+// reinit resumption PSK and the others join it. Separately, a subgroup
+// branches off with a branch resumption PSK.
+func TestReInitAndBranch(t *testing.T) {
+	cs, _ := suite.Lookup(1)
+	rng := rand.NewChaCha8([32]byte{'r', 'i'})
+	alice, bob, carol := newMember(t, cs, rng, "alice"), newMember(t, cs, rng, "bob"), newMember(t, cs, rng, "carol")
+	var err error
+	if alice.g, err = CreateGroup(rng, cs, CreateConfig{KeyPackage: alice.kp, SigningKey: alice.key}); err != nil {
+		t.Fatal(err)
+	}
+	commitAndDeliver(t, rng, cs, alice, nil, []*member{bob, carol}, CommitOptions{Proposals: []*wire.Proposal{addProposal(bob), addProposal(carol)}})
+
+	// Branch: alice and carol form a subgroup in the same suite.
+	carolKP, err := NewKeyPackage(rng, cs, wire.Credential{CredentialType: wire.CredentialTypeBasic, Identity: []byte("carol")}, carol.key,
+		KeyPackageOptions{Lifetime: wire.Lifetime{NotBefore: 0, NotAfter: 1 << 40}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aliceKP, _ := NewKeyPackage(rng, cs, wire.Credential{CredentialType: wire.CredentialTypeBasic, Identity: []byte("alice")}, alice.key,
+		KeyPackageOptions{Lifetime: wire.Lifetime{NotBefore: 0, NotAfter: 1 << 40}})
+	sub, welcome, err := alice.g.Resume(rng, wire.ResumptionPSKUsageBranch, CreateConfig{KeyPackage: aliceKP, SigningKey: alice.key}, []*wire.KeyPackage{carolKP.KeyPackage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	carolSub, err := JoinFromWelcome(cs, welcome, JoinConfig{KeyPackage: carolKP, SigningKey: carol.key, PSKs: carol.g.ResumptionPSKs()})
+	if err != nil {
+		t.Fatalf("carol joins the branch: %v", err)
+	}
+	if err := carolSub.CheckResumption(carol.g, wire.ResumptionPSKUsageBranch); err != nil {
+		t.Fatal(err)
+	}
+	if err := carolSub.CheckResumption(carol.g, wire.ResumptionPSKUsageReInit); !errors.Is(err, ErrInvalidWelcome) {
+		t.Fatalf("a branch passed as a reinit: err = %v", err)
+	}
+	if !bytes.Equal(sub.EpochAuthenticator(), carolSub.EpochAuthenticator()) || sub.Tree().MemberCount() != 2 {
+		t.Fatal("branch members disagree")
+	}
+	// Without the old group's resumption PSK the branch cannot be joined.
+	if _, err := JoinFromWelcome(cs, welcome, JoinConfig{KeyPackage: carolKP, SigningKey: carol.key}); !errors.Is(err, ErrUnknownPSK) {
+		t.Fatalf("joining a branch without the old group: err = %v", err)
+	}
+
+	// ReInit to suite 3 with a new group id.
+	reinit := &wire.Proposal{Type: wire.ProposalTypeReInit, ReInit: &wire.ReInit{GroupID: []byte("renewed"), Version: wire.ProtocolVersionMLS10, CipherSuite: 3}}
+	commitAndDeliver(t, rng, cs, bob, []*member{alice, carol}, nil, CommitOptions{Proposals: []*wire.Proposal{reinit}, ForcePath: true})
+	if _, err := alice.g.SealApplication(rng, []byte("x"), nil, 0); !errors.Is(err, ErrReInitPending) {
+		t.Fatalf("message after ReInit: err = %v", err)
+	}
+	cs3, _ := suite.Lookup(3)
+	kp3 := map[string]*KeyPackageBundle{}
+	for _, m := range []*member{alice, bob, carol} {
+		priv, _, _ := cs3.GenerateSignatureKey(rng)
+		k, _ := cs3.NewSigningKey(priv)
+		m.key = k
+		if kp3[m.name], err = NewKeyPackage(rng, cs3, wire.Credential{CredentialType: wire.CredentialTypeBasic, Identity: []byte(m.name)}, k,
+			KeyPackageOptions{Lifetime: wire.Lifetime{NotBefore: 0, NotAfter: 1 << 40}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	renewed, welcome3, err := bob.g.Resume(rng, wire.ResumptionPSKUsageReInit, CreateConfig{KeyPackage: kp3["bob"], SigningKey: bob.key},
+		[]*wire.KeyPackage{kp3["alice"].KeyPackage, kp3["carol"].KeyPackage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*member{alice, carol} {
+		g, err := JoinFromWelcome(cs3, welcome3, JoinConfig{KeyPackage: kp3[m.name], SigningKey: m.key, PSKs: m.g.ResumptionPSKs()})
+		if err != nil {
+			t.Fatalf("%s joins the reinitialised group: %v", m.name, err)
+		}
+		if err := g.CheckResumption(m.g, wire.ResumptionPSKUsageReInit); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(g.EpochAuthenticator(), renewed.EpochAuthenticator()) || string(g.GroupID()) != "renewed" || g.Suite().ID() != 3 {
+			t.Fatalf("%s is not in the renewed group", m.name)
+		}
+	}
+}

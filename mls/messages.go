@@ -73,6 +73,9 @@ func (g *Group) SealApplication(rand io.Reader, data, authenticatedData []byte, 
 	if g.signingKey == nil {
 		return nil, ErrPassive
 	}
+	if g.reinit != nil {
+		return nil, ErrReInitPending
+	}
 	content := &wire.FramedContent{
 		GroupID:           g.context.GroupID,
 		Epoch:             g.context.Epoch,

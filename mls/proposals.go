@@ -54,6 +54,9 @@ type ProposalCheck struct {
 	Credentials CredentialValidator
 	// External is set for an external commit (§12.2, second list).
 	External bool
+	// resumeUsage, set only by Resume, allows the one resumption PSK of
+	// usage reinit or branch that starts a new group (§11.2, §11.3).
+	resumeUsage wire.ResumptionPSKUsage
 }
 
 // ValidateProposals checks a committed list against §12.2 and each
@@ -116,7 +119,7 @@ func (g *Group) ValidateProposals(committer wire.Sender, proposals []QueuedPropo
 			if len(id.PSKNonce) != g.suite.HashSize() {
 				return bad("proposal %d: psk_nonce of %d bytes, want %d", i, len(id.PSKNonce), g.suite.HashSize())
 			}
-			if id.PSKType == wire.PSKTypeResumption && id.Usage != wire.ResumptionPSKUsageApplication {
+			if id.PSKType == wire.PSKTypeResumption && id.Usage != wire.ResumptionPSKUsageApplication && id.Usage != c.resumeUsage {
 				return bad("proposal %d: resumption PSK with usage %v outside ReInit/branching", i, id.Usage)
 			}
 			enc, err := codec.Marshal(id)
