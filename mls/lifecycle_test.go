@@ -500,6 +500,7 @@ func TestReInitAndBranch(t *testing.T) {
 	// ReInit to suite 3 with a new group id.
 	reinit := &wire.Proposal{Type: wire.ProposalTypeReInit, ReInit: &wire.ReInit{GroupID: []byte("renewed"), Version: wire.ProtocolVersionMLS10, CipherSuite: 3}}
 	commitAndDeliver(t, rng, cs, bob, []*member{alice, carol}, nil, CommitOptions{Proposals: []*wire.Proposal{reinit}, ForcePath: true})
+	reload(t, alice) // the pending ReInit survives a restart
 	if _, err := alice.g.SealApplication(rng, []byte("x"), nil, 0); !errors.Is(err, ErrReInitPending) {
 		t.Fatalf("message after ReInit: err = %v", err)
 	}

@@ -28,7 +28,7 @@ var ErrStateFormat = errors.New("mls: unsupported group state format")
 // keys, the epoch secrets still needed (the joiner and welcome secrets are
 // consumed and not kept), transcript hash, the secret tree exactly as far
 // as it has been consumed, the retained past epochs, resumption PSKs,
-// received proposals and pending Update keys. The signing key, the PSK
+// received proposals, pending Update keys and a committed ReInit. The signing key, the PSK
 // store and the validation policy are not part of it; LoadGroup takes them
 // again. Maps are written in sorted order, so equal states encode to
 // equal bytes. The encoding holds secrets: store it encrypted.
@@ -94,6 +94,7 @@ func (g *Group) MarshalState() ([]byte, error) {
 	w.Uint32(g.window.MaxForward)
 	w.Uint32(uint32(g.window.MaxRetained))
 	w.Uint32(uint32(g.pastEpochs))
+	w.Optional(g.reinit != nil, func(w *codec.Writer) { w.Write(g.reinit) })
 	return w.Bytes()
 }
 
@@ -203,6 +204,10 @@ func LoadGroup(data []byte, cfg LoadConfig) (*Group, error) {
 	r.Uint32("GroupState.window.max_retained", &maxRetained)
 	r.Uint32("GroupState.past_epochs", &pastEpochs)
 	g.window.MaxRetained, g.pastEpochs = int(maxRetained), int(pastEpochs)
+	r.Optional("GroupState.reinit", func(r *codec.Reader) {
+		g.reinit = new(wire.ReInit)
+		r.Read(g.reinit)
+	})
 	if err := r.Finish("GroupState"); err != nil {
 		return nil, err
 	}
