@@ -3,6 +3,7 @@ package mls
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/mlsnode/mlsnode/mls/suite"
@@ -52,6 +53,7 @@ func BenchmarkGroup(b *testing.B) {
 		if testing.Short() && n > 1000 {
 			continue
 		}
+		steadyState(b, n)
 		creator, joiner := benchGroup(b, n)
 		rng := rand.NewChaCha8([32]byte{'c'})
 		res, err := creator.g.Commit(rng, CommitOptions{ForcePath: true, PublicMessage: true})
@@ -74,4 +76,76 @@ func BenchmarkGroup(b *testing.B) {
 			}
 		})
 	}
+}
+
+// steadyState benchmarks a group of n members in the steady state: a
+// synthesised full tree (every parent node set, see synthesizeFullGroup).
+func steadyState(b *testing.B, n int) {
+	f := synthesizeFullGroup(b, n)
+	cs := f.cs
+	committer, processor := f.member(b, 0), f.member(b, n/2)
+	rng := rand.NewChaCha8([32]byte{'s', 's'})
+	newcomer := newMemberTB(b, cs, rng, "newcomer")
+	commit := func(opts CommitOptions) *CommitResult {
+		res, err := committer.Commit(rng, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		committer.ownCommits = nil // keep memory flat across iterations
+		return res
+	}
+	name := func(op string) string { return fmt.Sprintf("%s/members=%d", op, n) }
+	b.Run(name("commit_create"), func(b *testing.B) {
+		for b.Loop() {
+			commit(CommitOptions{ForcePath: true, PublicMessage: true})
+		}
+	})
+	res := commit(CommitOptions{ForcePath: true, PublicMessage: true})
+	b.Run(name("commit_process"), func(b *testing.B) {
+		for b.Loop() {
+			if _, err := processor.ProcessHandshake(res.Commit); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run(name("add_one"), func(b *testing.B) {
+		for b.Loop() {
+			commit(CommitOptions{Proposals: []*wire.Proposal{addProposal(newcomer)}, PublicMessage: true})
+		}
+	})
+	b.Run(name("remove_one"), func(b *testing.B) {
+		for b.Loop() {
+			commit(CommitOptions{Proposals: []*wire.Proposal{NewRemove(uint32(n - 1))}, PublicMessage: true})
+		}
+	})
+	welcome := commit(CommitOptions{Proposals: []*wire.Proposal{addProposal(newcomer)}, PublicMessage: true}).Welcome
+	b.Run(name("join_welcome"), func(b *testing.B) {
+		for b.Loop() {
+			if _, err := JoinFromWelcome(cs, welcome, JoinConfig{KeyPackage: newcomer.kp, SigningKey: newcomer.key}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run(name("state"), func(b *testing.B) {
+		// The stored size and the live heap of one member's group state.
+		var enc []byte
+		for b.Loop() {
+			var err error
+			if enc, err = processor.MarshalState(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(enc))/(1<<20), "MiB_stored")
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		g, err := LoadGroup(enc, LoadConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB_heap")
+		runtime.KeepAlive(g)
+	})
 }
