@@ -54,6 +54,7 @@ func BenchmarkGroup(b *testing.B) {
 			continue
 		}
 		steadyState(b, n)
+		addAll(b, n)
 		worstCase(b, n)
 	}
 }
@@ -160,6 +161,29 @@ func worstCase(b *testing.B, n int) {
 		setup(b)
 		for b.Loop() {
 			if _, err := joiner.g.ProcessHandshake(res.Commit); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// addAll benchmarks creating a group of n in one commit: the creator's
+// commit adding n-1 KeyPackages (each validated) and the Welcome for them.
+func addAll(b *testing.B, n int) {
+	b.Run(fmt.Sprintf("add_all/members=%d", n), func(b *testing.B) {
+		cs, _ := suite.Lookup(1)
+		rng := rand.NewChaCha8([32]byte{'a', 'a'})
+		creator := newMemberTB(b, cs, rng, "creator")
+		adds := make([]*wire.Proposal, 0, n-1)
+		for i := 1; i < n; i++ {
+			adds = append(adds, addProposal(newMemberTB(b, cs, rng, fmt.Sprint(i))))
+		}
+		for b.Loop() {
+			g, err := CreateGroup(rng, cs, CreateConfig{KeyPackage: creator.kp, SigningKey: creator.key})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := g.Commit(rng, CommitOptions{Proposals: adds, PublicMessage: true}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -225,7 +225,7 @@ func TestLateMessages(t *testing.T) {
 // as PublicMessage), another member commits them by reference, and the
 // updated member uses its new leaf key to decrypt the next commit's path.
 func TestProposalsByReference(t *testing.T) {
-	for _, id := range []suite.ID{1, 2, 4} {
+	for _, id := range suite.All() {
 		cs, _ := suite.Lookup(id)
 		rng := rand.NewChaCha8([32]byte{byte(id), 'r', 'e', 'f'})
 		alice, bob, carol, dave := newMember(t, cs, rng, "alice"), newMember(t, cs, rng, "bob"), newMember(t, cs, rng, "carol"), newMember(t, cs, rng, "dave")
@@ -284,7 +284,7 @@ func TestProposalsByReference(t *testing.T) {
 // TestExternalJoin: a client joins from a GroupInfo by external commit,
 // and a member that lost its state rejoins, removing its old leaf.
 func TestExternalJoin(t *testing.T) {
-	for _, id := range []suite.ID{1, 2, 6} {
+	for _, id := range suite.All() {
 		cs, _ := suite.Lookup(id)
 		rng := rand.NewChaCha8([32]byte{byte(id), 'e', 'x', 't'})
 		alice, bob, carol := newMember(t, cs, rng, "alice"), newMember(t, cs, rng, "bob"), newMember(t, cs, rng, "carol")
@@ -351,7 +351,7 @@ func TestExternalJoin(t *testing.T) {
 // PSK of an earlier epoch of this group are injected by commits; members
 // that lack the external PSK cannot follow, and nothing changes for them.
 func TestPSKCommits(t *testing.T) {
-	for _, id := range []suite.ID{1, 7} {
+	for _, id := range suite.All() {
 		cs, _ := suite.Lookup(id)
 		rng := rand.NewChaCha8([32]byte{byte(id), 'p', 's', 'k'})
 		shared := mapPSKs{"7073": bytes.Repeat([]byte{0x42}, 32)} // psk id "ps"
@@ -458,8 +458,14 @@ func TestExternalProposals(t *testing.T) {
 // reinit resumption PSK and the others join it. Separately, a subgroup
 // branches off with a branch resumption PSK.
 func TestReInitAndBranch(t *testing.T) {
-	cs, _ := suite.Lookup(1)
-	rng := rand.NewChaCha8([32]byte{'r', 'i'})
+	for _, id := range suite.All() {
+		t.Run(id.String(), func(t *testing.T) { reinitAndBranch(t, id, id%7+1) })
+	}
+}
+
+func reinitAndBranch(t *testing.T, id, target suite.ID) {
+	cs, _ := suite.Lookup(id)
+	rng := rand.NewChaCha8([32]byte{'r', 'i', byte(id)})
 	alice, bob, carol := newMember(t, cs, rng, "alice"), newMember(t, cs, rng, "bob"), newMember(t, cs, rng, "carol")
 	var err error
 	if alice.g, err = CreateGroup(rng, cs, CreateConfig{KeyPackage: alice.kp, SigningKey: alice.key}); err != nil {
@@ -497,14 +503,14 @@ func TestReInitAndBranch(t *testing.T) {
 		t.Fatalf("joining a branch without the old group: err = %v", err)
 	}
 
-	// ReInit to suite 3 with a new group id.
-	reinit := &wire.Proposal{Type: wire.ProposalTypeReInit, ReInit: &wire.ReInit{GroupID: []byte("renewed"), Version: wire.ProtocolVersionMLS10, CipherSuite: 3}}
+	// ReInit to another suite with a new group id.
+	reinit := &wire.Proposal{Type: wire.ProposalTypeReInit, ReInit: &wire.ReInit{GroupID: []byte("renewed"), Version: wire.ProtocolVersionMLS10, CipherSuite: wire.CipherSuite(target)}}
 	commitAndDeliver(t, rng, cs, bob, []*member{alice, carol}, nil, CommitOptions{Proposals: []*wire.Proposal{reinit}, ForcePath: true})
 	reload(t, alice) // the pending ReInit survives a restart
 	if _, err := alice.g.SealApplication(rng, []byte("x"), nil, 0); !errors.Is(err, ErrReInitPending) {
 		t.Fatalf("message after ReInit: err = %v", err)
 	}
-	cs3, _ := suite.Lookup(3)
+	cs3, _ := suite.Lookup(target)
 	kp3 := map[string]*KeyPackageBundle{}
 	for _, m := range []*member{alice, bob, carol} {
 		priv, _, _ := cs3.GenerateSignatureKey(rng)
@@ -528,7 +534,7 @@ func TestReInitAndBranch(t *testing.T) {
 		if err := g.CheckResumption(m.g, wire.ResumptionPSKUsageReInit); err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(g.EpochAuthenticator(), renewed.EpochAuthenticator()) || string(g.GroupID()) != "renewed" || g.Suite().ID() != 3 {
+		if !bytes.Equal(g.EpochAuthenticator(), renewed.EpochAuthenticator()) || string(g.GroupID()) != "renewed" || g.Suite().ID() != target {
 			t.Fatalf("%s is not in the renewed group", m.name)
 		}
 	}
