@@ -303,6 +303,12 @@ func (g *Group) welcome(rand io.Reader, proposals []QueuedProposal, applied *App
 	if w.EncryptedGroupInfo, err = cs.Seal(key, nonce, nil, giBytes); err != nil {
 		return nil, err
 	}
+	// One encryptor for all new members: the context (the encrypted
+	// GroupInfo, tree included) is hashed once, not once per member.
+	enc, err := cs.NewLabelEncryptor("Welcome", w.EncryptedGroupInfo)
+	if err != nil {
+		return nil, err
+	}
 	i := 0
 	for _, qp := range proposals {
 		if qp.Proposal.Type != wire.ProposalTypeAdd {
@@ -319,7 +325,7 @@ func (g *Group) welcome(rand io.Reader, proposals []QueuedProposal, applied *App
 		if err != nil {
 			return nil, err
 		}
-		kem, ct, err := cs.EncryptWithLabel(rand, kp.InitKey, "Welcome", w.EncryptedGroupInfo, plain)
+		kem, ct, err := enc.Encrypt(rand, kp.InitKey, plain)
 		clear(plain)
 		if err != nil {
 			return nil, err

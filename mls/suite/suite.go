@@ -90,6 +90,7 @@ type Suite struct {
 	kem     *dhkem
 	hpke    hpke.Suite
 	hpkeKEM hpke.KEM
+	hpkeID  []byte // RFC 9180 suite_id: "HPKE" || kem_id || kdf_id || aead_id
 	sig     sigScheme
 	curve   elliptic.Curve // ECDSA only
 }
@@ -123,7 +124,8 @@ var suites = func() map[ID]*Suite {
 		m[id] = &Suite{
 			id: id, hash: p.hash, newHash: p.nh, aead: p.aead, nk: p.nk,
 			kem: dhkems[p.kem], hpke: hpke.NewSuite(p.kem, p.kdf, p.haead), hpkeKEM: p.kem,
-			sig: p.sig, curve: p.curve,
+			hpkeID: []byte{'H', 'P', 'K', 'E', byte(p.kem >> 8), byte(p.kem), byte(p.kdf >> 8), byte(p.kdf), byte(p.haead >> 8), byte(p.haead)},
+			sig:    p.sig, curve: p.curve,
 		}
 	}
 	return m

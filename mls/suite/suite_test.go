@@ -380,3 +380,38 @@ func TestShortHPKEScalar(t *testing.T) {
 		}
 	}
 }
+
+// TestLabelEncryptorMatchesEncryptWithLabel: for the same randomness the
+// encryptor's output is byte for byte EncryptWithLabel's, in every suite,
+// and it decrypts with DecryptWithLabel.
+func TestLabelEncryptorMatchesEncryptWithLabel(t *testing.T) {
+	for _, id := range All() {
+		s, _ := Lookup(id)
+		priv, pub, err := s.GenerateKeyPair(seeded(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		context := bytes.Repeat([]byte{7}, 1000)
+		e, err := s.NewLabelEncryptor("Welcome", context)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k1, c1, err := e.Encrypt(seeded(2), pub, []byte("group secrets"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		k2, c2, err := s.EncryptWithLabel(seeded(2), pub, "Welcome", context, []byte("group secrets"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(k1, k2) || !bytes.Equal(c1, c2) {
+			t.Fatalf("%v: encryptor output differs from EncryptWithLabel", id)
+		}
+		if pt, err := s.DecryptWithLabel(priv, "Welcome", context, k1, c1); err != nil || string(pt) != "group secrets" {
+			t.Fatalf("%v: %v", id, err)
+		}
+		if _, _, err := e.Encrypt(seeded(3), pub[:5], nil); !errors.Is(err, ErrInvalidKey) {
+			t.Fatalf("%v: short key: %v", id, err)
+		}
+	}
+}
