@@ -55,6 +55,13 @@ func (m mapPSKs) PSK(id *wire.PreSharedKeyID) ([]byte, error) {
 
 func joinPassive(t *testing.T, c *passiveClientCase) *Group {
 	t.Helper()
+	return joinPassiveAs(t, c, nil)
+}
+
+// joinPassiveAs joins a passive-client case; with a signing key the member
+// can also send.
+func joinPassiveAs(t *testing.T, c *passiveClientCase, key *suite.SigningKey) *Group {
+	t.Helper()
 	cs, err := suite.Lookup(c.CipherSuite)
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +77,7 @@ func joinPassive(t *testing.T, c *passiveClientCase) *Group {
 	cfg := JoinConfig{
 		KeyPackage: &KeyPackageBundle{KeyPackage: kpMsg.KeyPackage, InitPrivate: c.InitPriv, EncryptionPrivate: c.EncryptionPriv},
 		PSKs:       mapPSKs{},
+		SigningKey: key,
 	}
 	for _, p := range c.ExternalPSKs {
 		cfg.PSKs.(mapPSKs)[hex.EncodeToString(p.ID)] = p.PSK

@@ -18,6 +18,7 @@ type member struct {
 	key  *suite.SigningKey
 	kp   *KeyPackageBundle
 	g    *Group
+	psks PSKStore // the PSKs this member holds when it joins
 }
 
 func newMember(t *testing.T, cs *suite.Suite, rng *rand.ChaCha8, name string) *member {
@@ -94,7 +95,7 @@ func commitAndDeliver(t *testing.T, rng *rand.ChaCha8, cs *suite.Suite, committe
 			t.Fatal(err)
 		}
 		for _, j := range joiners {
-			if j.g, err = JoinFromWelcome(cs, wm.Welcome, JoinConfig{KeyPackage: j.kp, SigningKey: j.key}); err != nil {
+			if j.g, err = JoinFromWelcome(cs, wm.Welcome, JoinConfig{KeyPackage: j.kp, SigningKey: j.key, PSKs: j.psks}); err != nil {
 				t.Fatalf("%s joins: %v", j.name, err)
 			}
 		}
@@ -355,41 +356,52 @@ func TestPSKCommits(t *testing.T) {
 		cs, _ := suite.Lookup(id)
 		rng := rand.NewChaCha8([32]byte{byte(id), 'p', 's', 'k'})
 		shared := mapPSKs{"7073": bytes.Repeat([]byte{0x42}, 32)} // psk id "ps"
-		alice, bob := newMember(t, cs, rng, "alice"), newMember(t, cs, rng, "bob")
+		alice, bob, carol := newMember(t, cs, rng, "alice"), newMember(t, cs, rng, "bob"), newMember(t, cs, rng, "carol")
+		bob.psks = shared // carol holds no PSK
 		var err error
-		if alice.g, err = CreateGroup(rng, cs, CreateConfig{KeyPackage: alice.kp, SigningKey: alice.key}); err != nil {
+		if alice.g, err = CreateGroup(rng, cs, CreateConfig{KeyPackage: alice.kp, SigningKey: alice.key, PSKs: shared}); err != nil {
 			t.Fatal(err)
 		}
-		alice.g.psks = shared
-		commitAndDeliver(t, rng, cs, alice, nil, []*member{bob}, CommitOptions{Proposals: []*wire.Proposal{addProposal(bob)}})
-		bob.g.psks = shared
+		commitAndDeliver(t, rng, cs, alice, nil, []*member{bob, carol}, CommitOptions{Proposals: []*wire.Proposal{addProposal(bob), addProposal(carol)}})
 		nonce := func() []byte {
 			b := make([]byte, cs.HashSize())
 			rng.Read(b)
 			return b
 		}
-		external := &wire.Proposal{Type: wire.ProposalTypePSK, PreSharedKey: &wire.PreSharedKey{PSK: wire.PreSharedKeyID{
-			PSKType: wire.PSKTypeExternal, PSKID: []byte("ps"), PSKNonce: nonce()}}}
+		// A resumption PSK of the current epoch of this group: everyone has it.
 		resumption := &wire.Proposal{Type: wire.ProposalTypePSK, PreSharedKey: &wire.PreSharedKey{PSK: wire.PreSharedKeyID{
 			PSKType: wire.PSKTypeResumption, Usage: wire.ResumptionPSKUsageApplication,
 			PSKGroupID: alice.g.GroupID(), PSKEpoch: alice.g.Epoch(), PSKNonce: nonce()}}}
-		commitAndDeliver(t, rng, cs, alice, []*member{bob}, nil, CommitOptions{Proposals: []*wire.Proposal{external, resumption}})
-		sameEpoch(t, alice, bob)
+		commitAndDeliver(t, rng, cs, alice, []*member{bob, carol}, nil, CommitOptions{Proposals: []*wire.Proposal{resumption}})
+		sameEpoch(t, alice, bob, carol)
 
-		// The same kind of commit reaches a member without the PSK: refused.
-		bob.g.psks = mapPSKs{}
-		res, err := alice.g.Commit(rng, CommitOptions{Proposals: []*wire.Proposal{{Type: wire.ProposalTypePSK,
-			PreSharedKey: &wire.PreSharedKey{PSK: wire.PreSharedKeyID{PSKType: wire.PSKTypeExternal, PSKID: []byte("ps"), PSKNonce: nonce()}}}}})
+		// An external PSK only alice and bob hold: carol cannot follow,
+		// and the refused commit leaves her state unchanged.
+		external := &wire.Proposal{Type: wire.ProposalTypePSK, PreSharedKey: &wire.PreSharedKey{PSK: wire.PreSharedKeyID{
+			PSKType: wire.PSKTypeExternal, PSKID: []byte("ps"), PSKNonce: nonce()}}}
+		res, err := alice.g.Commit(rng, CommitOptions{Proposals: []*wire.Proposal{external}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := bob.g.EpochAuthenticator()
-		if _, err := bob.g.ProcessHandshake(wireTrip(t, res.Commit)); !errors.Is(err, ErrUnknownPSK) {
+		msg := wireTrip(t, res.Commit)
+		before := carol.g.EpochAuthenticator()
+		if _, err := carol.g.ProcessHandshake(msg); !errors.Is(err, ErrUnknownPSK) {
 			t.Fatalf("commit with an unknown PSK: err = %v", err)
 		}
-		if !bytes.Equal(bob.g.EpochAuthenticator(), before) {
+		if !bytes.Equal(carol.g.EpochAuthenticator(), before) {
 			t.Fatal("a refused commit changed the group")
 		}
+		p, err := bob.g.ProcessHandshake(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := bob.g.Merge(p.Commit); err != nil {
+			t.Fatal(err)
+		}
+		if err := alice.g.Merge(res.Staged); err != nil {
+			t.Fatal(err)
+		}
+		sameEpoch(t, alice, bob)
 	}
 }
 

@@ -33,9 +33,8 @@ func TestApplicationMessagesAfterJoin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sender := joinPassive(t, c)
+		sender := joinPassiveAs(t, c, key)
 		receiver := joinPassive(t, c)
-		sender.signingKey = key
 		if _, err := receiver.SealApplication(rand.NewChaCha8([32]byte{}), []byte("x"), nil, 0); !errors.Is(err, ErrPassive) {
 			t.Fatalf("passive member sent: %v", err)
 		}
