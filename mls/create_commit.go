@@ -109,23 +109,14 @@ func (g *Group) Commit(rand io.Reader, opts CommitOptions) (*CommitResult, error
 		return nil, err
 	}
 
-	res := &CommitResult{}
-	if wf == wire.WireFormatPublicMessage {
-		pm, err := g.framing.ProtectPublic(ac)
-		if err != nil {
-			return nil, err
-		}
-		res.Commit = wire.NewMLSMessage(pm)
-	} else {
-		// Sending consumes a generation of this member's own handshake
-		// ratchet in the current epoch; that must happen even if the
-		// commit later loses, so that no key is ever used twice.
-		pm, err := g.framing.ProtectPrivate(rand, ac, opts.Padding)
-		if err != nil {
-			return nil, err
-		}
-		res.Commit = wire.NewMLSMessage(pm)
+	// A PrivateMessage commit consumes a generation of this member's own
+	// handshake ratchet even if the commit later loses, so that no key is
+	// ever used twice.
+	msg, err := g.protect(rand, ac, opts.Padding)
+	if err != nil {
+		return nil, err
 	}
+	res := &CommitResult{Commit: msg}
 
 	next := &Group{
 		suite: g.suite, context: ctx, tree: tree, ownLeaf: g.ownLeaf, pathKeys: keys, epoch: epoch,

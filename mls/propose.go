@@ -43,19 +43,9 @@ func (g *Group) Propose(rand io.Reader, p *wire.Proposal, opts ProposeOptions) (
 		return nil, nil, err
 	}
 	ref := g.suite.MakeProposalRef(encoded)
-	var m *wire.MLSMessage
-	if opts.PublicMessage {
-		pm, err := g.framing.ProtectPublic(ac)
-		if err != nil {
-			return nil, nil, err
-		}
-		m = wire.NewMLSMessage(pm)
-	} else {
-		pm, err := g.framing.ProtectPrivate(rand, ac, opts.Padding)
-		if err != nil {
-			return nil, nil, err
-		}
-		m = wire.NewMLSMessage(pm)
+	m, err := g.protect(rand, ac, opts.Padding)
+	if err != nil {
+		return nil, nil, err
 	}
 	qp := QueuedProposal{Proposal: p, Sender: sender}
 	if g.proposals == nil {
@@ -110,4 +100,21 @@ func NewAdd(kp *wire.KeyPackage) *wire.Proposal {
 // NewRemove proposes removing the member at leaf.
 func NewRemove(leaf uint32) *wire.Proposal {
 	return &wire.Proposal{Type: wire.ProposalTypeRemove, Remove: &wire.Remove{Removed: leaf}}
+}
+
+// protect wraps a signed AuthenticatedContent of this member as the
+// PublicMessage or PrivateMessage its wire format names.
+func (g *Group) protect(rand io.Reader, ac *wire.AuthenticatedContent, padding int) (*wire.MLSMessage, error) {
+	if ac.WireFormat == wire.WireFormatPublicMessage {
+		pm, err := g.framing.ProtectPublic(ac)
+		if err != nil {
+			return nil, err
+		}
+		return wire.NewMLSMessage(pm), nil
+	}
+	pm, err := g.framing.ProtectPrivate(rand, ac, padding)
+	if err != nil {
+		return nil, err
+	}
+	return wire.NewMLSMessage(pm), nil
 }

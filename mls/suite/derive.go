@@ -43,27 +43,36 @@ func (k *dhkem) isX() bool { return k.bitmask == 0 }
 // suiteID is "KEM" || I2OSP(kem_id, 2) (RFC 9180 §4.1).
 func (k *dhkem) suiteID() []byte { return []byte{'K', 'E', 'M', byte(k.id >> 8), byte(k.id)} }
 
-// labeledExtract is LabeledExtract(salt, label, ikm) of RFC 9180 §4:
-// Extract(salt, "HPKE-v1" || suite_id || label || ikm).
 func (k *dhkem) labeledExtract(salt []byte, label string, ikm []byte) []byte {
-	m := hmac.New(k.newHash, salt)
+	return labeledExtract(k.newHash, k.suiteID(), salt, label, ikm)
+}
+
+func (k *dhkem) labeledExpand(prk []byte, label string, info []byte, length int) ([]byte, error) {
+	return labeledExpand(k.newHash, k.suiteID(), prk, label, info, length)
+}
+
+// labeledExtract is RFC 9180's LabeledExtract(salt, label, ikm) =
+// Extract(salt, "HPKE-v1" || suite_id || label || ikm); the KEM and the
+// HPKE key schedule use it with their own suite ids.
+func labeledExtract(newHash func() hash.Hash, suiteID, salt []byte, label string, ikm []byte) []byte {
+	m := hmac.New(newHash, salt)
 	m.Write([]byte("HPKE-v1"))
-	m.Write(k.suiteID())
+	m.Write(suiteID)
 	io.WriteString(m, label)
 	m.Write(ikm)
 	return m.Sum(nil)
 }
 
-// labeledExpand is LabeledExpand(prk, label, info, L) of RFC 9180 §4:
+// labeledExpand is RFC 9180's LabeledExpand(prk, label, info, L) =
 // Expand(prk, I2OSP(L, 2) || "HPKE-v1" || suite_id || label || info, L).
-func (k *dhkem) labeledExpand(prk []byte, label string, info []byte, length int) ([]byte, error) {
-	in := make([]byte, 0, 2+7+5+len(label)+len(info))
+func labeledExpand(newHash func() hash.Hash, suiteID, prk []byte, label string, info []byte, length int) ([]byte, error) {
+	in := make([]byte, 0, 2+7+len(suiteID)+len(label)+len(info))
 	in = append(in, byte(length>>8), byte(length))
 	in = append(in, "HPKE-v1"...)
-	in = append(in, k.suiteID()...)
+	in = append(in, suiteID...)
 	in = append(in, label...)
 	in = append(in, info...)
-	return hkdf.Expand(k.newHash, prk, string(in), length)
+	return hkdf.Expand(newHash, prk, string(in), length)
 }
 
 // deriveKeyPair is DeriveKeyPair(ikm) of RFC 9180 §7.1.3.

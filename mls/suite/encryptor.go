@@ -1,7 +1,6 @@
 package suite
 
 import (
-	"crypto/hmac"
 	"fmt"
 	"io"
 )
@@ -67,22 +66,10 @@ func (e *LabelEncryptor) Encrypt(rand io.Reader, pub, plaintext []byte) (kemOutp
 	return enc, ct, nil
 }
 
-// hpkeLabeledExtract is RFC 9180's LabeledExtract with the HPKE suite id.
 func (s *Suite) hpkeLabeledExtract(salt []byte, label string, ikm []byte) []byte {
-	m := hmac.New(s.newHash, salt)
-	m.Write([]byte("HPKE-v1"))
-	m.Write(s.hpkeID)
-	io.WriteString(m, label)
-	m.Write(ikm)
-	return m.Sum(nil)
+	return labeledExtract(s.newHash, s.hpkeID, salt, label, ikm)
 }
 
-// hpkeLabeledExpand is RFC 9180's LabeledExpand with the HPKE suite id.
 func (s *Suite) hpkeLabeledExpand(prk []byte, label string, info []byte, length int) ([]byte, error) {
-	in := make([]byte, 0, 2+7+len(s.hpkeID)+len(label)+len(info))
-	in = append(in, byte(length>>8), byte(length), 'H', 'P', 'K', 'E', '-', 'v', '1')
-	in = append(in, s.hpkeID...)
-	in = append(in, label...)
-	in = append(in, info...)
-	return s.Expand(prk, in, length)
+	return labeledExpand(s.newHash, s.hpkeID, prk, label, info, length)
 }
