@@ -47,9 +47,9 @@
 //   - proposal and credential types this package cannot parse, since their
 //     bodies carry no length (ErrUnknownValue); unknown extension types are
 //     kept, as their data is opaque;
-//   - a protocol version other than mls10 where the RFC fixes it
-//     (MLSMessage, GroupContext, FramedContentTBS, and a KeyPackage inside
-//     an MLSMessage, §10) (ErrUnsupportedVersion);
+//   - a protocol version other than mls10 in MLSMessage, GroupContext,
+//     FramedContentTBS and KeyPackage (§6, §8.1, §10.1)
+//     (ErrUnsupportedVersion); ReInit.version may name any version;
 //   - two extensions of one type in one list, §13.4 (ErrDuplicateExtension);
 //   - non-zero padding in PrivateMessageContent, §6.3.1 (ErrNonZeroPadding);
 //   - a ratchet_tree whose last node is blank, §12.4.3.3 (ErrBlankLastNode).

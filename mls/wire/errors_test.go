@@ -86,10 +86,13 @@ func TestDecodeErrors(t *testing.T) {
 		cat(mls10, []byte{0, 0}, kp), codec.ErrInvalidValue, "MLSMessage.wire_format")
 	wantDecodeError(t, "version 2", new(MLSMessage),
 		cat([]byte{0, 2}, kpMsg[2:]), ErrUnsupportedVersion, "MLSMessage.version")
-	badKP := sampleKeyPackage()
-	badKP.Version = 2
-	wantDecodeError(t, "KeyPackage version differs from MLSMessage", new(MLSMessage),
-		cat(mls10, []byte{0, 5}, mustMarshal(t, badKP)), ErrUnsupportedVersion, "KeyPackage.version")
+	badKP := cat([]byte{0, 2}, kp[2:])
+	wantDecodeError(t, "KeyPackage version 2 in an MLSMessage", new(MLSMessage),
+		cat(mls10, []byte{0, 5}, badKP), ErrUnsupportedVersion, "KeyPackage.version")
+	wantDecodeError(t, "KeyPackage version 2", new(KeyPackage),
+		badKP, ErrUnsupportedVersion, "KeyPackage.version")
+	wantDecodeError(t, "KeyPackageTBS version 0", new(KeyPackageTBS),
+		cat([]byte{0, 0}, kp[2:]), ErrUnsupportedVersion, "KeyPackageTBS.version")
 	wantDecodeError(t, "optional flag 2", new(Commit),
 		[]byte{0x00, 0x02}, codec.ErrInvalidValue, "Commit.path")
 	wantDecodeError(t, "GroupSecrets optional flag 0xff", new(GroupSecrets),
@@ -215,6 +218,8 @@ func TestEncodeErrors(t *testing.T) {
 		"message of version 0":       &MLSMessage{WireFormat: WireFormatWelcome, Welcome: &Welcome{}},
 		"message of nil body":        NewMLSMessage(nil),
 		"group context version 0":    &GroupContext{},
+		"key package version 0":      &KeyPackage{},
+		"key package version 2":      &KeyPackage{Version: 2, LeafNode: kpLeaf},
 		"leaf node without lifetime": &LeafNode{LeafNodeSource: LeafNodeSourceKeyPackage, Credential: Credential{CredentialType: CredentialTypeBasic}},
 		"leaf node of source 0":      &LeafNode{Credential: Credential{CredentialType: CredentialTypeBasic}},
 		"node without leaf":          &Node{NodeType: NodeTypeLeaf},

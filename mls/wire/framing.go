@@ -183,7 +183,10 @@ type FramedContentAuthData struct {
 	ConfirmationTag []byte // commit
 }
 
-func (a *FramedContentAuthData) marshal(w *codec.Writer, ct ContentType) {
+// MarshalAuth writes a for a FramedContent of content type ct (RFC 9420
+// §6.1): the signature and, for a commit, the confirmation tag.
+// a.ContentType is ignored.
+func (a *FramedContentAuthData) MarshalAuth(w *codec.Writer, ct ContentType) {
 	if !ct.known() {
 		encodeErr(w, "FramedContentAuthData for content type %v", ct)
 		return
@@ -194,7 +197,10 @@ func (a *FramedContentAuthData) marshal(w *codec.Writer, ct ContentType) {
 	}
 }
 
-func (a *FramedContentAuthData) unmarshal(r *codec.Reader, ct ContentType) {
+// UnmarshalAuth reads a for a FramedContent of content type ct (RFC 9420
+// §6.1) and sets a.ContentType to ct. An unknown ct fails with
+// ErrUnknownValue.
+func (a *FramedContentAuthData) UnmarshalAuth(r *codec.Reader, ct ContentType) {
 	if !r.OK() {
 		return
 	}
@@ -209,11 +215,11 @@ func (a *FramedContentAuthData) unmarshal(r *codec.Reader, ct ContentType) {
 	}
 }
 
-func (a *FramedContentAuthData) MarshalMLS(w *codec.Writer) { a.marshal(w, a.ContentType) }
+func (a *FramedContentAuthData) MarshalMLS(w *codec.Writer) { a.MarshalAuth(w, a.ContentType) }
 
 // UnmarshalMLS decodes a FramedContentAuthData for the content type
 // already in a.ContentType.
-func (a *FramedContentAuthData) UnmarshalMLS(r *codec.Reader) { a.unmarshal(r, a.ContentType) }
+func (a *FramedContentAuthData) UnmarshalMLS(r *codec.Reader) { a.UnmarshalAuth(r, a.ContentType) }
 
 // AuthenticatedContent is a FramedContent with its authentication, the
 // form in which the protocol handles messages (RFC 9420 §6). WireFormat
@@ -227,13 +233,13 @@ type AuthenticatedContent struct {
 func (ac *AuthenticatedContent) MarshalMLS(w *codec.Writer) {
 	writeFramedWireFormat(w, ac.WireFormat)
 	w.Write(&ac.Content)
-	ac.Auth.marshal(w, ac.Content.ContentType)
+	ac.Auth.MarshalAuth(w, ac.Content.ContentType)
 }
 
 func (ac *AuthenticatedContent) UnmarshalMLS(r *codec.Reader) {
 	readFramedWireFormat(r, "AuthenticatedContent.wire_format", &ac.WireFormat)
 	r.Read(&ac.Content)
-	ac.Auth.unmarshal(r, ac.Content.ContentType)
+	ac.Auth.UnmarshalAuth(r, ac.Content.ContentType)
 }
 
 // FramedContentTBS returns the FramedContentTBS of ac. ctx is the
@@ -279,12 +285,12 @@ type AuthenticatedContentTBM struct {
 
 func (t *AuthenticatedContentTBM) MarshalMLS(w *codec.Writer) {
 	w.Write(&t.ContentTBS)
-	t.Auth.marshal(w, t.ContentTBS.Content.ContentType)
+	t.Auth.MarshalAuth(w, t.ContentTBS.Content.ContentType)
 }
 
 func (t *AuthenticatedContentTBM) UnmarshalMLS(r *codec.Reader) {
 	r.Read(&t.ContentTBS)
-	t.Auth.unmarshal(r, t.ContentTBS.Content.ContentType)
+	t.Auth.UnmarshalAuth(r, t.ContentTBS.Content.ContentType)
 }
 
 // PublicMessage is a signed, unencrypted message (RFC 9420 §6.2).
@@ -297,7 +303,7 @@ type PublicMessage struct {
 
 func (pm *PublicMessage) MarshalMLS(w *codec.Writer) {
 	w.Write(&pm.Content)
-	pm.Auth.marshal(w, pm.Content.ContentType)
+	pm.Auth.MarshalAuth(w, pm.Content.ContentType)
 	if pm.Content.Sender.SenderType == SenderTypeMember {
 		w.Opaque(pm.MembershipTag)
 	}
@@ -305,7 +311,7 @@ func (pm *PublicMessage) MarshalMLS(w *codec.Writer) {
 
 func (pm *PublicMessage) UnmarshalMLS(r *codec.Reader) {
 	r.Read(&pm.Content)
-	pm.Auth.unmarshal(r, pm.Content.ContentType)
+	pm.Auth.UnmarshalAuth(r, pm.Content.ContentType)
 	if r.OK() && pm.Content.Sender.SenderType == SenderTypeMember {
 		r.Opaque("PublicMessage.membership_tag", &pm.MembershipTag)
 	}

@@ -3,9 +3,9 @@ package wire
 import "github.com/mlsnode/mlsnode/mls/codec"
 
 // KeyPackage is a client's signed offer to be added to a group (RFC 9420
-// §10). Version is not fixed by the struct (§10.1 leaves the check to the
-// receiver), but inside an MLSMessage it must equal the message's version,
-// mls10.
+// §10). Version must be mls10, the only version this package speaks:
+// decoding rejects any other with ErrUnsupportedVersion and encoding
+// refuses it (§10.1 requires it to match the group's version).
 type KeyPackage struct {
 	Version     ProtocolVersion
 	CipherSuite CipherSuite
@@ -16,6 +16,7 @@ type KeyPackage struct {
 }
 
 // KeyPackageTBS is what a KeyPackage's signature covers (RFC 9420 §10).
+// Version must be mls10, as for KeyPackage.
 type KeyPackageTBS struct {
 	Version     ProtocolVersion
 	CipherSuite CipherSuite
@@ -37,7 +38,7 @@ func (kp *KeyPackage) TBS() ([]byte, error) {
 }
 
 func (t *KeyPackageTBS) MarshalMLS(w *codec.Writer) {
-	w.Uint16(uint16(t.Version))
+	writeVersion(w, "KeyPackageTBS", t.Version)
 	w.Uint16(uint16(t.CipherSuite))
 	w.Opaque(t.InitKey)
 	w.Write(&t.LeafNode)
@@ -49,7 +50,7 @@ func (t *KeyPackageTBS) UnmarshalMLS(r *codec.Reader) {
 }
 
 func (t *KeyPackageTBS) unmarshal(r *codec.Reader, struc string) {
-	r.Uint16(struc+".version", (*uint16)(&t.Version))
+	readVersion(r, struc+".version", &t.Version)
 	r.Uint16(struc+".cipher_suite", (*uint16)(&t.CipherSuite))
 	r.Opaque(struc+".init_key", &t.InitKey)
 	r.Read(&t.LeafNode)
@@ -57,7 +58,7 @@ func (t *KeyPackageTBS) unmarshal(r *codec.Reader, struc string) {
 }
 
 func (kp *KeyPackage) MarshalMLS(w *codec.Writer) {
-	w.Uint16(uint16(kp.Version))
+	writeVersion(w, "KeyPackage", kp.Version)
 	w.Uint16(uint16(kp.CipherSuite))
 	w.Opaque(kp.InitKey)
 	w.Write(&kp.LeafNode)

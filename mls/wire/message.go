@@ -17,7 +17,7 @@ type MLSMessage struct {
 }
 
 // MessageBody is the body of an MLSMessage: *PublicMessage,
-// *PrivateMessage, *Welcome, *GroupInfo or *KeyPackage.
+// *PrivateMessage, *Welcome, *GroupInfo or *KeyPackage (RFC 9420 §6).
 type MessageBody interface {
 	codec.Marshaler
 	codec.Unmarshaler
@@ -93,10 +93,6 @@ func (m *MLSMessage) MarshalMLS(w *codec.Writer) {
 		encodeErr(w, "MLSMessage wire format %v without its body", m.WireFormat)
 		return
 	}
-	if m.KeyPackage != nil && m.WireFormat == WireFormatKeyPackage && m.KeyPackage.Version != m.Version {
-		encodeErr(w, "KeyPackage version %v in an %v MLSMessage", m.KeyPackage.Version, m.Version)
-		return
-	}
 	w.Uint16(uint16(m.WireFormat))
 	w.Write(body)
 }
@@ -125,11 +121,5 @@ func (m *MLSMessage) UnmarshalMLS(r *codec.Reader) {
 		m.KeyPackage = new(KeyPackage)
 		body = m.KeyPackage
 	}
-	if !r.Read(body) {
-		return
-	}
-	// RFC 9420 §10: a KeyPackage in an MLSMessage has the message's version.
-	if m.KeyPackage != nil && m.KeyPackage.Version != m.Version {
-		failf(r, "KeyPackage.version", ErrUnsupportedVersion, "%v in an %v MLSMessage", m.KeyPackage.Version, m.Version)
-	}
+	r.Read(body)
 }

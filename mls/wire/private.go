@@ -85,7 +85,7 @@ func (c *PrivateMessageContent) MarshalMLS(w *codec.Writer) {
 		return
 	}
 	writeContent(w, c.ContentType, c.ApplicationData, c.Proposal, c.Commit)
-	c.Auth.marshal(w, c.ContentType)
+	c.Auth.MarshalAuth(w, c.ContentType)
 	for n := c.PaddingLength; n > 0; {
 		k := min(n, len(zeros))
 		w.Raw(zeros[:k])
@@ -96,7 +96,7 @@ func (c *PrivateMessageContent) MarshalMLS(w *codec.Writer) {
 func (c *PrivateMessageContent) UnmarshalMLS(r *codec.Reader) {
 	*c = PrivateMessageContent{ContentType: c.ContentType}
 	readContent(r, "PrivateMessageContent", c.ContentType, &c.ApplicationData, &c.Proposal, &c.Commit)
-	c.Auth.unmarshal(r, c.ContentType)
+	c.Auth.UnmarshalAuth(r, c.ContentType)
 	var pad []byte
 	if !r.Raw("PrivateMessageContent.padding", r.Remaining(), &pad) {
 		return

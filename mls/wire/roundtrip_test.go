@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"errors"
 	"reflect"
 	"testing"
 
@@ -272,5 +273,40 @@ func equalValues(a, b reflect.Value) bool {
 		return true
 	default:
 		return a.Equal(b)
+	}
+}
+
+func TestAuthWithContentType(t *testing.T) {
+	a := FramedContentAuthData{Signature: []byte("sig"), ConfirmationTag: []byte("tag")}
+	for _, c := range []struct {
+		ct   ContentType
+		want []byte
+	}{
+		{ContentTypeApplication, []byte("\x03sig")},
+		{ContentTypeProposal, []byte("\x03sig")},
+		{ContentTypeCommit, []byte("\x03sig\x03tag")},
+	} {
+		var w codec.Writer
+		a.MarshalAuth(&w, c.ct)
+		got, err := w.Bytes()
+		if err != nil || !bytes.Equal(got, c.want) {
+			t.Fatalf("%v: MarshalAuth = %q, %v; want %q", c.ct, got, err, c.want)
+		}
+		var back FramedContentAuthData
+		r := codec.NewReader(got)
+		back.UnmarshalAuth(r, c.ct)
+		if err := r.Finish("auth"); err != nil || back.ContentType != c.ct || string(back.Signature) != "sig" {
+			t.Fatalf("%v: UnmarshalAuth = %+v, %v", c.ct, back, err)
+		}
+	}
+	var w codec.Writer
+	a.MarshalAuth(&w, 0)
+	if !errors.Is(w.Err(), ErrCannotEncode) {
+		t.Fatalf("MarshalAuth(0): err = %v", w.Err())
+	}
+	r := codec.NewReader([]byte{0})
+	a.UnmarshalAuth(r, 9)
+	if !errors.Is(r.Err(), ErrUnknownValue) {
+		t.Fatalf("UnmarshalAuth(9): err = %v", r.Err())
 	}
 }
