@@ -230,7 +230,7 @@ func (s *Store) each(ctx context.Context, gid []byte, prefix ds.Key, kind Kind, 
 		if r.Error != nil {
 			return s.backendError(gid, kind, prefix, r.Error)
 		}
-		if err := fn(ds.RawKey(r.Key), r.Value); err != nil {
+		if err := fn(ds.NewKey(r.Key), r.Value); err != nil {
 			return err
 		}
 	}
@@ -269,7 +269,7 @@ func (s *Store) finishPurges(ctx context.Context) error {
 		}
 		markers = append(markers, key)
 		for _, p := range m.Prefixes {
-			prefixes = append(prefixes, ds.RawKey(p))
+			prefixes = append(prefixes, ds.NewKey(p))
 		}
 		return nil
 	})
