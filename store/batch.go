@@ -53,9 +53,22 @@ func (w *writes) commit(ctx context.Context) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
+	done := s.takePurged()
+	if len(w.order) == 0 && len(done) == 0 {
+		return nil
+	}
 	b, err := s.ds.Batch(ctx)
 	if err != nil {
+		s.returnPurged(done)
 		return fmt.Errorf("store: starting a batch: %w", err)
+	}
+	for _, m := range done {
+		if _, ok := w.ops[m]; !ok {
+			if err := b.Delete(ctx, m); err != nil {
+				s.returnPurged(done)
+				return fmt.Errorf("store: deleting %s: %w", m, err)
+			}
+		}
 	}
 	for _, key := range w.order {
 		op := w.ops[key]
@@ -104,6 +117,7 @@ func (w *writes) commit(ctx context.Context) error {
 		}
 	}
 	if err := b.Commit(ctx); err != nil {
+		s.returnPurged(done)
 		return fmt.Errorf("store: committing: %w", err)
 	}
 	if purging {
