@@ -77,6 +77,7 @@ func Open(ctx context.Context, d ds.Batching, opts ...Option) (*Store, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	defer clear(o.passphrase)
 	s := &Store{ds: d, f: &framer{}, groups: map[string]*groupLock{}}
 	if p, ok := d.(Purger); ok {
 		s.purger = p
@@ -224,10 +225,20 @@ func (s *Store) has(ctx context.Context, gid []byte, kind Kind, key ds.Key) (boo
 // each calls fn for every record of one kind under prefix, in key order.
 // newRec returns a fresh record to decode into. keysOnly skips decoding.
 func (s *Store) each(ctx context.Context, gid []byte, prefix ds.Key, kind Kind, keysOnly bool, fn func(key ds.Key, val []byte) error) error {
+	return s.eachFrom(ctx, gid, prefix, ds.Key{}, 0, kind, keysOnly, fn)
+}
+
+// eachFrom is each starting at key from (zero Key: all of prefix) and
+// stopping after limit entries (0: all).
+func (s *Store) eachFrom(ctx context.Context, gid []byte, prefix, from ds.Key, limit int, kind Kind, keysOnly bool, fn func(key ds.Key, val []byte) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	res, err := s.ds.Query(ctx, dsq.Query{Prefix: prefix.String(), KeysOnly: keysOnly, Orders: []dsq.Order{dsq.OrderByKey{}}})
+	q := dsq.Query{Prefix: prefix.String(), KeysOnly: keysOnly, Orders: []dsq.Order{dsq.OrderByKey{}}, Limit: max(limit, 0)}
+	if from.String() != "" {
+		q.Filters = []dsq.Filter{dsq.FilterKeyCompare{Op: dsq.GreaterThanOrEqual, Key: from.String()}}
+	}
+	res, err := s.ds.Query(ctx, q)
 	if err != nil {
 		return s.backendError(gid, kind, prefix, err)
 	}
