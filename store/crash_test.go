@@ -198,6 +198,7 @@ func crashSecrets(first, h uint64) (gone, live [][]byte) {
 }
 
 func TestCrashRecovery(t *testing.T) {
+	t.Parallel() // mostly waits on its child; let the other tests run meanwhile
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv(envCrashSeed); v != "" {
 		var err error
