@@ -29,8 +29,8 @@ type Purger interface {
 }
 
 // ErrPurgeIncomplete: a transaction committed, but purging the deleted
-// values from the backend's files failed. The purge is retried by the
-// next transaction that purges and by the next Open.
+// values from the backend's files failed. The purge stays recorded and is
+// retried by Store.Purge and by the next Open.
 var ErrPurgeIncomplete = errors.New("store: committed, but deleted values are not purged yet")
 
 // Option configures Open.
@@ -50,8 +50,8 @@ func WithDeferredPurge() Option {
 	return func(o *options) { o.deferPurge = true }
 }
 
-// WithPassphrase encrypts every stored value under a key derived from the
-// passphrase. A new store records the choice; an existing store must be
+// WithPassphrase encrypts every stored value (all but the schema and KDF
+// records, which opening needs) under a key derived from the passphrase. A new store records the choice; an existing store must be
 // opened with the passphrase it was created with.
 func WithPassphrase(passphrase []byte) Option {
 	return func(o *options) { o.passphrase = append([]byte(nil), passphrase...) }
@@ -82,7 +82,10 @@ type Store struct {
 }
 
 // Open opens or creates a store on any Batching datastore. If d also
-// implements Purger, deleted secrets are purged from its files.
+// implements Purger, deleted secrets are purged from its files; purges
+// that a crash interrupted (or that were deferred) are finished before
+// Open returns. On success the Store owns d and closes it on Close; on
+// error d is left open.
 func Open(ctx context.Context, d ds.Batching, opts ...Option) (*Store, error) {
 	o := options{kdf: DefaultKDFParams}
 	for _, opt := range opts {
