@@ -357,7 +357,8 @@ func (s *Store) returnPurged(m []ds.Key) {
 	s.purged = append(s.purged, m...)
 }
 
-// Groups lists the ids of the groups in the store.
+// Groups lists the ids of the groups in the store that have a head (the
+// index is written by the first transaction that sets one).
 func (s *Store) Groups(ctx context.Context) ([][]byte, error) {
 	var out [][]byte
 	err := s.each(ctx, nil, keyGroupIdx, KindGroupIndex, false, func(key ds.Key, val []byte) error {
