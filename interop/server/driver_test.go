@@ -542,6 +542,13 @@ func addsAny(ds []description) bool {
 	return false
 }
 
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func sorted(set map[string]bool) []string {
 	var out []string
 	for k := range set {
@@ -646,9 +653,10 @@ func loadScripts(t *testing.T) map[string][]step {
 }
 
 // TestHarnessScenarios runs every script in every cipher suite, with
-// handshakes as PublicMessage and as PrivateMessage, under two
-// assignments of actors to the two clients (alternating, starting with
-// either), so that every role is played by each instance.
+// handshakes as PublicMessage and as PrivateMessage. Actors are assigned
+// alternately to the two clients; in suite 1 both ways round, so that
+// every role is played by each instance, and in the other suites one way
+// per handshake mode.
 func TestHarnessScenarios(t *testing.T) {
 	clients := startClients(t)
 	scripts := loadScripts(t)
@@ -669,6 +677,11 @@ func TestHarnessScenarios(t *testing.T) {
 		for _, cs := range suites.Ciphersuites {
 			for _, encrypt := range []bool{false, true} {
 				for shift := range 2 {
+					// Both assignments in suite 1; elsewhere one, alternating
+					// with the handshake mode, to keep CI's time down.
+					if cs != 1 && shift != (int(cs)+boolInt(encrypt))%2 {
+						continue
+					}
 					mode := "public"
 					if encrypt {
 						mode = "private"
