@@ -59,10 +59,9 @@ class RFCExtensions extends Array {
 }
 
 // ts-mls 1.6.4 makes ECDSA signature keys in SEC1 compressed form, while
-// the RFC 9420 test vectors and our engine use the uncompressed point, and
-// our engine accepts only that one encoding (two encodings of one key
-// would defeat the uniqueness checks of §7.3). ts-mls takes a caller's key
-// pair, so the peer gives it uncompressed keys (docs/interop.md).
+// RFC 9420 §5.1.1 asks for the uncompressed point (as the test vectors and
+// our engine have it). ts-mls takes a caller's key pair, so the peer gives
+// it uncompressed keys (docs/interop.md).
 const ecdsaCurves = { P256: p256, P384: p384, P521: p521 };
 
 let cs; // the CiphersuiteImpl of this run

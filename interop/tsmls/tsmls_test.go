@@ -398,8 +398,8 @@ func checkNativeExternalPub(s *session, native *wire.MLSMessage) {
 
 // checkNativeSignatureKey pins down the other incompatibility: with its
 // default key generation ts-mls 1.6.4 encodes ECDSA signature keys as
-// compressed SEC1 points, which our engine refuses (it takes the
-// uncompressed form of the RFC 9420 test vectors only). EdDSA keys have
+// compressed SEC1 points, which our engine refuses: RFC 9420 §5.1.1 says
+// an ECDSA key is an UncompressedPointRepresentation. EdDSA keys have
 // one encoding, and those KeyPackages must validate as they are.
 func checkNativeSignatureKey(s *session, native *wire.MLSMessage) {
 	s.t.Helper()
