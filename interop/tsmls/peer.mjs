@@ -10,7 +10,7 @@ import * as readline from "node:readline";
 import {
   ciphersuites, getCiphersuiteFromName, getCiphersuiteImpl, defaultCapabilities, defaultLifetime,
   generateKeyPackage, createGroup, joinGroup, joinGroupExternal, createCommit, processMessage,
-  createApplicationMessage, createGroupInfoWithExternalPubAndRatchetTree, mlsExporter,
+  createApplicationMessage, createProposal, createGroupInfoWithExternalPubAndRatchetTree, mlsExporter,
   encodeMlsMessage, decodeMlsMessage, emptyPskIndex, acceptAll,
 } from "ts-mls";
 
@@ -154,6 +154,17 @@ const ops = {
     const m = member(req.who);
     return commit(m, req, [{ proposalType: "remove", remove: { removed: leafOf(m.state, req.identity) } }]);
   },
+  // propose sends an Add proposal for a KeyPackage; a later commit by
+  // anyone covers it by reference.
+  async propose(req) {
+    const m = member(req.who);
+    const kp = decode(req.keyPackage, "mls_key_package").keyPackage;
+    const res = await createProposal(m.state, !!req.public, { proposalType: "add", add: { keyPackage: kp } }, cs);
+    m.state = res.newState;
+    return { proposal: hex(encodeMlsMessage(res.message)) };
+  },
+  // update commits: with a path, covering every proposal received in the
+  // epoch by reference.
   async update(req) {
     return commit(member(req.who), req, []);
   },

@@ -323,19 +323,40 @@ func ourGroup(s *session) {
 	s.agree("ts-mls added a Go member", []string{"ts1"}, alice, bob)
 	s.messages(bob, "ts1")
 
+	// Proposals by reference across the stacks: ts-mls proposes adding a
+	// Go member (PrivateMessage) and we commit it by reference.
+	erin := s.newGoMember("erin")
+	r = ts.call(map[string]any{"op": "propose", "who": "ts1", "keyPackage": encode(t, wire.NewMLSMessage(erin.kp.KeyPackage))})
+	proposal := ts.bytesOf(r, "proposal")
+	var refs [][]byte
+	for _, m := range []*goMember{alice, bob} {
+		p, err := m.g.ProcessHandshake(parse(t, proposal))
+		if err != nil || p.Proposal == nil {
+			t.Fatalf("%s processes a ts-mls proposal: %v", m.name, err)
+		}
+		refs = append(refs, p.ProposalRef)
+	}
+	commit, welcome = s.commitGo(alice, mls.CommitOptions{References: refs[:1]})
+	s.processGo(bob, mustDecode(t, commit))
+	ts.call(map[string]any{"op": "process", "who": "ts1", "message": commit})
+	s.joinGo(erin, mustDecode(t, welcome))
+	s.agree("we committed a ts-mls proposal by reference", []string{"ts1"}, alice, bob, erin)
+
 	remove := mls.NewRemove(uint32(findLeaf(t, alice.g, "ts1")))
 	commit, _ = s.commitGo(alice, mls.CommitOptions{Proposals: []*wire.Proposal{remove}})
 	s.processGo(bob, mustDecode(t, commit))
-	s.agree("we removed the ts-mls member", nil, alice, bob)
+	s.processGo(erin, mustDecode(t, commit))
+	s.agree("we removed the ts-mls member", nil, alice, bob, erin)
 
 	gi, err := bob.g.GroupInfo()
 	if err != nil {
 		t.Fatal(err)
 	}
 	r = ts.call(map[string]any{"op": "externalJoin", "who": "ts2", "groupInfo": encode(t, wire.NewMLSMessage(gi))})
-	s.processGo(alice, ts.bytesOf(r, "commit"))
-	s.processGo(bob, ts.bytesOf(r, "commit"))
-	s.agree("ts-mls joined our group by external commit", []string{"ts2"}, alice, bob)
+	for _, m := range []*goMember{alice, bob, erin} {
+		s.processGo(m, ts.bytesOf(r, "commit"))
+	}
+	s.agree("ts-mls joined our group by external commit", []string{"ts2"}, alice, bob, erin)
 	s.messages(alice, "ts2")
 }
 
@@ -355,6 +376,22 @@ func theirGroup(s *session) {
 	commit, _ := s.commitGo(carol, mls.CommitOptions{}) // an empty commit: path, PrivateMessage
 	ts.call(map[string]any{"op": "process", "who": "tc", "message": commit})
 	s.agree("we updated in a ts-mls group", []string{"tc"}, carol)
+
+	// Our Update proposal, committed by ts-mls by reference: carol must
+	// take the leaf key she proposed.
+	update, err := carol.g.NewUpdate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _, err := carol.g.Propose(rand.Reader, update, mls.ProposeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.call(map[string]any{"op": "process", "who": "tc", "message": encode(t, msg)})
+	r = ts.call(map[string]any{"op": "update", "who": "tc"})
+	s.processGo(carol, ts.bytesOf(r, "commit"))
+	s.agree("ts-mls committed our Update by reference", []string{"tc"}, carol)
+	s.messages(carol, "tc")
 
 	r = ts.call(map[string]any{"op": "groupInfo", "who": "tc"})
 	checkNativeExternalPub(s, parse(t, ts.bytesOf(r, "native")))
