@@ -8,8 +8,7 @@
 // in memory under one lock: the engine's Group is not safe for concurrent
 // use, and the harness sends one request at a time per client anyway.
 //
-// What the engine cannot serve is answered with codes.Unimplemented and a
-// message saying why, never faked; docs/interop.md lists those cases.
+// Every RPC of the interface is served by the engine; nothing is faked.
 // Malformed input from the harness (bad MLS bytes, unknown ids) is
 // codes.InvalidArgument or codes.NotFound; a message the engine rejects
 // is codes.FailedPrecondition with the engine's error.

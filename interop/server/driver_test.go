@@ -15,9 +15,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
 
 	pb "github.com/mlsnode/mlsnode/interop/mlsclientpb"
 	"github.com/mlsnode/mlsnode/interop/server"
@@ -93,9 +91,6 @@ type step struct {
 	Signer      string      `json:"signer"`
 	Member      string      `json:"member"`
 	Description description `json:"description"`
-	// ExpectUnimplemented marks a step the engine cannot serve: the step
-	// must fail with codes.Unimplemented, and the script ends there.
-	ExpectUnimplemented bool `json:"expectUnimplemented"`
 }
 
 // run is one execution of a script: suite, handshake mode and the
@@ -241,8 +236,7 @@ func (r *run) proposal(i int, actor string, resp *pb.ProposalResponse, err error
 	r.cache[i]["proposal"] = resp.Proposal
 }
 
-// step runs one step; it returns the error of a step that must be
-// Unimplemented, so the caller can check it.
+// step runs one step and returns the error of its RPCs.
 func (r *run) step(i int, s step) error {
 	c := r.clients[s.Actor]
 	switch s.Action {
@@ -564,14 +558,7 @@ func (r *run) execute(script []step) {
 		r.cache[i] = map[string][]byte{}
 	}
 	for i, s := range script {
-		err := r.step(i, s)
-		if s.ExpectUnimplemented {
-			if status.Code(err) != codes.Unimplemented {
-				r.t.Fatalf("step %d (%s): got %v, want Unimplemented", i, s.Action, err)
-			}
-			return
-		}
-		if err != nil {
+		if err := r.step(i, s); err != nil {
 			r.t.Fatalf("step %d (%s by %s): %v", i, s.Action, s.Actor, err)
 		}
 		if s.Action != "reinit" { // reinit leaves some members in the old group

@@ -173,12 +173,9 @@ func (s *Server) joinWelcome(tx *transaction, welcome, tree []byte, psks mls.PSK
 }
 
 // ExternalJoin joins by external commit from a GroupInfo (§12.4.3.2),
-// optionally removing the joiner's earlier leaf (found by identity).
+// optionally removing the joiner's earlier leaf (found by identity) and
+// injecting PSKs.
 func (s *Server) ExternalJoin(_ context.Context, req *pb.ExternalJoinRequest) (*pb.ExternalJoinResponse, error) {
-	if len(req.Psks) > 0 {
-		return nil, status.Error(codes.Unimplemented,
-			"the engine's external commits carry only ExternalInit and an optional Remove; PSK proposals in an external commit are not supported")
-	}
 	msg, err := parseMessage("group_info", req.GroupInfo, wire.WireFormatGroupInfo)
 	if err != nil {
 		return nil, err
@@ -204,6 +201,17 @@ func (s *Server) ExternalJoin(_ context.Context, req *pb.ExternalJoinRequest) (*
 	}
 	psks := newPSKStore()
 	cfg := mls.ExternalJoinConfig{GroupInfo: gi, RatchetTree: rt, KeyPackage: bundle, SigningKey: key, PSKs: psks, Now: s.nowUnix()}
+	// The PSKs the harness hands over are injected by the external commit
+	// (§12.2) and kept for later epochs.
+	d := describer{cs: cs, rand: s.rand}
+	for _, p := range req.Psks {
+		psks.put(p.PskId, p.PskSecret)
+		prop, err := d.externalPSK(p.PskId)
+		if err != nil {
+			return nil, err
+		}
+		cfg.InjectPSKs = append(cfg.InjectPSKs, prop.PreSharedKey.PSK)
+	}
 	if req.RemovePrior {
 		leaf, err := priorLeaf(cs, gi, rt, req.Identity)
 		if err != nil {

@@ -11,11 +11,6 @@ import (
 	"github.com/mlsnode/mlsnode/mls/wire"
 )
 
-// errResumeForcePath: the engine's Resume commits the resumption PSK and
-// the Adds without an UpdatePath and takes no option to force one.
-var errResumeForcePath = status.Error(codes.Unimplemented,
-	"force_path: the engine's Group.Resume makes its first commit without an UpdatePath and has no option to force one")
-
 // ReInitCommit commits a ReInit proposal (§11.2); it is an ordinary commit.
 func (s *Server) ReInitCommit(_ context.Context, req *pb.CommitRequest) (*pb.CommitResponse, error) {
 	return s.commit(req)
@@ -108,9 +103,6 @@ func parseKeyPackages(raw [][]byte) ([]*wire.KeyPackage, error) {
 // ReInitWelcome creates the reinitialised group with the other members'
 // KeyPackages and returns its Welcome (§11.2).
 func (s *Server) ReInitWelcome(_ context.Context, req *pb.ReInitWelcomeRequest) (*pb.CreateSubgroupResponse, error) {
-	if req.ForcePath {
-		return nil, errResumeForcePath
-	}
 	kps, err := parseKeyPackages(req.KeyPackage)
 	if err != nil {
 		return nil, err
@@ -121,8 +113,9 @@ func (s *Server) ReInitWelcome(_ context.Context, req *pb.ReInitWelcomeRequest) 
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "no reinit %d", req.ReinitId)
 	}
-	g, welcome, err := r.old.group.Resume(s.rand, wire.ResumptionPSKUsageReInit, mls.CreateConfig{
-		KeyPackage: r.next.bundle, SigningKey: r.next.signingKey, PSKs: r.next.psks, Now: s.nowUnix()}, kps)
+	g, welcome, err := r.old.group.ResumeWith(s.rand, wire.ResumptionPSKUsageReInit, mls.CreateConfig{
+		KeyPackage: r.next.bundle, SigningKey: r.next.signingKey, PSKs: r.next.psks, Now: s.nowUnix()}, kps,
+		mls.ResumeOptions{ForcePath: req.ForcePath, ExternalTree: req.ExternalTree})
 	if err != nil {
 		return nil, engineErr("Resume", err)
 	}
@@ -155,9 +148,6 @@ func (s *Server) HandleReInitWelcome(_ context.Context, req *pb.HandleReInitWelc
 
 // CreateBranch starts a subgroup of the member's group (§11.3).
 func (s *Server) CreateBranch(_ context.Context, req *pb.CreateBranchRequest) (*pb.CreateSubgroupResponse, error) {
-	if req.ForcePath {
-		return nil, errResumeForcePath
-	}
 	kps, err := parseKeyPackages(req.KeyPackages)
 	if err != nil {
 		return nil, err
@@ -177,8 +167,9 @@ func (s *Server) CreateBranch(_ context.Context, req *pb.CreateBranchRequest) (*
 		return nil, err
 	}
 	psks := newPSKStore()
-	g, welcome, err := m.group.Resume(s.rand, wire.ResumptionPSKUsageBranch, mls.CreateConfig{
-		GroupID: req.GroupId, KeyPackage: bundle, SigningKey: m.signingKey, Extensions: exts, PSKs: psks, Now: s.nowUnix()}, kps)
+	g, welcome, err := m.group.ResumeWith(s.rand, wire.ResumptionPSKUsageBranch, mls.CreateConfig{
+		GroupID: req.GroupId, KeyPackage: bundle, SigningKey: m.signingKey, Extensions: exts, PSKs: psks, Now: s.nowUnix()}, kps,
+		mls.ResumeOptions{ForcePath: req.ForcePath, ExternalTree: req.ExternalTree})
 	if err != nil {
 		return nil, engineErr("Resume", err)
 	}
