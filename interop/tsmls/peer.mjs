@@ -9,10 +9,12 @@
 import * as readline from "node:readline";
 import {
   ciphersuites, getCiphersuiteFromName, getCiphersuiteImpl, defaultCapabilities, defaultLifetime,
-  generateKeyPackage, createGroup, joinGroup, joinGroupExternal, createCommit, processMessage,
+  generateKeyPackage, createGroup, joinGroup, joinGroupExternal, createCommit, processPrivateMessage, processPublicMessage,
   createApplicationMessage, createProposal, createGroupInfoWithExternalPubAndRatchetTree, mlsExporter,
-  encodeMlsMessage, decodeMlsMessage, emptyPskIndex, acceptAll,
+  encodeMlsMessage, decodeMlsMessage, acceptAll, makePskIndex, bytesToBase64, branchGroup, joinGroupFromBranch,
 } from "ts-mls";
+import { randomBytes } from "node:crypto";
+import { encodeRatchetTree } from "ts-mls/ratchetTree.js";
 
 import { createGroupInfo } from "ts-mls/createCommit.js";
 import { generateKeyPackageWithKey } from "ts-mls";
@@ -66,7 +68,11 @@ const ecdsaCurves = { P256: p256, P384: p384, P521: p521 };
 
 let cs; // the CiphersuiteImpl of this run
 let csName;
-const members = new Map(); // who -> { state, keyPackage, privatePackage, identity }
+const members = new Map(); // who -> { state, keyPackage, privatePackage, psks }
+
+// pskIndex resolves a member's external PSKs (StorePSK) and the resumption
+// PSKs of its own group.
+const pskIndex = (m) => makePskIndex(m.state, m.psks ?? {});
 
 function decode(h, want) {
   const res = decodeMlsMessage(unhex(h), 0);
@@ -107,7 +113,7 @@ async function newKeyPackage(identity, native = false) {
 // commit makes and applies the member's own commit (ts-mls applies it at
 // once) with the given proposals.
 async function commit(m, req, proposals) {
-  const res = await createCommit({ state: m.state, cipherSuite: cs },
+  const res = await createCommit({ state: m.state, cipherSuite: cs, pskIndex: pskIndex(m) },
     { extraProposals: proposals, wireAsPublicMessage: !!req.public, ratchetTreeExtension: true });
   m.state = res.newState;
   const out = { commit: hex(encodeMlsMessage(res.commit)) };
@@ -143,7 +149,7 @@ const ops = {
   async join(req) {
     const m = member(req.who);
     const msg = decode(req.welcome, "mls_welcome");
-    m.state = await joinGroup(msg.welcome, m.keyPackage, m.privatePackage, emptyPskIndex, cs);
+    m.state = await joinGroup(msg.welcome, m.keyPackage, m.privatePackage, makePskIndex(undefined, m.psks ?? {}), cs);
     return {};
   },
   async add(req) {
@@ -174,9 +180,48 @@ const ops = {
     if (msg.wireformat !== "mls_public_message" && msg.wireformat !== "mls_private_message") {
       throw new Error(`cannot process ${msg.wireformat}`);
     }
-    const res = await processMessage(msg, m.state, emptyPskIndex, acceptAll, cs);
+    // Not processMessage: in ts-mls 1.6.4 it drops the PSK index for
+    // PrivateMessages, so a PrivateMessage commit injecting a PSK fails.
+    if (msg.wireformat === "mls_public_message") {
+      m.state = (await processPublicMessage(m.state, msg.publicMessage, pskIndex(m), cs, acceptAll)).newState;
+      return {};
+    }
+    const res = await processPrivateMessage(m.state, msg.privateMessage, pskIndex(m), cs, acceptAll);
     m.state = res.newState;
     if (res.kind === "applicationMessage") return { application: hex(res.message) };
+    return {};
+  },
+  async storePSK(req) {
+    const m = member(req.who);
+    m.psks = { ...(m.psks ?? {}), [bytesToBase64(unhex(req.id))]: unhex(req.secret) };
+    return {};
+  },
+  // commitPSK commits an external PSK proposal by value.
+  async commitPSK(req) {
+    const psk = { preSharedKeyId: { psktype: "external", pskId: unhex(req.id), pskNonce: new Uint8Array(randomBytes(cs.kdf.size)) } };
+    return commit(member(req.who), req, [{ proposalType: "psk", psk }]);
+  },
+  // branch starts a subgroup (§11.3) as member "as", with the KeyPackages
+  // of the others, and returns its Welcome.
+  async branch(req) {
+    const m = member(req.who);
+    const { publicPackage, privatePackage } = await newKeyPackage(req.who);
+    const kps = req.keyPackages.map((h) => decode(h, "mls_key_package").keyPackage);
+    const res = await branchGroup(m.state, publicPackage, privatePackage, kps, unhex(req.groupId), cs);
+    members.set(req.as, { state: res.newState });
+    // branchGroup's Welcome carries no ratchet tree: it travels beside it.
+    return {
+      welcome: hex(encodeMlsMessage({ version: "mls10", wireformat: "mls_welcome", welcome: res.welcome })),
+      ratchetTree: hex(encodeRatchetTree(res.newState.ratchetTree)),
+    };
+  },
+  // joinBranch joins a subgroup of member who's group as member "as",
+  // whose KeyPackage the keyPackage op made.
+  async joinBranch(req) {
+    const old = member(req.who);
+    const m = member(req.as);
+    const msg = decode(req.welcome, "mls_welcome");
+    m.state = await joinGroupFromBranch(old.state, msg.welcome, m.keyPackage, m.privatePackage, undefined, cs);
     return {};
   },
   async protect(req) {

@@ -148,6 +148,13 @@ func (s *session) newGoMember(name string) *goMember {
 	if err != nil {
 		s.t.Fatal(err)
 	}
+	return s.newGoMemberWithKey(name, key)
+}
+
+// newGoMemberWithKey makes a KeyPackage for an existing signing key, as
+// a member bringing itself into a branch does.
+func (s *session) newGoMemberWithKey(name string, key *suite.SigningKey) *goMember {
+	s.t.Helper()
 	kp, err := mls.NewKeyPackage(rand.Reader, s.cs, wire.Credential{CredentialType: wire.CredentialTypeBasic, Identity: []byte(name)}, key,
 		mls.KeyPackageOptions{Lifetime: wire.Lifetime{NotBefore: s.now - 3600, NotAfter: s.now + 86400}})
 	if err != nil {
@@ -460,6 +467,80 @@ func checkNativeSignatureKey(s *session, native *wire.MLSMessage) {
 	}
 }
 
+// pskAndBranch: external PSKs committed by each side, then a branch
+// (§11.3) started by each side, which the other joins with the old
+// group's resumption PSK: the PSK schedule and resumption across stacks.
+func pskAndBranch(s *session) {
+	t, ts := s.t, s.ts
+	alice := s.newGoMember("alice")
+	id, secret := []byte("interop external psk"), make([]byte, 32)
+	rand.Read(secret)
+	psks := pskStore{string(id): secret}
+	var err error
+	if alice.g, err = mls.CreateGroup(rand.Reader, s.cs, mls.CreateConfig{KeyPackage: alice.kp, SigningKey: alice.key, PSKs: psks, Now: s.now}); err != nil {
+		t.Fatal(err)
+	}
+	kp := parse(t, ts.bytesOf(ts.call(map[string]any{"op": "keyPackage", "who": "ts1"}), "keyPackage"))
+	_, welcome := s.commitGo(alice, mls.CommitOptions{Proposals: []*wire.Proposal{mls.NewAdd(kp.KeyPackage)}})
+	ts.call(map[string]any{"op": "join", "who": "ts1", "welcome": welcome})
+	ts.call(map[string]any{"op": "storePSK", "who": "ts1", "id": hex.EncodeToString(id), "secret": hex.EncodeToString(secret)})
+
+	nonce := make([]byte, s.cs.HashSize())
+	rand.Read(nonce)
+	inject := &wire.Proposal{Type: wire.ProposalTypePSK, PreSharedKey: &wire.PreSharedKey{PSK: wire.PreSharedKeyID{
+		PSKType: wire.PSKTypeExternal, PSKID: id, PSKNonce: nonce}}}
+	commit, _ := s.commitGo(alice, mls.CommitOptions{Proposals: []*wire.Proposal{inject}})
+	ts.call(map[string]any{"op": "process", "who": "ts1", "message": commit})
+	s.agree("we injected an external PSK", []string{"ts1"}, alice)
+	r := ts.call(map[string]any{"op": "commitPSK", "who": "ts1", "id": hex.EncodeToString(id)})
+	s.processGo(alice, ts.bytesOf(r, "commit"))
+	s.agree("ts-mls injected an external PSK", []string{"ts1"}, alice)
+
+	// ts-mls branches; our member joins with the old group's resumption PSK.
+	aliceBranch := s.newGoMemberWithKey("alice", alice.key)
+	gid := make([]byte, 16)
+	rand.Read(gid)
+	r = ts.call(map[string]any{"op": "branch", "who": "ts1", "as": "ts1-branch", "groupId": hex.EncodeToString(gid),
+		"keyPackages": []string{encode(t, wire.NewMLSMessage(aliceBranch.kp.KeyPackage))}})
+	msg := parse(t, ts.bytesOf(r, "welcome"))
+	var tree wire.RatchetTree // ts-mls sends a branch's tree beside its Welcome
+	if err := codec.Unmarshal(ts.bytesOf(r, "ratchetTree"), &tree); err != nil {
+		t.Fatalf("ts-mls ratchet tree: %v", err)
+	}
+	if aliceBranch.g, err = mls.JoinFromWelcome(s.cs, msg.Welcome, mls.JoinConfig{KeyPackage: aliceBranch.kp, SigningKey: alice.key,
+		PSKs: alice.g.ResumptionPSKs(), RatchetTree: tree, Now: s.now}); err != nil {
+		t.Fatalf("joining a ts-mls branch: %v", err)
+	}
+	if err := aliceBranch.g.CheckResumption(alice.g, wire.ResumptionPSKUsageBranch); err != nil {
+		t.Fatal(err)
+	}
+	s.agree("we joined a ts-mls branch", []string{"ts1-branch"}, aliceBranch)
+	s.messages(aliceBranch, "ts1-branch")
+
+	// We branch; ts-mls joins.
+	kp = parse(t, ts.bytesOf(ts.call(map[string]any{"op": "keyPackage", "who": "ts1-ours"}), "keyPackage"))
+	again := s.newGoMemberWithKey("alice", alice.key)
+	sub, w, err := alice.g.Resume(rand.Reader, wire.ResumptionPSKUsageBranch, mls.CreateConfig{KeyPackage: again.kp, SigningKey: alice.key, Now: s.now},
+		[]*wire.KeyPackage{kp.KeyPackage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.g = sub
+	ts.call(map[string]any{"op": "joinBranch", "who": "ts1", "as": "ts1-ours", "welcome": encode(t, wire.NewMLSMessage(w))})
+	s.agree("ts-mls joined our branch", []string{"ts1-ours"}, again)
+	s.messages(again, "ts1-ours")
+}
+
+// pskStore is an external PSK store by id.
+type pskStore map[string][]byte
+
+func (p pskStore) PSK(id *wire.PreSharedKeyID) ([]byte, error) {
+	if k, ok := p[string(id.PSKID)]; ok && id.PSKType == wire.PSKTypeExternal {
+		return k, nil
+	}
+	return nil, fmt.Errorf("no PSK %x", id.PSKID)
+}
+
 func mustDecode(t *testing.T, h string) []byte {
 	t.Helper()
 	b, err := hex.DecodeString(h)
@@ -490,7 +571,7 @@ func TestTSMLS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for name, scenario := range map[string]func(*session){"our_group": ourGroup, "their_group": theirGroup} {
+			for name, scenario := range map[string]func(*session){"our_group": ourGroup, "their_group": theirGroup, "psk_and_branch": pskAndBranch} {
 				t.Run(name, func(t *testing.T) {
 					ts := startPeer(t, node)
 					r := ts.call(map[string]any{"op": "init", "suite": int(id)})
