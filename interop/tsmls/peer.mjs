@@ -12,6 +12,7 @@ import {
   generateKeyPackage, createGroup, joinGroup, joinGroupExternal, createCommit, processPrivateMessage, processPublicMessage,
   createApplicationMessage, createProposal, createGroupInfoWithExternalPubAndRatchetTree, mlsExporter,
   encodeMlsMessage, decodeMlsMessage, acceptAll, makePskIndex, bytesToBase64, branchGroup, joinGroupFromBranch,
+  reinitGroup, reinitCreateNewGroup, joinGroupFromReinit,
 } from "ts-mls";
 import { randomBytes } from "node:crypto";
 import { encodeRatchetTree } from "ts-mls/ratchetTree.js";
@@ -222,6 +223,36 @@ const ops = {
     const m = member(req.as);
     const msg = decode(req.welcome, "mls_welcome");
     m.state = await joinGroupFromBranch(old.state, msg.welcome, m.keyPackage, m.privatePackage, undefined, cs);
+    return {};
+  },
+  // reinit commits a ReInit (§11.2) to a new group id in the same suite.
+  async reinit(req) {
+    const m = member(req.who);
+    const res = await reinitGroup(m.state, unhex(req.groupId), "mls10", csName, [], cs);
+    m.state = res.newState;
+    return { commit: hex(encodeMlsMessage(res.commit)) };
+  },
+  // reinitNewGroup creates the reinitialised group as member "as" after
+  // member who's group committed a ReInit, with the others' KeyPackages.
+  async reinitNewGroup(req) {
+    const m = member(req.who);
+    const ri = m.state.groupActiveState.reinit;
+    const { publicPackage, privatePackage } = await newKeyPackage(req.who);
+    const kps = req.keyPackages.map((h) => decode(h, "mls_key_package").keyPackage);
+    const res = await reinitCreateNewGroup(m.state, publicPackage, privatePackage, kps, ri.groupId, ri.cipherSuite, ri.extensions);
+    members.set(req.as, { state: res.newState });
+    return {
+      welcome: hex(encodeMlsMessage({ version: "mls10", wireformat: "mls_welcome", welcome: res.welcome })),
+      ratchetTree: hex(encodeRatchetTree(res.newState.ratchetTree)),
+    };
+  },
+  // joinReinit joins the reinitialised group of member who's group as
+  // member "as", whose KeyPackage the keyPackage op made.
+  async joinReinit(req) {
+    const old = member(req.who);
+    const m = member(req.as);
+    const msg = decode(req.welcome, "mls_welcome");
+    m.state = await joinGroupFromReinit(old.state, msg.welcome, m.keyPackage, m.privatePackage, undefined);
     return {};
   },
   async protect(req) {

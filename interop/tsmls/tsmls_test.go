@@ -531,6 +531,63 @@ func pskAndBranch(s *session) {
 	s.messages(again, "ts1-ours")
 }
 
+// reinit: ts-mls commits a ReInit and creates the new group, which our
+// member joins; then our member commits a ReInit of that group and
+// creates the next, which ts-mls joins. Both check the resumption PSK.
+func reinit(s *session) {
+	t, ts := s.t, s.ts
+	alice := s.newGoMember("alice")
+	var err error
+	if alice.g, err = mls.CreateGroup(rand.Reader, s.cs, mls.CreateConfig{KeyPackage: alice.kp, SigningKey: alice.key, Now: s.now}); err != nil {
+		t.Fatal(err)
+	}
+	kp := parse(t, ts.bytesOf(ts.call(map[string]any{"op": "keyPackage", "who": "ts1"}), "keyPackage"))
+	_, welcome := s.commitGo(alice, mls.CommitOptions{Proposals: []*wire.Proposal{mls.NewAdd(kp.KeyPackage)}})
+	ts.call(map[string]any{"op": "join", "who": "ts1", "welcome": welcome})
+
+	gid := make([]byte, 16)
+	rand.Read(gid)
+	r := ts.call(map[string]any{"op": "reinit", "who": "ts1", "groupId": hex.EncodeToString(gid)})
+	s.processGo(alice, ts.bytesOf(r, "commit"))
+	s.agree("ts-mls committed a ReInit", []string{"ts1"}, alice)
+	if ri := alice.g.PendingReInit(); ri == nil || !bytes.Equal(ri.GroupID, gid) {
+		t.Fatalf("our member sees ReInit %+v", ri)
+	}
+	next := s.newGoMemberWithKey("alice", alice.key)
+	r = ts.call(map[string]any{"op": "reinitNewGroup", "who": "ts1", "as": "ts2", "keyPackages": []string{encode(t, wire.NewMLSMessage(next.kp.KeyPackage))}})
+	var tree wire.RatchetTree
+	if err := codec.Unmarshal(ts.bytesOf(r, "ratchetTree"), &tree); err != nil {
+		t.Fatal(err)
+	}
+	if next.g, err = mls.JoinFromWelcome(s.cs, parse(t, ts.bytesOf(r, "welcome")).Welcome, mls.JoinConfig{KeyPackage: next.kp,
+		SigningKey: alice.key, PSKs: alice.g.ResumptionPSKs(), RatchetTree: tree, Now: s.now}); err != nil {
+		t.Fatalf("joining ts-mls's reinitialised group: %v", err)
+	}
+	if err := next.g.CheckResumption(alice.g, wire.ResumptionPSKUsageReInit); err != nil {
+		t.Fatal(err)
+	}
+	s.agree("we joined ts-mls's reinitialised group", []string{"ts2"}, next)
+	s.messages(next, "ts2")
+
+	rand.Read(gid)
+	ri := &wire.Proposal{Type: wire.ProposalTypeReInit, ReInit: &wire.ReInit{GroupID: append([]byte(nil), gid...), Version: wire.ProtocolVersionMLS10,
+		CipherSuite: wire.CipherSuite(s.cs.ID()), Extensions: wire.Extensions{}}}
+	commit, _ := s.commitGo(next, mls.CommitOptions{Proposals: []*wire.Proposal{ri}})
+	ts.call(map[string]any{"op": "process", "who": "ts2", "message": commit})
+	s.agree("we committed a ReInit", []string{"ts2"}, next)
+	kp = parse(t, ts.bytesOf(ts.call(map[string]any{"op": "keyPackage", "who": "ts3"}), "keyPackage"))
+	third := s.newGoMemberWithKey("alice", alice.key)
+	var welcome2 *wire.Welcome
+	third.g, welcome2, err = next.g.Resume(rand.Reader, wire.ResumptionPSKUsageReInit, mls.CreateConfig{KeyPackage: third.kp,
+		SigningKey: alice.key, Now: s.now}, []*wire.KeyPackage{kp.KeyPackage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.call(map[string]any{"op": "joinReinit", "who": "ts2", "as": "ts3", "welcome": encode(t, wire.NewMLSMessage(welcome2))})
+	s.agree("ts-mls joined our reinitialised group", []string{"ts3"}, third)
+	s.messages(third, "ts3")
+}
+
 // pskStore is an external PSK store by id.
 type pskStore map[string][]byte
 
@@ -571,7 +628,7 @@ func TestTSMLS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for name, scenario := range map[string]func(*session){"our_group": ourGroup, "their_group": theirGroup, "psk_and_branch": pskAndBranch} {
+			for name, scenario := range map[string]func(*session){"our_group": ourGroup, "their_group": theirGroup, "psk_and_branch": pskAndBranch, "reinit": reinit} {
 				t.Run(name, func(t *testing.T) {
 					ts := startPeer(t, node)
 					r := ts.call(map[string]any{"op": "init", "suite": int(id)})
