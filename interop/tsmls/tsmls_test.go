@@ -247,7 +247,9 @@ func (s *session) agree(where string, tsMembers []string, goMembers ...*goMember
 func (s *session) messages(g *goMember, who string) {
 	s.t.Helper()
 	text := []byte("from " + g.name + " to " + who)
-	msg, err := g.g.SealApplication(rand.Reader, text, nil, 0)
+	// Padded, so that ts-mls's handling of PrivateMessage padding is
+	// exercised too (its own messages come padded up to 256 bytes).
+	msg, err := g.g.SealApplication(rand.Reader, text, []byte("aad"), 100)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -380,7 +382,7 @@ func theirGroup(s *session) {
 	s.agree("we joined a ts-mls group by Welcome", []string{"tc"}, carol)
 	s.messages(carol, "tc")
 
-	commit, _ := s.commitGo(carol, mls.CommitOptions{}) // an empty commit: path, PrivateMessage
+	commit, _ := s.commitGo(carol, mls.CommitOptions{Padding: 33}) // an empty commit: path, padded PrivateMessage
 	ts.call(map[string]any{"op": "process", "who": "tc", "message": commit})
 	s.agree("we updated in a ts-mls group", []string{"tc"}, carol)
 
