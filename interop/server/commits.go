@@ -16,7 +16,7 @@ import (
 func (s *Server) receiveProposals(m *member, msgs [][]byte) ([][]byte, error) {
 	var refs [][]byte
 	for i, raw := range msgs {
-		msg, err := parseMessage("proposal", raw, 0)
+		msg, err := parseHandshake("proposal", raw)
 		if err != nil {
 			return nil, err
 		}
@@ -92,7 +92,7 @@ func (s *Server) handleCommit(req *pb.HandleCommitRequest) (*member, error) {
 	if err != nil {
 		return nil, err
 	}
-	msg, err := parseMessage("commit", req.Commit, 0)
+	msg, err := parseHandshake("commit", req.Commit)
 	if err != nil {
 		return nil, err
 	}

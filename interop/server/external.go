@@ -150,6 +150,9 @@ func (s *Server) AddExternalSigner(_ context.Context, req *pb.AddExternalSignerR
 // GroupInfo's group. The signer's index is looked up in the group's
 // external_senders by its key: the harness leaves signer_index unset.
 func (s *Server) ExternalSignerProposal(_ context.Context, req *pb.ExternalSignerProposalRequest) (*pb.ProposalResponse, error) {
+	if req.Description == nil {
+		return nil, status.Error(codes.InvalidArgument, "missing proposal description")
+	}
 	cs, gi, tree, err := groupInfoTree(req.GroupInfo, req.RatchetTree)
 	if err != nil {
 		return nil, err

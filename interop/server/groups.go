@@ -64,6 +64,19 @@ func parseMessage(what string, data []byte, want wire.WireFormat) (*wire.MLSMess
 	return m, nil
 }
 
+// parseHandshake decodes a proposal or commit message: a PublicMessage or
+// a PrivateMessage.
+func parseHandshake(what string, data []byte) (*wire.MLSMessage, error) {
+	m, err := parseMessage(what, data, 0)
+	if err != nil {
+		return nil, err
+	}
+	if m.WireFormat != wire.WireFormatPublicMessage && m.WireFormat != wire.WireFormatPrivateMessage {
+		return nil, status.Errorf(codes.InvalidArgument, "%s: wire format %v is not a handshake message", what, m.WireFormat)
+	}
+	return m, nil
+}
+
 // parseTree decodes an out-of-band ratchet tree; empty means none.
 func parseTree(data []byte) (wire.RatchetTree, error) {
 	if len(data) == 0 {
