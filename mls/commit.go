@@ -8,6 +8,7 @@ import (
 	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/framing"
 	"github.com/mlsnode/mlsnode/mls/keyschedule"
+	"github.com/mlsnode/mlsnode/mls/ratchettree"
 	"github.com/mlsnode/mlsnode/mls/suite"
 	"github.com/mlsnode/mlsnode/mls/treemath"
 	"github.com/mlsnode/mlsnode/mls/wire"
@@ -160,6 +161,16 @@ func (s *StagedCommit) GroupContext() *wire.GroupContext {
 		return nil
 	}
 	return &s.next.context
+}
+
+// Tree is the ratchet tree of the new epoch, for sending it out of band
+// to joiners of a Welcome without one; nil when this member was removed.
+// The caller must not modify it.
+func (s *StagedCommit) Tree() *ratchettree.Tree {
+	if s.next == nil {
+		return nil
+	}
+	return s.next.tree
 }
 
 // Merge moves the group to the staged commit's epoch. The old epoch's

@@ -32,6 +32,12 @@ type CreateConfig struct {
 	// open after a commit (late delivery); 0 means DefaultPastEpochs and
 	// a negative value keeps none. Their keys are deleted after that.
 	PastEpochs int
+	// Credentials, Now and MaxLifetime are the policy for proposals and
+	// commits, as in JoinConfig: KeyPackages of later Adds must be valid
+	// at Now (Unix seconds; the engine reads no clock, so the zero value
+	// admits only KeyPackages valid at time 0). SetNow moves it on.
+	Credentials      CredentialValidator
+	Now, MaxLifetime uint64
 }
 
 // CreateGroup starts a one-member group at epoch 0 (RFC 9420 §11): a tree
@@ -89,6 +95,7 @@ func CreateGroup(rand io.Reader, cs *suite.Suite, cfg CreateConfig) (*Group, err
 		signingKey: cfg.SigningKey,
 		pastEpochs: pastEpochsSetting(cfg.PastEpochs),
 		psks:       cfg.PSKs,
+		policy:     ProposalCheck{Now: cfg.Now, MaxLifetime: cfg.MaxLifetime, Credentials: cfg.Credentials},
 	}
 	tag := epoch.ConfirmationTag(cs, nil)
 	if g.interimTranscriptHash, err = keyschedule.InterimTranscriptHash(cs, nil, tag); err != nil {

@@ -27,6 +27,10 @@ type CommitOptions struct {
 	Padding int
 	// AuthenticatedData travels with the commit, signed but unencrypted.
 	AuthenticatedData []byte
+	// ExternalTree leaves the ratchet_tree extension out of the Welcome's
+	// GroupInfo: the new members get the tree out of band (§12.4.3.3),
+	// e.g. from StagedCommit.Tree, and must pass it to JoinFromWelcome.
+	ExternalTree bool
 }
 
 // CommitResult is a created commit: the message to send, the Welcome for
@@ -147,7 +151,7 @@ func (g *Group) Commit(rand io.Reader, opts CommitOptions) (*CommitResult, error
 	}
 	g.ownCommits[digest] = res.Staged
 	if len(applied.Added) > 0 {
-		if res.Welcome, err = next.welcome(rand, proposals, applied, pathSecrets); err != nil {
+		if res.Welcome, err = next.welcome(rand, proposals, applied, pathSecrets, opts.ExternalTree); err != nil {
 			return nil, err
 		}
 	}
@@ -270,16 +274,29 @@ func (g *Group) generatePath(rand io.Reader, tree *ratchettree.Tree, added []tre
 
 // welcome builds the Welcome for the members a commit adds (§12.4.3.1):
 // a signed GroupInfo of the new epoch (g is the new state) with the
-// ratchet tree and external public key, encrypted with the welcome key,
-// and for each new member its GroupSecrets encrypted to its init key.
+// ratchet tree (unless externalTree) and external public key, encrypted
+// with the welcome key, and for each new member its GroupSecrets
+// encrypted to its init key.
 func (g *Group) welcome(rand io.Reader, proposals []QueuedProposal, applied *AppliedProposals,
-	pathSecrets map[treemath.NodeIndex][]byte) (*wire.Welcome, error) {
+	pathSecrets map[treemath.NodeIndex][]byte, externalTree bool) (*wire.Welcome, error) {
 	cs := g.suite
 	// g is the new epoch's state, so its GroupInfo carries the commit's
 	// confirmation tag: MAC(confirmation_key, confirmed_transcript_hash).
 	gi, err := g.GroupInfo()
 	if err != nil {
 		return nil, err
+	}
+	if externalTree {
+		kept := gi.Extensions[:0]
+		for _, e := range gi.Extensions {
+			if e.ExtensionType != wire.ExtensionTypeRatchetTree {
+				kept = append(kept, e)
+			}
+		}
+		gi.Extensions = kept
+		if err := SignGroupInfo(g.signingKey, gi); err != nil {
+			return nil, err
+		}
 	}
 	giBytes, err := codec.Marshal(gi)
 	if err != nil {

@@ -26,6 +26,10 @@ type ExternalJoinConfig struct {
 	// RemoveOld, if set, removes the joiner's previous leaf in the same
 	// commit (a member resyncing after losing state, §12.4.3.2).
 	RemoveOld *uint32
+	// InjectPSKs are PSKs the external commit injects (§12.2 allows
+	// PreSharedKey proposals in an external commit), each with its nonce;
+	// PSKs must resolve them, as must every member processing the commit.
+	InjectPSKs []wire.PreSharedKeyID
 	// Policy and retention as in JoinConfig.
 	PSKs              PSKStore
 	Credentials       CredentialValidator
@@ -74,6 +78,10 @@ func JoinExternal(rand io.Reader, cs *suite.Suite, cfg ExternalJoinConfig) (*Gro
 	proposals := []QueuedProposal{{Sender: sender, Proposal: &wire.Proposal{Type: wire.ProposalTypeExternalInit, ExternalInit: &wire.ExternalInit{KEMOutput: kemOutput}}}}
 	if cfg.RemoveOld != nil {
 		proposals = append(proposals, QueuedProposal{Sender: sender, Proposal: NewRemove(*cfg.RemoveOld)})
+	}
+	for _, id := range cfg.InjectPSKs {
+		proposals = append(proposals, QueuedProposal{Sender: sender, Proposal: &wire.Proposal{
+			Type: wire.ProposalTypePSK, PreSharedKey: &wire.PreSharedKey{PSK: id}}})
 	}
 	policy := base.policy
 	policy.External = true

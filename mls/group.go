@@ -101,6 +101,12 @@ func (g *Group) GroupID() []byte { return g.context.GroupID }
 // Epoch is the number of the current epoch.
 func (g *Group) Epoch() uint64 { return g.context.Epoch }
 
+// SetNow sets the time (Unix seconds) against which the lifetimes of
+// KeyPackages in later Add proposals are checked. The engine reads no
+// clock, so a long-lived member moves it forward; the next epochs inherit
+// it.
+func (g *Group) SetNow(now uint64) { g.policy.Now = now }
+
 // Context returns the current GroupContext. The caller must not modify it.
 func (g *Group) Context() *wire.GroupContext { return &g.context }
 

@@ -39,6 +39,21 @@ func (r resumptionStore) PSK(id *wire.PreSharedKeyID) ([]byte, error) {
 // It returns the new group at epoch 1 and the Welcome for the others, who
 // join with JoinFromWelcome and this old group's ResumptionPSKs.
 func (g *Group) Resume(rand io.Reader, usage wire.ResumptionPSKUsage, cfg CreateConfig, members []*wire.KeyPackage) (*Group, *wire.Welcome, error) {
+	return g.ResumeWith(rand, usage, cfg, members, ResumeOptions{})
+}
+
+// ResumeOptions shape the first commit of a resumed group.
+type ResumeOptions struct {
+	// ForcePath gives the commit an UpdatePath, so that the creator's leaf
+	// key is fresh from the first epoch.
+	ForcePath bool
+	// ExternalTree leaves the ratchet tree out of the Welcome, as in
+	// CommitOptions; the joiners need the new group's Tree out of band.
+	ExternalTree bool
+}
+
+// ResumeWith is Resume with options for the new group's first commit.
+func (g *Group) ResumeWith(rand io.Reader, usage wire.ResumptionPSKUsage, cfg CreateConfig, members []*wire.KeyPackage, opts ResumeOptions) (*Group, *wire.Welcome, error) {
 	cs := g.suite
 	switch usage {
 	case wire.ResumptionPSKUsageReInit:
@@ -74,7 +89,7 @@ func (g *Group) Resume(rand io.Reader, usage wire.ResumptionPSKUsage, cfg Create
 	}
 	n.psks = g.ResumptionPSKs()
 	n.policy.resumeUsage = usage
-	res, err := n.Commit(rand, CommitOptions{Proposals: proposals, PublicMessage: true})
+	res, err := n.Commit(rand, CommitOptions{Proposals: proposals, PublicMessage: true, ForcePath: opts.ForcePath, ExternalTree: opts.ExternalTree})
 	if err != nil {
 		return nil, nil, err
 	}
