@@ -175,6 +175,8 @@ type Member struct {
 	det    detector
 	rival  *rival
 	losers []EpochID // heads of branches that lost to ours, newest last
+	// join records the last rejoin by external commit (nil if none).
+	join *joinRecord
 	// gone is set once this member knows it is out of the group for
 	// good (removed on the surviving branch).
 	gone bool
@@ -272,23 +274,13 @@ func (m *Member) Step(from PeerID, env *consensus.Envelope) error {
 
 // stepCore hands an envelope to the consensus core.
 func (m *Member) stepCore(from PeerID, env *consensus.Envelope) error {
-	var note *healNote
+	if !env.EpochID.IsZero() {
+		m.noticeEpoch(from, EpochRef{Epoch: env.Epoch, ID: env.EpochID})
+	}
 	if env.Kind == consensus.KindCommit {
-		n, err := m.screenCommit(env)
-		if err != nil {
-			return err
-		}
-		note = n
+		return m.stepCommit(env)
 	}
-	m.noticeEpoch(from, EpochRef{Epoch: env.Epoch, ID: env.EpochID})
-	before := m.core.HeadID()
-	if err := m.core.Step(*env); err != nil {
-		return err
-	}
-	if note != nil && m.core.HeadID() != before {
-		m.serveRejoiner(note)
-	}
-	return nil
+	return m.core.Step(*env)
 }
 
 // Tick advances logical time by one unit: the core's window, periodic
