@@ -291,6 +291,7 @@ func (m *Member) Tick() {
 	if m.tick%m.cfg.BeaconInterval == 0 {
 		m.beaconNow()
 		m.det.newServeWindow()
+		m.prune()
 	}
 	m.det.expire(m.tick, m.cfg.FetchTimeout)
 	m.decide()
@@ -475,3 +476,32 @@ func (s *seenSet) add(id consensus.MessageID) bool {
 }
 
 var errInternal = errors.New("fork: internal error")
+
+// Stats are the sizes of a Member's network-fed memories, for tests that
+// show the bounds hold and for status pages.
+type Stats struct {
+	PendingBeacons  int // <= MaxPendingBeacons
+	InflightFetches int // <= MaxInflightFetches
+	ServedPeers     int // <= MaxServePeers
+	TrackedMembers  int // latest-beacon entries: identities of current rosters
+	History         int // <= History
+	SentLog         int // <= MaxSentLog
+	Seen            int // <= MaxSeen
+	Losers          int // <= 16
+	Core            consensus.Stats
+}
+
+// Stats reports the sizes of what the Member holds.
+func (m *Member) Stats() Stats {
+	return Stats{
+		PendingBeacons:  len(m.det.pending),
+		InflightFetches: len(m.det.inflight),
+		ServedPeers:     len(m.det.served),
+		TrackedMembers:  max(len(m.det.latest), len(m.det.lastSeq)),
+		History:         len(m.history),
+		SentLog:         len(m.sent),
+		Seen:            len(m.seen.order),
+		Losers:          len(m.losers),
+		Core:            m.core.Stats(),
+	}
+}
