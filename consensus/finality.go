@@ -59,15 +59,23 @@ func (c *Core) close(n *node) {
 	c.dirty = true
 }
 
-// prune keeps the tree within MaxRetainedEpochs. Closed epochs at the
-// root are forgotten first, keeping half the capacity as history for
-// catch-up (CommitsAfter); if the tree is still too large, the oldest open
-// race on the head chain is closed early: the bound wins over the window
-// (docs/ordering.md, "Bounds and bad input").
+// prune keeps the tree within MaxRetainedEpochs, giving up first what
+// matters least (docs/ordering.md, "Bounds and bad input"):
+//  1. closed epochs at the root, kept as history for catch-up
+//     (CommitsAfter) down to half the capacity;
+//  2. candidates off the head chain, the oldest race first and the worst
+//     candidate first: a losing rival cannot become the head unless the
+//     winner is later disqualified;
+//  3. last, the oldest open race on the head chain is closed before its
+//     window ends: the bound wins over the window.
 func (c *Core) prune() {
 	for len(c.nodes) > c.cfg.MaxRetainedEpochs/2 && c.forgetRoot() {
 	}
 	for len(c.nodes) > c.cfg.MaxRetainedEpochs {
+		if victim := c.worstOffChain(); victim != nil {
+			c.drop(victim)
+			continue
+		}
 		var open *node
 		for _, n := range pathFrom(nil, c.headNode) {
 			if !n.closed && n != c.headNode && n.hadChild {
@@ -82,6 +90,19 @@ func (c *Core) prune() {
 		for len(c.nodes) > c.cfg.MaxRetainedEpochs/2 && c.forgetRoot() {
 		}
 	}
+}
+
+// worstOffChain is the worst candidate off the head chain on the oldest
+// head-chain epoch that has one.
+func (c *Core) worstOffChain() *node {
+	for _, n := range pathFrom(nil, c.headNode) {
+		for i := len(n.children) - 1; i >= 0; i-- {
+			if ch := n.children[i]; !ch.isAncestorOf(c.headNode) {
+				return ch
+			}
+		}
+	}
+	return nil
 }
 
 // forgetRoot drops the root when its race is closed.

@@ -261,12 +261,6 @@ func (c *Core) admit(parent *node, n *node) error {
 		}
 		c.drop(victim)
 	}
-	if len(c.nodes) >= c.cfg.MaxRetainedEpochs && parent != c.headNode {
-		c.prune()
-		if len(c.nodes) >= c.cfg.MaxRetainedEpochs {
-			return fmt.Errorf("%w: %d epochs retained", ErrRivalLimit, len(c.nodes))
-		}
-	}
 	if !parent.hadChild {
 		parent.hadChild, parent.firstChild = true, c.tick
 	}
@@ -274,6 +268,13 @@ func (c *Core) admit(parent *node, n *node) error {
 	parent.bySigner[n.signer] = n
 	c.addNode(n)
 	c.dirty = true
+	if len(c.nodes) > c.cfg.MaxRetainedEpochs {
+		c.updateHead()
+		c.prune()
+		if c.nodes[n.ref.ID] == nil {
+			return fmt.Errorf("%w: %d epochs retained", ErrRivalLimit, len(c.nodes))
+		}
+	}
 	c.release(n.ref.ID)
 	return nil
 }
