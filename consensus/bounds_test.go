@@ -144,6 +144,13 @@ func TestRetainedEpochsAreBounded(t *testing.T) {
 func TestOutboxIsBounded(t *testing.T) {
 	n := newNet(t, 2, func(_ int, cfg *consensus.Config) { cfg.MaxOutbox, cfg.WindowTicks = 5, 2 })
 	m0 := n.Members[0].Core
+	// Messages sent in a final epoch never enter the outbox; move to a
+	// fresh epoch first.
+	if err := n.Members[1].Core.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	n.Collect()
+	n.Deliver(consensustest.Any)
 	for k := 0; k < 5; k++ {
 		if _, err := m0.Send([]byte("x")); err != nil {
 			t.Fatal(err)
@@ -152,11 +159,9 @@ func TestOutboxIsBounded(t *testing.T) {
 	if _, err := m0.Send([]byte("x")); !errors.Is(err, consensus.ErrOutboxFull) {
 		t.Fatalf("sixth send: %v", err)
 	}
-	if err := n.Members[1].Core.Commit(); err != nil {
-		t.Fatal(err)
+	if s := m0.Stats(); s.Outbox != 5 {
+		t.Fatalf("outbox %d, want 5", s.Outbox)
 	}
-	n.Collect()
-	n.Deliver(consensustest.Any)
 	for range 3 {
 		n.Tick()
 	}

@@ -89,6 +89,7 @@ const maxRemembered = 4096
 
 func (c *Core) addNode(n *node) {
 	n.bySigner = map[string]*node{}
+	n.builders = map[string]bool{}
 	n.equivocators = map[string]bool{}
 	c.nodes[n.ref.ID] = n
 	if n.parent != nil {

@@ -39,6 +39,7 @@ func (c *Core) Step(env Envelope) error {
 		return fmt.Errorf("%w: %d", ErrUnknownKind, env.Kind)
 	}
 	c.updateHead()
+	c.finalize()
 	return err
 }
 
@@ -207,7 +208,22 @@ func (c *Core) stepCommit(env Envelope) error {
 	}
 	n := c.newChild(parent, env, body.Commit, digest, sc, g, external)
 	n.signer = signer
-	return c.admit(parent, n)
+	if err := c.admit(parent, n); err != nil {
+		return err
+	}
+	c.builtOn(parent, signer)
+	return nil
+}
+
+// builtOn records that the member with signature key signer sent
+// something in epoch n, so it accepted n and every ancestor of n.
+func (c *Core) builtOn(n *node, signer string) {
+	for ; n != nil; n = n.parent {
+		if n.builders[signer] {
+			return
+		}
+		n.builders[signer] = true
+	}
 }
 
 // newChild builds the node of a staged commit on parent (whose state is g).
@@ -420,6 +436,11 @@ func (c *Core) stepProposal(env Envelope) error {
 		return fmt.Errorf("%w: %d proposals in epoch %v", ErrPendingLimit, len(n.proposalRefs), n.ref.ID)
 	}
 	n.proposalRefs = append(n.proposalRefs, p.ProposalRef)
+	if p.Proposal != nil && p.Proposal.Sender.SenderType == wire.SenderTypeMember {
+		if leaf := g.Tree().Leaf(leafIndex(p.Proposal.Sender.LeafIndex)); leaf != nil {
+			c.builtOn(n, string(leaf.SignatureKey))
+		}
+	}
 	if n != c.headNode {
 		if n.state, err = g.MarshalState(); err != nil {
 			return err
