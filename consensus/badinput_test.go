@@ -277,3 +277,12 @@ func TestEvidenceBodyEquality(t *testing.T) {
 		t.Fatalf("evidence from two detectors differs (%d bodies)", len(bodies))
 	}
 }
+
+func newNetSeed(members int, seed uint64) (*consensustest.Network, error) {
+	n, err := consensustest.NewNetwork(consensustest.Options{Members: members, Seed: seed})
+	if err != nil {
+		return nil, err
+	}
+	n.Collect()
+	return n, nil
+}
