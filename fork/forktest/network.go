@@ -191,6 +191,10 @@ func (n *Network) member(name string) (*Node, error) {
 	return nd, nil
 }
 
+// SigningKey is the named node's signature key (for tests that forge or
+// pre-sign messages).
+func (n *Network) SigningKey(name string) *suite.SigningKey { return n.nodes[name].key }
+
 // Node returns the named node.
 func (n *Network) Node(name string) *Node { return n.nodes[name] }
 
