@@ -363,6 +363,9 @@ func (c *Core) stepEvidence(env Envelope) error {
 	if err != nil {
 		return err
 	}
+	if parent.closed {
+		return fmt.Errorf("%w: the race on epoch %v is closed", ErrFinal, parent.ref.ID)
+	}
 	if parent.tree == nil {
 		if _, err := c.groupAt(parent); err != nil {
 			return err
