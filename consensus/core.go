@@ -32,6 +32,8 @@ type Core struct {
 	// waiting for a proposal, by epoch id.
 	pending      map[EpochID]*pendingQueue
 	pendingOrder []EpochID
+	// known lists epochs admitted since the last release of held messages.
+	known []EpochID
 
 	outbox []*OutboxEntry
 	// delivered and seenApp remember delivered message ids and the

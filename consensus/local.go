@@ -170,6 +170,7 @@ func (c *Core) Commit(proposals ...*wire.Proposal) error {
 	c.builtOn(parent, me)
 	c.broadcast(env)
 	c.updateHead()
+	c.releaseKnown()
 	return nil
 }
 

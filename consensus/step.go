@@ -16,7 +16,7 @@ import (
 // returns an error wrapping one of the sentinels of errors.go and changes
 // nothing, with one exception: an envelope for an epoch not yet known
 // (ErrUnknownEpoch) or a commit naming a proposal not yet received
-// (mls.ErrUnknownProposal) is held, within MaxPendingPerEpoch and
+// (ErrPendingProposal) is held, within MaxPendingPerEpoch and
 // MaxPendingEpochs, and processed again when the epoch or a proposal
 // arrives.
 func (c *Core) Step(env Envelope) error {
@@ -40,7 +40,19 @@ func (c *Core) Step(env Envelope) error {
 	}
 	c.updateHead()
 	c.finalize()
+	c.releaseKnown()
 	return err
+}
+
+// releaseKnown processes again the messages held for epochs that have
+// since entered the tree, once the head has moved (so that a message of
+// the new head is not taken for one of a losing branch).
+func (c *Core) releaseKnown() {
+	for len(c.known) > 0 {
+		id := c.known[0]
+		c.known = c.known[1:]
+		c.release(id)
+	}
 }
 
 // hold keeps an envelope for later, within the bounds.
@@ -182,7 +194,7 @@ func (c *Core) stepCommit(env Envelope) error {
 			if herr := c.hold(parent.ref.ID, env); herr != nil {
 				return herr
 			}
-			return fmt.Errorf("%w (held): %w", ErrInvalidMessage, err)
+			return fmt.Errorf("%w: %w", ErrPendingProposal, err)
 		}
 		return c.reject(fmt.Sprintf("invalid commit on %v: %v", parent.ref.ID, err), fmt.Errorf("%w: %w", ErrInvalidMessage, err))
 	}
@@ -291,7 +303,7 @@ func (c *Core) admit(parent *node, n *node) error {
 			return fmt.Errorf("%w: %d epochs retained", ErrRivalLimit, len(c.nodes))
 		}
 	}
-	c.release(n.ref.ID)
+	c.known = append(c.known, n.ref.ID)
 	return nil
 }
 
@@ -450,6 +462,6 @@ func (c *Core) stepProposal(env Envelope) error {
 		}
 	}
 	c.dirty = true
-	c.release(n.ref.ID)
+	c.known = append(c.known, n.ref.ID)
 	return nil
 }
