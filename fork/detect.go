@@ -185,7 +185,10 @@ func (m *Member) stepBeacon(from PeerID, env *consensus.Envelope) error {
 	switch {
 	case m.inHistory(b.EpochID):
 		// A peer behind us on our own chain, past our retention: tell it
-		// where we are, so that it fetches from us.
+		// where we are, so that it fetches from us. The beacon cannot be
+		// verified any more (the epoch's tree is gone), so the re-send
+		// of our messages waits for a verified one: the peer's next
+		// beacon after it catches up names an epoch we know.
 		m.onDemandBeacon()
 	case m.isLoser(b.EpochID):
 		// A member of a branch that lost; it will fetch and rejoin.
@@ -214,8 +217,21 @@ func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
 		// have carried to it.
 		m.onDemandBeacon()
 		m.antiEntropy()
+		if m.inHistory(b.EpochID) && m.isFinal(b.EpochID) {
+			m.serveLagging(PeerID(""), EpochRef{Epoch: b.Epoch, ID: b.EpochID})
+		}
 	}
 	return nil
+}
+
+// isFinal reports whether id is a final epoch of our retained tree.
+func (m *Member) isFinal(id EpochID) bool {
+	for _, e := range m.core.Epochs() {
+		if e.Ref.ID == id {
+			return e.Final
+		}
+	}
+	return false
 }
 
 // antiEntropy re-broadcasts this member's application messages that are

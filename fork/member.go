@@ -186,7 +186,10 @@ type Member struct {
 
 	sent    []consensus.OutboxEntry // own messages, oldest first
 	sentIdx map[consensus.MessageID]int
-	seen    seenSet
+	// resentAt is when a logged message was last re-sent (same keys as
+	// sentIdx).
+	resentAt map[consensus.MessageID]uint64
+	seen     seenSet
 	// served lists fork points for which this member already re-sent its
 	// messages to rejoining members.
 	served []EpochRef
@@ -207,13 +210,14 @@ func New(cfg Config) (*Member, error) {
 	}
 	g := c.Core.Group
 	m := &Member{
-		cfg:     c,
-		groupID: slices.Clone(g.GroupID()),
-		suite:   g.Suite(),
-		self:    IdentityOf(&g.Tree().Leaf(g.OwnLeaf()).Credential),
-		seq:     c.BeaconSeq,
-		seen:    newSeenSet(c.MaxSeen),
-		sentIdx: map[consensus.MessageID]int{},
+		cfg:      c,
+		groupID:  slices.Clone(g.GroupID()),
+		suite:    g.Suite(),
+		self:     IdentityOf(&g.Tree().Leaf(g.OwnLeaf()).Credential),
+		seq:      c.BeaconSeq,
+		seen:     newSeenSet(c.MaxSeen),
+		sentIdx:  map[consensus.MessageID]int{},
+		resentAt: map[consensus.MessageID]uint64{},
 	}
 	m.rand = &nonceRand{r: c.Core.Rand}
 	m.det.init()
@@ -507,6 +511,7 @@ func (m *Member) logSent(e consensus.OutboxEntry) {
 	if over := len(m.sent) - m.cfg.MaxSentLog; over > 0 {
 		for _, old := range m.sent[:over] {
 			delete(m.sentIdx, old.ID)
+			delete(m.resentAt, old.ID)
 		}
 		m.sent = slices.Delete(m.sent, 0, over)
 		for i, e := range m.sent {

@@ -264,6 +264,8 @@ func renderEvent(ev fork.Event) string {
 		return fmt.Sprintf("rejoined from %d/%v to %d/%v (resent %d, removals %d)", ev.From.Epoch, ev.From.ID, ev.To.Epoch, ev.To.ID, ev.Count, ev.Removals)
 	case fork.EventServedRejoiner:
 		return fmt.Sprintf("served rejoiner forked at %d/%v (resent %d)", ev.From.Epoch, ev.From.ID, ev.Count)
+	case fork.EventServedLagging:
+		return fmt.Sprintf("served a member still in %d/%v (resent %d)", ev.From.Epoch, ev.From.ID, ev.Count)
 	case fork.EventBranchFound, fork.EventSurvived, fork.EventNoVerdict, fork.EventStayOut:
 		return fmt.Sprintf("%v %d/%v via %s", ev.Kind, ev.Rival.Epoch, ev.Rival.ID, ev.Peer)
 	case fork.EventRefusedRejoin:
