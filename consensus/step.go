@@ -265,7 +265,7 @@ func (c *Core) newChild(parent *node, env Envelope, msg *wire.MLSMessage, digest
 		}
 		n.removedIDs = append(n.removedIDs, id)
 	}
-	n.key = c.cfg.Rank.Key(&Candidate{Parent: parent.ref.ID, Committer: n.committer, Removes: len(n.removed), Digest: digest})
+	n.key = c.cfg.Rank.Key(&Candidate{Parent: parent.ref.ID, Committer: n.committer, Removes: len(n.removed), External: external, Digest: digest})
 	return n
 }
 
@@ -451,6 +451,7 @@ func (c *Core) stepProposal(env Envelope) error {
 		return fmt.Errorf("%w: %d proposals in epoch %v", ErrPendingLimit, len(n.proposalRefs), n.ref.ID)
 	}
 	n.proposalRefs = append(n.proposalRefs, p.ProposalRef)
+	n.byRef = append(n.byRef, p.Proposal.Proposal)
 	if p.Proposal != nil && p.Proposal.Sender.SenderType == wire.SenderTypeMember {
 		if leaf := g.Tree().Leaf(leafIndex(p.Proposal.Sender.LeafIndex)); leaf != nil {
 			c.builtOn(n, string(leaf.SignatureKey))

@@ -58,8 +58,10 @@ type node struct {
 
 	bySigner     map[string]*node // candidate children by committer signature key
 	equivocators map[string]bool
-	// proposalRefs are the proposals received in this epoch, in order.
+	// proposalRefs are the proposals received in this epoch, in order,
+	// and byRef the proposals they name.
 	proposalRefs [][]byte
+	byRef        []*wire.Proposal
 }
 
 // better reports whether a ranks before b.
