@@ -139,11 +139,11 @@ func (c *Core) updateHead() {
 			// Lived in or rebuilt before: its saved state is the one
 			// whose ratchets are current.
 			if g, err = c.load(x.state); err != nil {
-				c.emit(Event{Kind: EventCommitRejected, Reason: err.Error()})
+				c.abortMove(old, err)
 				return
 			}
 		} else if err = c.enter(g, x); err != nil {
-			c.emit(Event{Kind: EventCommitRejected, Reason: err.Error()})
+			c.abortMove(old, err)
 			return
 		}
 		if g != nil {
@@ -168,5 +168,19 @@ func (c *Core) updateHead() {
 	}
 	if len(abandoned) > 0 {
 		c.afterSwitch(abandoned)
+	}
+}
+
+// abortMove undoes a head move that failed half way (a saved state that
+// does not load, a commit that no longer merges: neither happens unless
+// memory is corrupted or the engine changed): the live head may have been
+// merged forward already, so it is restored from the state saved when the
+// move began, and the failure is reported.
+func (c *Core) abortMove(old *node, err error) {
+	c.emit(Event{Kind: EventCommitRejected, Reason: fmt.Sprintf("moving the head: %v", err)})
+	if c.head != nil && old.state != nil {
+		if g, lerr := c.load(old.state); lerr == nil {
+			c.head = g
+		}
 	}
 }
