@@ -126,7 +126,10 @@ func (m *Member) beaconNow() {
 		return // the key signs every message; it cannot fail here alone
 	}
 	m.seq++
-	m.out.State = &State{BeaconSeq: m.seq}
+	if m.seq > m.seqLimit {
+		m.seqLimit = m.seq + seqReserve
+		m.stateChanged()
+	}
 	body, err := codec.Marshal(&b)
 	if err != nil {
 		return

@@ -50,6 +50,10 @@ type Node struct {
 	texts     []string
 	dups      int
 	joinedAt  int // index into Network.sent when it joined
+	// State is the last fork.State the member asked to persist.
+	State *fork.State
+	// MaxBeaconSeq is the highest beacon sequence number it sent.
+	MaxBeaconSeq uint64
 }
 
 type packet struct {
@@ -220,7 +224,14 @@ func (n *Network) flush(nd *Node) {
 	}
 	rd := m.Ready()
 	m.Advance(rd)
+	if rd.State != nil {
+		nd.State = rd.State
+	}
 	for _, env := range rd.Messages {
+		var b fork.Beacon
+		if env.Kind == consensus.KindBeacon && codec.Unmarshal(env.Body, &b) == nil {
+			nd.MaxBeaconSeq = max(nd.MaxBeaconSeq, b.Seq)
+		}
 		for _, to := range n.names {
 			if to != nd.Name {
 				n.enqueue(packet{from: nd.Name, to: to, env: env})
