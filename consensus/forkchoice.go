@@ -58,9 +58,11 @@ func (c *Core) groupCopyAt(n *node) (*mls.Group, error) {
 	if err := c.enter(g, n); err != nil {
 		return nil, err
 	}
-	if n.state, err = g.MarshalState(); err != nil {
+	st, err := g.MarshalState()
+	if err != nil {
 		return nil, err
 	}
+	n.setState(st)
 	n.tree = g.Tree()
 	return g, nil
 }
@@ -116,7 +118,7 @@ func (c *Core) updateHead() {
 	// ratchets, which must never be rebuilt from scratch).
 	if c.head != nil {
 		if st, err := c.head.MarshalState(); err == nil {
-			old.state = st
+			old.setState(st)
 			old.tree = c.head.Tree()
 		}
 	}
@@ -150,9 +152,12 @@ func (c *Core) updateHead() {
 			x.tree = g.Tree()
 		}
 		if x != t && g != nil {
-			if x.state, err = g.MarshalState(); err != nil {
+			st, err := g.MarshalState()
+			if err != nil {
+				c.abortMove(old, err)
 				return
 			}
+			x.setState(st)
 		}
 		c.emit(Event{Kind: EventEpochMerged, Epoch: x.ref.Epoch, ID: x.ref.ID, Parent: x.parent.ref.ID,
 			Committer: x.committer, Added: x.added, Removed: x.removed, RemovedIdentities: x.removedIDs})

@@ -313,7 +313,8 @@ func (c *Core) drop(n *node) {
 		delete(c.nodes, x.ref.ID)
 		delete(c.seenCommits, x.digest)
 		c.dropPending(x.ref.ID)
-		x.state, x.staged = nil, nil
+		x.setState(nil)
+		x.staged = nil
 	}
 	if p := n.parent; p != nil {
 		p.removeChild(n)
@@ -458,9 +459,11 @@ func (c *Core) stepProposal(env Envelope) error {
 		}
 	}
 	if n != c.headNode {
-		if n.state, err = g.MarshalState(); err != nil {
+		st, err := g.MarshalState()
+		if err != nil {
 			return err
 		}
+		n.setState(st)
 	}
 	c.dirty = true
 	c.known = append(c.known, n.ref.ID)

@@ -64,6 +64,14 @@ type node struct {
 	byRef        []*wire.Proposal
 }
 
+// setState replaces the saved MLS state, zeroing the old copy: it holds
+// the epoch's secrets, and the engine never aliases a state it loaded
+// (mls/codec copies every opaque field), so nothing else refers to it.
+func (n *node) setState(st []byte) {
+	clear(n.state)
+	n.state = st
+}
+
 // better reports whether a ranks before b.
 func better(a, b *node) bool {
 	if c := bytes.Compare(a.key, b.key); c != 0 {
