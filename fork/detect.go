@@ -162,14 +162,20 @@ func (m *Member) treeFor(id EpochID) *ratchettree.Tree {
 	return nil
 }
 
+// isLoser reports whether id heads a branch judged to lose (or built on a
+// refused rejoin) recently. The judgement expires after loserTTL ticks, so
+// that a branch judged on evidence its own members did not share is looked
+// at again rather than left forked for good.
 func (m *Member) isLoser(id EpochID) bool {
 	for _, l := range m.losers {
-		if l == id {
+		if l.id == id && m.tick-l.at < m.loserTTL() {
 			return true
 		}
 	}
 	return false
 }
+
+func (m *Member) loserTTL() uint64 { return 4 * m.cfg.HealDelay }
 
 func (m *Member) stepBeacon(from PeerID, env *consensus.Envelope) error {
 	var b Beacon

@@ -190,13 +190,22 @@ func (m *Member) decide() {
 }
 
 func (m *Member) addLoser(id EpochID) {
-	if m.isLoser(id) {
-		return
+	for i := range m.losers {
+		if m.losers[i].id == id {
+			m.losers[i].at = m.tick
+			return
+		}
 	}
-	m.losers = append(m.losers, id)
+	m.losers = append(m.losers, loser{id: id, at: m.tick})
 	if len(m.losers) > DefaultMaxLosers {
 		m.losers = m.losers[1:]
 	}
+}
+
+// loser is a branch head judged to lose, and when.
+type loser struct {
+	id EpochID
+	at uint64
 }
 
 // healNote travels in the authenticated data of a rejoining member's

@@ -175,7 +175,7 @@ type Member struct {
 
 	det    detector
 	rival  *rival
-	losers []EpochID // heads of branches that lost to ours, newest last
+	losers []loser // heads of branches that lost to ours, newest last
 	// join records the last rejoin by external commit (nil if none).
 	join *joinRecord
 	// gone is set once this member knows it is out of the group for
