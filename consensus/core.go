@@ -9,6 +9,7 @@ import (
 	"github.com/mlsnode/mlsnode/mls"
 	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/ratchettree"
+	"github.com/mlsnode/mlsnode/mls/suite"
 )
 
 // Core is the ordering state machine of one member in one group. It is not
@@ -17,6 +18,7 @@ import (
 type Core struct {
 	cfg     Config
 	groupID []byte
+	cs      *suite.Suite
 	tick    uint64
 
 	// The epoch tree: root is the oldest retained epoch, headNode the
@@ -71,6 +73,7 @@ func New(cfg Config) (*Core, error) {
 	c := &Core{
 		cfg:         cfg,
 		groupID:     append([]byte{}, g.GroupID()...),
+		cs:          g.Suite(),
 		nodes:       map[EpochID]*node{},
 		seenCommits: map[[32]byte]*node{},
 		pending:     map[EpochID]*pendingQueue{},
@@ -187,6 +190,9 @@ func (c *Core) HeadRef() EpochRef { return c.headNode.ref }
 
 // Now is the number of ticks since New.
 func (c *Core) Now() uint64 { return c.tick }
+
+// suite is the group's cipher suite.
+func (c *Core) suite() *suite.Suite { return c.cs }
 
 // RankRule is the rule the Core ranks rivals with.
 func (c *Core) RankRule() RankRule { return c.cfg.Rank }

@@ -41,6 +41,8 @@ type node struct {
 	staged *mls.StagedCommit
 	state  []byte
 	tree   *ratchettree.Tree
+	// sealKey is the epoch's key for KindSealed envelopes, once derived.
+	sealKey []byte
 
 	// firstChild is the tick the first candidate commit on this epoch
 	// arrived (valid once hadChild); the race on the epoch closes
