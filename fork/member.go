@@ -2,7 +2,6 @@ package fork
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/mlsnode/mlsnode/consensus"
 	"github.com/mlsnode/mlsnode/mls"
-	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/suite"
 	"github.com/mlsnode/mlsnode/mls/wire"
 )
@@ -192,7 +190,6 @@ type Member struct {
 	// messages to rejoining members.
 	served []EpochRef
 
-	rand *nonceRand // the core's Rand (see sendWithNonce)
 	// stateDirty: Ready must carry a State.
 	stateDirty bool
 
@@ -205,8 +202,8 @@ func New(cfg Config) (*Member, error) {
 	if c.Core.Group == nil || c.Core.SigningKey == nil || c.Core.Rand == nil {
 		return nil, fmt.Errorf("%w: Core.Group, Core.SigningKey and Core.Rand are required", consensus.ErrConfig)
 	}
-	if c.Core.CommitHook != nil {
-		return nil, fmt.Errorf("%w: fork.Member installs Core.CommitHook itself", consensus.ErrConfig)
+	if c.Core.CommitHook != nil || c.Core.CommitHookRefs != nil {
+		return nil, fmt.Errorf("%w: fork.Member installs the commit hook itself", consensus.ErrConfig)
 	}
 	g := c.Core.Group
 	m := &Member{
@@ -219,7 +216,6 @@ func New(cfg Config) (*Member, error) {
 		sentIdx:  map[consensus.MessageID]int{},
 		resentAt: map[consensus.MessageID]uint64{},
 	}
-	m.rand = &nonceRand{r: c.Core.Rand}
 	m.det.init()
 	core, err := consensus.New(m.coreConfig(g))
 	if err != nil {
@@ -242,8 +238,7 @@ func New(cfg Config) (*Member, error) {
 func (m *Member) coreConfig(g *mls.Group) consensus.Config {
 	cc := m.cfg.Core
 	cc.Group = g
-	cc.Rand = m.rand
-	cc.CommitHook = recordRemovalsHook
+	cc.CommitHookRefs = recordRemovalsHook
 	cc.Membership = removalPolicy{inner: m.cfg.Core.Membership}
 	return cc
 }
@@ -333,61 +328,8 @@ func (m *Member) Send(data []byte) (consensus.MessageID, error) {
 // sendWithNonce seals data under the given nonce, so that a re-send keeps
 // the message id (SHA-256 of the credential and the nonce, see
 // consensus.MessageID).
-//
-// consensus.Core has no such entry point yet (requested); until it does,
-// the nonce reaches Core.Send through the Rand the core was given, which
-// Send reads first for its nonce. The returned id is checked against the
-// one the nonce must give, so a change in the core fails loudly here
-// rather than re-sending under new ids.
 func (m *Member) sendWithNonce(nonce [16]byte, data []byte) (consensus.MessageID, error) {
-	m.rand.inject(nonce)
-	id, err := m.core.Send(data)
-	injected := m.rand.take()
-	if err != nil {
-		return id, err
-	}
-	if injected || id != m.messageID(nonce) {
-		return id, fmt.Errorf("%w: the core did not seal under the given nonce", errInternal)
-	}
-	return id, nil
-}
-
-// messageID is consensus's message id for a nonce of this member.
-func (m *Member) messageID(nonce [16]byte) consensus.MessageID {
-	head := m.core.Head()
-	cred, _ := codec.Marshal(&head.Tree().Leaf(head.OwnLeaf()).Credential)
-	h := sha256.New()
-	h.Write([]byte("mlsnode message id"))
-	h.Write(cred)
-	h.Write(nonce[:])
-	var id consensus.MessageID
-	copy(id[:], h.Sum(nil))
-	return id
-}
-
-// nonceRand is the Rand handed to the core: the caller's, except that one
-// injected 16-byte nonce is returned by the next 16-byte read.
-type nonceRand struct {
-	r       io.Reader
-	pending bool
-	nonce   [16]byte
-}
-
-func (n *nonceRand) inject(nonce [16]byte) { n.nonce, n.pending = nonce, true }
-
-// take clears the injection and reports whether it was still unused.
-func (n *nonceRand) take() bool {
-	unused := n.pending
-	n.pending = false
-	return unused
-}
-
-func (n *nonceRand) Read(p []byte) (int, error) {
-	if n.pending && len(p) == len(n.nonce) {
-		n.pending = false
-		return copy(p, n.nonce[:]), nil
-	}
-	return n.r.Read(p)
+	return m.core.SendWithNonce(nonce, data)
 }
 
 // Propose sends a proposal in the head epoch.

@@ -195,6 +195,22 @@ func (n *Network) member(name string) (*Node, error) {
 	return nd, nil
 }
 
+// KeyPackage makes a fresh KeyPackage for the named node (created if
+// new), for tests that build proposals by hand.
+func (n *Network) KeyPackage(t interface{ Fatal(...any) }, name string) *wire.KeyPackage {
+	nd, ok := n.nodes[name]
+	if !ok {
+		var err error
+		if nd, err = n.newNode(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n.freshKeyPackage(nd); err != nil {
+		t.Fatal(err)
+	}
+	return nd.kp.KeyPackage
+}
+
 // SigningKey is the named node's signature key (for tests that forge or
 // pre-sign messages).
 func (n *Network) SigningKey(name string) *suite.SigningKey { return n.nodes[name].key }
