@@ -66,9 +66,12 @@ type Config struct {
 	// History bounds the head-chain epoch ids remembered (<= MaxHistory).
 	History int
 
-	// State restores fork's own state after a restart (the last
-	// Ready.State written); nil starts afresh. BeaconSeq, if larger, is
-	// the first beacon sequence number to use.
+	// Persist, with Core.Group nil, restarts the consensus core from its
+	// last Ready.Persist (consensus.Restore). State restores fork's own
+	// state (the last Ready.State written); nil starts afresh.
+	// BeaconSeq, if larger than State's, is the first beacon sequence
+	// number to use.
+	Persist   *consensus.Persist
 	State     *State
 	BeaconSeq uint64
 	// KeyPackageLifetime is the lifetime of the fresh KeyPackage made for
@@ -199,28 +202,37 @@ type Member struct {
 // New starts a Member in the epoch of cfg.Core.Group.
 func New(cfg Config) (*Member, error) {
 	c := cfg.withDefaults()
-	if c.Core.Group == nil || c.Core.SigningKey == nil || c.Core.Rand == nil {
-		return nil, fmt.Errorf("%w: Core.Group, Core.SigningKey and Core.Rand are required", consensus.ErrConfig)
+	if (c.Core.Group == nil) == (c.Persist == nil) || c.Core.SigningKey == nil || c.Core.Rand == nil {
+		return nil, fmt.Errorf("%w: Core.SigningKey, Core.Rand and one of Core.Group and Persist are required", consensus.ErrConfig)
 	}
 	if c.Core.CommitHook != nil || c.Core.CommitHookRefs != nil {
 		return nil, fmt.Errorf("%w: fork.Member installs the commit hook itself", consensus.ErrConfig)
 	}
-	g := c.Core.Group
 	m := &Member{
 		cfg:      c,
-		groupID:  slices.Clone(g.GroupID()),
-		suite:    g.Suite(),
-		self:     IdentityOf(&g.Tree().Leaf(g.OwnLeaf()).Credential),
 		seq:      c.BeaconSeq,
 		seen:     newSeenSet(c.MaxSeen),
 		sentIdx:  map[consensus.MessageID]int{},
 		resentAt: map[consensus.MessageID]uint64{},
 	}
 	m.det.init()
-	core, err := consensus.New(m.coreConfig(g))
+	var core *consensus.Core
+	var err error
+	if c.Persist != nil {
+		core, err = consensus.Restore(m.coreConfig(nil), c.Persist)
+	} else {
+		core, err = consensus.New(m.coreConfig(c.Core.Group))
+	}
 	if err != nil {
 		return nil, err
 	}
+	g := core.Head()
+	if g == nil {
+		return nil, fmt.Errorf("%w: the group state is of a removed member", consensus.ErrConfig)
+	}
+	m.groupID = slices.Clone(g.GroupID())
+	m.suite = g.Suite()
+	m.self = IdentityOf(&g.Tree().Leaf(g.OwnLeaf()).Credential)
 	m.core = core
 	chain := core.Chain(c.History)
 	for i := len(chain) - 1; i >= 0; i-- {
