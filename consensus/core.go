@@ -142,7 +142,7 @@ func (c *Core) reject(reason string, err error) error {
 
 // persist collects the durable state.
 func (c *Core) persist() *Persist {
-	p := &Persist{HeadID: c.headNode.ref.ID}
+	p := &Persist{HeadID: c.headNode.ref.ID, Tick: c.tick}
 	if c.head != nil {
 		if st, err := c.head.MarshalState(); err == nil {
 			p.HeadState = st
@@ -155,6 +155,11 @@ func (c *Core) persist() *Persist {
 			r.Parent = n.parent.ref.ID
 			r.Commit, _ = n.env.MarshalBinary()
 		}
+		var age uint64
+		if n.hadChild {
+			age = c.tick - n.firstChild
+		}
+		r.Meta, _ = codec.Marshal(&nodeMeta{n: n, age: age})
 		p.Retained = append(p.Retained, r)
 	}
 	for _, o := range c.outbox {

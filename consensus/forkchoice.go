@@ -77,6 +77,9 @@ func (c *Core) enter(g *mls.Group, n *node) error {
 			return nil
 		}
 	}
+	if n.msg == nil {
+		return fmt.Errorf("%w: the commit of epoch %v is not available", ErrUnknownEpoch, n.ref.ID)
+	}
 	p, err := g.ProcessHandshake(n.msg)
 	if err != nil {
 		return fmt.Errorf("consensus: re-processing the commit of epoch %v: %w", n.ref.ID, err)
