@@ -175,12 +175,27 @@ func (m *Member) decide() {
 	if r == nil || m.gone || m.tick-r.since < m.cfg.HealDelay {
 		return
 	}
-	switch Survivor(m.ownView(r), m.viewOf(r)) {
+	own := m.ownView(r)
+	switch Survivor(own, m.viewOf(r)) {
 	case FirstSurvives:
 		m.emit(Event{Kind: EventSurvived, Peer: r.peer, Rival: r.head})
 		m.addLoser(r.head.ID)
 		m.rival = nil
 	case SecondSurvives:
+		// The members of a losing branch rejoin one after the other, in
+		// the order of their identities, StaggerTicks apart: external
+		// commits on one survivor head are rivals, and all but one would
+		// have to rejoin again. Meanwhile the survivor's new heads make
+		// us fetch a fresh BranchInfo, so each rejoins on the latest.
+		rank := uint64(0)
+		for _, id := range own.Active {
+			if bytes.Compare(id[:], m.self[:]) < 0 {
+				rank++
+			}
+		}
+		if m.tick-r.since < m.cfg.HealDelay+rank*m.cfg.StaggerTicks {
+			return
+		}
 		m.rejoin(r)
 	default:
 		m.emit(Event{Kind: EventNoVerdict, Peer: r.peer, Rival: r.head})
@@ -382,9 +397,11 @@ func (m *Member) freshKeyPackage(old *mls.Group) (*mls.KeyPackageBundle, error) 
 
 // serveRejoiner re-sends this member's messages sent on the surviving
 // chain since note's fork point (its own epoch included: a message sent
-// in it after the partition began never crossed), once per fork point, so
-// that a member who rejoined from the other branch receives them.
-// Messages of the head epoch, which the rejoin made, reached it anyway.
+// in it after the partition began never crossed), so that a member who
+// rejoined from the other branch receives them. Every rejoin is served,
+// even for a fork point served before: a copy sealed before this rejoiner
+// joined is not readable by it. Messages of the head epoch, which the
+// rejoin made, reached it anyway.
 func (m *Member) serveRejoiner(note *healNote) {
 	if n, ok := m.resendSince(note.ForkPoint, false); ok {
 		var fp EpochRef
@@ -407,8 +424,8 @@ func (m *Member) serveLagging(peer PeerID, ref EpochRef) {
 
 // resendSince re-seals, in the head and under their ids, the messages of
 // the sent log whose epoch is on our chain at or after fp (all remembered,
-// if fp is nil). It does so once per fp (the last 16 are remembered) and
-// reports false when it did nothing.
+// if fp is nil). For a lagging peer (includeHead) it does so once per fp
+// (the last 16 are remembered). It reports false when it did nothing.
 func (m *Member) resendSince(fp *EpochRef, includeHead bool) (int, bool) {
 	var key EpochRef
 	if fp != nil {
@@ -417,12 +434,14 @@ func (m *Member) resendSince(fp *EpochRef, includeHead bool) (int, bool) {
 			return 0, false // not a point of our chain as far as we remember
 		}
 	}
-	if slices.Contains(m.served, key) {
-		return 0, false
-	}
-	m.served = append(m.served, key)
-	if len(m.served) > DefaultMaxLosers {
-		m.served = m.served[1:]
+	if includeHead {
+		if slices.Contains(m.served, key) {
+			return 0, false
+		}
+		m.served = append(m.served, key)
+		if len(m.served) > DefaultMaxLosers {
+			m.served = m.served[1:]
+		}
 	}
 	after := map[EpochID]bool{}
 	for _, h := range m.history {

@@ -48,6 +48,9 @@ type Config struct {
 	// survivor rule (default 3 beacon intervals: every connected member's
 	// latest beacon has then arrived).
 	HealDelay uint64
+	// StaggerTicks separates the rejoins of a losing branch's members
+	// (default 2: a round trip in the simulator's usual settings).
+	StaggerTicks uint64
 	// FetchTimeout: an unanswered fetch is forgotten after this many
 	// ticks, so the peer may be asked again.
 	FetchTimeout uint64
@@ -99,6 +102,7 @@ func (c *Config) withDefaults() Config {
 	def(&out.BeaconInterval, DefaultBeaconInterval)
 	def(&out.HealDelay, 3*out.BeaconInterval)
 	def(&out.FetchTimeout, DefaultFetchTimeout)
+	def(&out.StaggerTicks, 2)
 	defInt(&out.MaxInflightFetches, DefaultMaxInflightFetches)
 	defInt(&out.ServeBudget, DefaultServeBudget)
 	defInt(&out.MaxServePeers, DefaultMaxServePeers)
@@ -189,8 +193,8 @@ type Member struct {
 	// sentIdx).
 	resentAt map[consensus.MessageID]uint64
 	seen     seenSet
-	// served lists fork points for which this member already re-sent its
-	// messages to rejoining members.
+	// served lists the epochs from which this member re-sent its
+	// messages to a lagging peer (the last 16).
 	served []EpochRef
 
 	// stateDirty: Ready must carry a State.
