@@ -141,9 +141,11 @@ func (c *Core) rebuild(p *Persist) error {
 	head.tree = c.head.Tree()
 	c.tick = p.Tick
 	// Parents first: opening a sealed commit may need its parent rebuilt.
+	me := c.ownKey()
 	for _, n := range c.sortedNodes() {
 		if n.parent != nil {
 			n.msg = c.commitMessage(n)
+			n.unreachable = n.signer == me && n.state == nil && n != head
 		}
 	}
 	return nil

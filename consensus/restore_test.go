@@ -188,3 +188,41 @@ func TestRestoreKeepsTheTree(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreOwnUnmergedCommit: under wait-decide a member's own commit
+// waits unmerged; after a restart its staged state is gone and the engine
+// will not re-stage a commit in the member's own name, so the restored
+// Core keeps it for ranking but never tries to move onto it.
+func TestRestoreOwnUnmergedCommit(t *testing.T) {
+	n, err := consensustest.NewNetwork(consensustest.Options{Members: 2, Seed: 8, Configure: func(_ int, cfg *consensus.Config) {
+		cfg.SkipPersist, cfg.Apply = false, consensus.WaitDecide{Wait: 2}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Collect()
+	m0 := n.Members[0]
+	if err := m0.Core.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	rd := m0.Core.Ready()
+	restored, err := consensus.Restore(consensus.Config{SigningKey: m0.Key, Rand: m0.Rand, Apply: consensus.WaitDecide{Wait: 2}}, rd.Persist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(restored.Epochs()) != 2 {
+		t.Fatalf("restored %d epochs, want the root and the own candidate", len(restored.Epochs()))
+	}
+	restored.Advance(restored.Ready())
+	for i := 0; i < 4; i++ {
+		restored.Tick()
+	}
+	if restored.HeadRef().Epoch != 1 {
+		t.Fatalf("moved onto an unreachable commit: head %v", restored.HeadRef())
+	}
+	for _, e := range restored.Ready().Events {
+		if e.Kind == consensus.EventCommitRejected {
+			t.Fatalf("tried to move: %s", e.Reason)
+		}
+	}
+}
