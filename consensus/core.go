@@ -169,9 +169,12 @@ func (c *Core) persist() *Persist {
 }
 
 // sortedNodes lists the retained epochs by number, then id.
-func (c *Core) sortedNodes() []*node {
-	out := make([]*node, 0, len(c.nodes))
-	for _, n := range c.nodes {
+func (c *Core) sortedNodes() []*node { return sortNodes(c.nodes) }
+
+// sortNodes lists a set of epochs by number, then id.
+func sortNodes(m map[EpochID]*node) []*node {
+	out := make([]*node, 0, len(m))
+	for _, n := range m {
 		out = append(out, n)
 	}
 	sort.Slice(out, func(i, j int) bool {

@@ -191,8 +191,3 @@ func (c *Core) commitMessage(n *node) *wire.MLSMessage {
 	}
 	return cb.Commit
 }
-
-func sortNodes(m map[EpochID]*node) []*node {
-	c := &Core{nodes: m}
-	return c.sortedNodes()
-}
