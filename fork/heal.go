@@ -230,9 +230,11 @@ type loser struct {
 //	struct {
 //	    opaque magic[4] = "mlsH";
 //	    optional<EpochRef> fork_point;
+//	    uint64 member_since;   // epoch number its membership began at
 //	} HealNote;
 type healNote struct {
-	ForkPoint *EpochRef
+	ForkPoint   *EpochRef
+	MemberSince uint64
 }
 
 var healMagic = []byte("mlsH")
@@ -240,6 +242,7 @@ var healMagic = []byte("mlsH")
 func (n *healNote) MarshalMLS(w *codec.Writer) {
 	w.Raw(healMagic)
 	w.Optional(n.ForkPoint != nil, func(w *codec.Writer) { writeRef(w, n.ForkPoint) })
+	w.Uint64(n.MemberSince)
 }
 
 func (n *healNote) UnmarshalMLS(r *codec.Reader) {
@@ -253,6 +256,7 @@ func (n *healNote) UnmarshalMLS(r *codec.Reader) {
 		n.ForkPoint = new(EpochRef)
 		readRef(r, "HealNote.fork_point", n.ForkPoint)
 	})
+	r.Uint64("HealNote.member_since", &n.MemberSince)
 }
 
 // forkPoint is the newest epoch on both our chain and r's, if remembered.
@@ -280,7 +284,7 @@ func (m *Member) rejoin(r *rival) {
 	oldHead := m.core.Head()
 	from := EpochRef{Epoch: oldHead.Epoch(), ID: m.core.HeadID()}
 	oldRemoved, _ := RemovedSetOf(oldHead.Context().Extensions)
-	note := healNote{ForkPoint: m.forkPoint(r)}
+	note := healNote{ForkPoint: m.forkPoint(r), MemberSince: m.memberSince}
 	aad, err := codec.Marshal(&note)
 	if err != nil {
 		return
@@ -402,8 +406,23 @@ func (m *Member) freshKeyPackage(old *mls.Group) (*mls.KeyPackageBundle, error) 
 // even for a fork point served before: a copy sealed before this rejoiner
 // joined is not readable by it. Messages of the head epoch, which the
 // rejoin made, reached it anyway.
+//
+// A rejoiner is owed nothing from before its membership began: without a
+// fork point it remembers, or when it joined its branch after the fork,
+// only messages of epochs numbered from its member_since on are sent.
 func (m *Member) serveRejoiner(note *healNote) {
-	if n, ok := m.resendSince(note.ForkPoint, false); ok {
+	fp := note.ForkPoint
+	if fp == nil || note.MemberSince > fp.Epoch {
+		// Epoch numbers agree up to the fork, and after it each branch's
+		// grow from there: a message of our epoch numbered below the
+		// rejoiner's first was either before the fork (it was not a
+		// member then) or not comparable; it is not sent.
+		fp = m.historyAt(note.MemberSince)
+		if fp == nil {
+			return
+		}
+	}
+	if n, ok := m.resendSince(fp, false); ok {
 		var fp EpochRef
 		if note.ForkPoint != nil {
 			fp = *note.ForkPoint
@@ -422,18 +441,31 @@ func (m *Member) serveLagging(peer PeerID, ref EpochRef) {
 	}
 }
 
-// resendSince re-seals, in the head and under their ids, the messages of
-// the sent log whose epoch is on our chain at or after fp (all remembered,
-// if fp is nil). For a lagging peer (includeHead) it does so once per fp
-// (the last 16 are remembered). It reports false when it did nothing.
-func (m *Member) resendSince(fp *EpochRef, includeHead bool) (int, bool) {
-	var key EpochRef
-	if fp != nil {
-		key = *fp
-		if !m.inHistory(fp.ID) {
-			return 0, false // not a point of our chain as far as we remember
+// historyAt is the oldest epoch of our chain numbered at least n, if any.
+func (m *Member) historyAt(n uint64) *EpochRef {
+	for i := range m.history {
+		if m.history[i].Epoch >= n {
+			ref := m.history[i]
+			return &ref
 		}
 	}
+	return nil
+}
+
+// resendSince re-seals, in the head and under their ids, the messages of
+// the sent log whose epoch is on our chain at or after fp. For a lagging
+// peer (includeHead) it does so once per fp (the last 16 are remembered).
+// It reports false when it did nothing.
+//
+// A message is not re-sent when a member added (by an Add) after its
+// epoch is still in the group: re-sealing it in the head would let that
+// member read what was sent before it joined. Members who come back by
+// external commit are not "added" in this sense: they were members then.
+func (m *Member) resendSince(fp *EpochRef, includeHead bool) (int, bool) {
+	if fp == nil || !m.inHistory(fp.ID) {
+		return 0, false // not a point of our chain as far as we remember
+	}
+	key := *fp
 	if includeHead {
 		if slices.Contains(m.served, key) {
 			return 0, false
@@ -443,15 +475,23 @@ func (m *Member) resendSince(fp *EpochRef, includeHead bool) (int, bool) {
 			m.served = m.served[1:]
 		}
 	}
-	after := map[EpochID]bool{}
+	after := map[EpochID]uint64{}
 	for _, h := range m.history {
-		if fp == nil || h.Epoch >= fp.Epoch {
-			after[h.ID] = true
+		if h.Epoch >= fp.Epoch {
+			after[h.ID] = h.Epoch
+		}
+	}
+	roster := Roster(m.core.Head().Tree())
+	newest := uint64(0) // the latest epoch a current member was added in
+	for _, a := range m.added {
+		if slices.Contains(roster, a.id) {
+			newest = max(newest, a.epoch)
 		}
 	}
 	n := 0
 	for _, e := range slices.Clone(m.sent) {
-		if !after[e.EpochID] || !includeHead && e.EpochID == m.core.HeadID() {
+		epoch, ok := after[e.EpochID]
+		if !ok || !includeHead && e.EpochID == m.core.HeadID() || epoch < newest {
 			continue
 		}
 		if at, ok := m.resentAt[e.ID]; ok && includeHead && m.tick-at < m.cfg.HealDelay {

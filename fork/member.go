@@ -10,6 +10,7 @@ import (
 	"github.com/mlsnode/mlsnode/consensus"
 	"github.com/mlsnode/mlsnode/mls"
 	"github.com/mlsnode/mlsnode/mls/suite"
+	"github.com/mlsnode/mlsnode/mls/treemath"
 	"github.com/mlsnode/mlsnode/mls/wire"
 )
 
@@ -193,6 +194,12 @@ type Member struct {
 	// sentIdx).
 	resentAt map[consensus.MessageID]uint64
 	seen     seenSet
+	// memberSince is the epoch number this member's membership began at
+	// (its first epoch; kept across rejoins).
+	memberSince uint64
+	// added records members added by an Add on our chain: identity and
+	// the epoch they joined in (the last MaxHistory).
+	added []addedMember
 	// served lists the epochs from which this member re-sent its
 	// messages to a lagging peer (the last 16).
 	served []EpochRef
@@ -241,6 +248,9 @@ func New(cfg Config) (*Member, error) {
 	chain := core.Chain(c.History)
 	for i := len(chain) - 1; i >= 0; i-- {
 		m.history = append(m.history, chain[i])
+	}
+	if len(m.history) > 0 {
+		m.memberSince = m.history[0].Epoch
 	}
 	if st := c.State; st != nil {
 		m.restore(st)
@@ -412,6 +422,7 @@ func (m *Member) absorb(rd consensus.Ready) {
 		switch ev.Kind {
 		case consensus.EventEpochMerged:
 			m.pushHistory(EpochRef{Epoch: ev.Epoch, ID: ev.ID})
+			m.noteAdded(ev)
 			headMoved = true
 		case consensus.EventRemoved:
 			m.gone = true
@@ -426,6 +437,33 @@ func (m *Member) absorb(rd consensus.Ready) {
 		m.beaconNow()
 		m.det.retryPending(m)
 	}
+}
+
+// addedMember is a member added by an Add, and the epoch it joined in.
+type addedMember struct {
+	id    Identity
+	epoch uint64
+}
+
+// noteAdded records the members an epoch added, read in that epoch's
+// tree.
+func (m *Member) noteAdded(ev consensus.Event) {
+	if len(ev.Added) == 0 {
+		return
+	}
+	tree := m.core.TreeOf(ev.ID)
+	if tree == nil {
+		return
+	}
+	for _, l := range ev.Added {
+		if leaf := tree.Leaf(treemath.LeafIndex(l)); leaf != nil {
+			m.added = append(m.added, addedMember{id: IdentityOf(&leaf.Credential), epoch: ev.Epoch})
+		}
+	}
+	if over := len(m.added) - MaxHistory; over > 0 {
+		m.added = slices.Delete(m.added, 0, over)
+	}
+	m.stateChanged()
 }
 
 // pushHistory records that the head moved onto ref: entries at or above

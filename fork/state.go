@@ -22,20 +22,32 @@ const maxStateSent = 1 << 16
 //
 //	struct {
 //	    uint64 beacon_seq;        // above every sequence number used
+//	    uint64 member_since;      // epoch number membership began at
 //	    EpochRef history<V>;      // head chain, oldest first
 //	    SentMessage sent<V>;      // own messages, oldest first
+//	    AddedMember added<V>;     // { opaque identity[32]; uint64 epoch; }
 //	} State;
 //	struct {
 //	    opaque id[16]; opaque epoch_id[32]; opaque nonce[16]; opaque data<V>;
 //	} SentMessage;
 type State struct {
-	BeaconSeq uint64
-	History   []EpochRef
-	Sent      []consensus.OutboxEntry // ID, EpochID, Nonce and Data only
+	BeaconSeq   uint64
+	MemberSince uint64
+	History     []EpochRef
+	Sent        []consensus.OutboxEntry // ID, EpochID, Nonce and Data only
+	Added       []AddedMember
+}
+
+// AddedMember is a member added by an Add on the chain, and the epoch it
+// joined in (messages of earlier epochs are not re-sent while it is in).
+type AddedMember struct {
+	ID    Identity
+	Epoch uint64
 }
 
 func (s *State) MarshalMLS(w *codec.Writer) {
 	w.Uint64(s.BeaconSeq)
+	w.Uint64(s.MemberSince)
 	w.Vector(func(w *codec.Writer) {
 		for i := range s.History {
 			writeRef(w, &s.History[i])
@@ -49,11 +61,18 @@ func (s *State) MarshalMLS(w *codec.Writer) {
 			w.Opaque(e.Data)
 		}
 	})
+	w.Vector(func(w *codec.Writer) {
+		for _, a := range s.Added {
+			w.Raw(a.ID[:])
+			w.Uint64(a.Epoch)
+		}
+	})
 }
 
 func (s *State) UnmarshalMLS(r *codec.Reader) {
 	*s = State{}
 	r.Uint64("State.beacon_seq", &s.BeaconSeq)
+	r.Uint64("State.member_since", &s.MemberSince)
 	readList(r, "State.history", MaxHistory, func(r *codec.Reader) {
 		var e EpochRef
 		readRef(r, "State.history", &e)
@@ -72,6 +91,16 @@ func (s *State) UnmarshalMLS(r *codec.Reader) {
 			copy(e.ID[:], id)
 			copy(e.Nonce[:], nonce)
 			s.Sent = append(s.Sent, e)
+		}
+	})
+	readList(r, "State.added", MaxHistory, func(r *codec.Reader) {
+		var a AddedMember
+		var id []byte
+		r.Raw("AddedMember.identity", len(a.ID), &id)
+		r.Uint64("AddedMember.epoch", &a.Epoch)
+		if r.OK() {
+			copy(a.ID[:], id)
+			s.Added = append(s.Added, a)
 		}
 	})
 }
@@ -93,11 +122,15 @@ func (m *Member) stateChanged() { m.stateDirty = true }
 
 // currentState is the State to persist now.
 func (m *Member) currentState() *State {
-	sent := make([]consensus.OutboxEntry, len(m.sent))
-	for i, e := range m.sent {
-		sent[i] = consensus.OutboxEntry{ID: e.ID, EpochID: e.EpochID, Nonce: e.Nonce, Data: e.Data}
+	var sent []consensus.OutboxEntry
+	for _, e := range m.sent {
+		sent = append(sent, consensus.OutboxEntry{ID: e.ID, EpochID: e.EpochID, Nonce: e.Nonce, Data: e.Data})
 	}
-	return &State{BeaconSeq: m.seqLimit, History: slices.Clone(m.history), Sent: sent}
+	var added []AddedMember // nil when empty, as decoding gives
+	for _, a := range m.added {
+		added = append(added, AddedMember{ID: a.id, Epoch: a.epoch})
+	}
+	return &State{BeaconSeq: m.seqLimit, MemberSince: m.memberSince, History: slices.Clone(m.history), Sent: sent, Added: added}
 }
 
 // restore takes back a persisted State.
@@ -119,5 +152,12 @@ func (m *Member) restore(st *State) {
 	}
 	for _, e := range st.Sent {
 		m.logSent(e)
+	}
+	if len(st.History) > 0 {
+		m.memberSince = st.MemberSince
+	}
+	m.added = m.added[:0]
+	for _, a := range st.Added {
+		m.added = append(m.added, addedMember{id: a.ID, epoch: a.Epoch})
 	}
 }
