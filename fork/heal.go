@@ -357,8 +357,12 @@ func (m *Member) rejoin(r *rival) {
 	// The fork point's own epoch counts: a message sent in it after the
 	// partition began never crossed.
 	resent := 0
+	roster := Roster(g.Tree())
 	for _, e := range slices.Clone(m.sent) {
 		if r.ids[e.EpochID] && (note.ForkPoint == nil || e.EpochID != note.ForkPoint.ID) {
+			continue
+		}
+		if !m.mayResend(e.ID, roster) {
 			continue
 		}
 		if _, err := m.resend(e); err == nil {
@@ -457,10 +461,8 @@ func (m *Member) historyAt(n uint64) *EpochRef {
 // peer (includeHead) it does so once per fp (the last 16 are remembered).
 // It reports false when it did nothing.
 //
-// A message is not re-sent when a member added (by an Add) after its
-// epoch is still in the group: re-sealing it in the head would let that
-// member read what was sent before it joined. Members who come back by
-// external commit are not "added" in this sense: they were members then.
+// A message is not re-sent when a member added after it was sent is in
+// the group (see mayResend).
 func (m *Member) resendSince(fp *EpochRef, includeHead bool) (int, bool) {
 	if fp == nil || !m.inHistory(fp.ID) {
 		return 0, false // not a point of our chain as far as we remember
@@ -475,23 +477,16 @@ func (m *Member) resendSince(fp *EpochRef, includeHead bool) (int, bool) {
 			m.served = m.served[1:]
 		}
 	}
-	after := map[EpochID]uint64{}
+	after := map[EpochID]bool{}
 	for _, h := range m.history {
 		if h.Epoch >= fp.Epoch {
-			after[h.ID] = h.Epoch
+			after[h.ID] = true
 		}
 	}
 	roster := Roster(m.core.Head().Tree())
-	newest := uint64(0) // the latest epoch a current member was added in
-	for _, a := range m.added {
-		if slices.Contains(roster, a.id) {
-			newest = max(newest, a.epoch)
-		}
-	}
 	n := 0
 	for _, e := range slices.Clone(m.sent) {
-		epoch, ok := after[e.EpochID]
-		if !ok || !includeHead && e.EpochID == m.core.HeadID() || epoch < newest {
+		if _, ok := after[e.EpochID]; !ok || !includeHead && e.EpochID == m.core.HeadID() || !m.mayResend(e.ID, roster) {
 			continue
 		}
 		if at, ok := m.resentAt[e.ID]; ok && includeHead && m.tick-at < m.cfg.HealDelay {

@@ -197,9 +197,11 @@ type Member struct {
 	// memberSince is the epoch number this member's membership began at
 	// (its first epoch; kept across rejoins).
 	memberSince uint64
-	// added records members added by an Add on our chain: identity and
-	// the epoch they joined in (the last MaxHistory).
-	added []addedMember
+	// addedAfter lists, per logged message, the identities added by an
+	// Add on our chain after it was sent (same keys as sentIdx); a
+	// message whose list overflowed maxAddedAfter is in neverResend.
+	addedAfter  map[consensus.MessageID][]Identity
+	neverResend map[consensus.MessageID]bool
 	// served lists the epochs from which this member re-sent its
 	// messages to a lagging peer (the last 16).
 	served []EpochRef
@@ -220,11 +222,13 @@ func New(cfg Config) (*Member, error) {
 		return nil, fmt.Errorf("%w: fork.Member installs the commit hook itself", consensus.ErrConfig)
 	}
 	m := &Member{
-		cfg:      c,
-		seq:      c.BeaconSeq,
-		seen:     newSeenSet(c.MaxSeen),
-		sentIdx:  map[consensus.MessageID]int{},
-		resentAt: map[consensus.MessageID]uint64{},
+		cfg:         c,
+		seq:         c.BeaconSeq,
+		seen:        newSeenSet(c.MaxSeen),
+		sentIdx:     map[consensus.MessageID]int{},
+		resentAt:    map[consensus.MessageID]uint64{},
+		addedAfter:  map[consensus.MessageID][]Identity{},
+		neverResend: map[consensus.MessageID]bool{},
 	}
 	m.det.init()
 	var core *consensus.Core
@@ -439,31 +443,62 @@ func (m *Member) absorb(rd consensus.Ready) {
 	}
 }
 
-// addedMember is a member added by an Add, and the epoch it joined in.
-type addedMember struct {
-	id    Identity
-	epoch uint64
-}
+// maxAddedAfter bounds the identities remembered per logged message; a
+// message that saw more members added after it is never re-sent.
+const maxAddedAfter = 16
 
-// noteAdded records the members an epoch added, read in that epoch's
-// tree.
+// noteAdded records, for every message logged so far, the members an
+// epoch added (read in that epoch's tree): they joined after the message
+// was sent, and must not read a re-sent copy.
 func (m *Member) noteAdded(ev consensus.Event) {
-	if len(ev.Added) == 0 {
+	if len(ev.Added) == 0 || len(m.sent) == 0 {
 		return
 	}
 	tree := m.core.TreeOf(ev.ID)
 	if tree == nil {
 		return
 	}
+	var ids []Identity
 	for _, l := range ev.Added {
 		if leaf := tree.Leaf(treemath.LeafIndex(l)); leaf != nil {
-			m.added = append(m.added, addedMember{id: IdentityOf(&leaf.Credential), epoch: ev.Epoch})
+			ids = append(ids, IdentityOf(&leaf.Credential))
 		}
 	}
-	if over := len(m.added) - MaxHistory; over > 0 {
-		m.added = slices.Delete(m.added, 0, over)
+	for _, e := range m.sent {
+		if m.neverResend[e.ID] {
+			continue
+		}
+		list := m.addedAfter[e.ID]
+		for _, id := range ids {
+			if !slices.Contains(list, id) {
+				list = append(list, id)
+			}
+		}
+		if len(list) > maxAddedAfter {
+			m.neverResend[e.ID] = true
+			delete(m.addedAfter, e.ID)
+			continue
+		}
+		m.addedAfter[e.ID] = list
 	}
 	m.stateChanged()
+}
+
+// mayResend reports whether re-sealing message id for a group of roster
+// would open it to nobody who joined after it was sent on our chain.
+// (Members who come back by external commit were members then; members
+// of another branch are given the benefit of the doubt, since join order
+// across branches is not decidable.)
+func (m *Member) mayResend(id consensus.MessageID, roster []Identity) bool {
+	if m.neverResend[id] {
+		return false
+	}
+	for _, x := range m.addedAfter[id] {
+		if slices.Contains(roster, x) {
+			return false
+		}
+	}
+	return true
 }
 
 // pushHistory records that the head moved onto ref: entries at or above
@@ -523,6 +558,8 @@ func (m *Member) logSent(e consensus.OutboxEntry) {
 		for _, old := range m.sent[:over] {
 			delete(m.sentIdx, old.ID)
 			delete(m.resentAt, old.ID)
+			delete(m.addedAfter, old.ID)
+			delete(m.neverResend, old.ID)
 		}
 		m.sent = slices.Delete(m.sent, 0, over)
 		for i, e := range m.sent {

@@ -25,24 +25,26 @@ const maxStateSent = 1 << 16
 //	    uint64 member_since;      // epoch number membership began at
 //	    EpochRef history<V>;      // head chain, oldest first
 //	    SentMessage sent<V>;      // own messages, oldest first
-//	    AddedMember added<V>;     // { opaque identity[32]; uint64 epoch; }
 //	} State;
 //	struct {
 //	    opaque id[16]; opaque epoch_id[32]; opaque nonce[16]; opaque data<V>;
+//	    bool never_resend;
+//	    opaque added_after<V>;    // 32-byte identities added since
 //	} SentMessage;
 type State struct {
 	BeaconSeq   uint64
 	MemberSince uint64
 	History     []EpochRef
-	Sent        []consensus.OutboxEntry // ID, EpochID, Nonce and Data only
-	Added       []AddedMember
+	Sent        []SentMessage
 }
 
-// AddedMember is a member added by an Add on the chain, and the epoch it
-// joined in (messages of earlier epochs are not re-sent while it is in).
-type AddedMember struct {
-	ID    Identity
-	Epoch uint64
+// SentMessage is a message of the sent log: the id, the epoch it was last
+// sealed in, the nonce and data to re-seal it, and who joined after it was
+// sent (a re-send must not open it to them).
+type SentMessage struct {
+	consensus.OutboxEntry // ID, EpochID, Nonce and Data only
+	NeverResend           bool
+	AddedAfter            []Identity
 }
 
 func (s *State) MarshalMLS(w *codec.Writer) {
@@ -59,12 +61,12 @@ func (s *State) MarshalMLS(w *codec.Writer) {
 			w.Raw(e.EpochID[:])
 			w.Raw(e.Nonce[:])
 			w.Opaque(e.Data)
-		}
-	})
-	w.Vector(func(w *codec.Writer) {
-		for _, a := range s.Added {
-			w.Raw(a.ID[:])
-			w.Uint64(a.Epoch)
+			w.Bool(e.NeverResend)
+			w.Vector(func(w *codec.Writer) {
+				for _, id := range e.AddedAfter {
+					w.Raw(id[:])
+				}
+			})
 		}
 	})
 }
@@ -81,26 +83,23 @@ func (s *State) UnmarshalMLS(r *codec.Reader) {
 		}
 	})
 	readList(r, "State.sent", maxStateSent, func(r *codec.Reader) {
-		var e consensus.OutboxEntry
+		var e SentMessage
 		var id, nonce []byte
 		r.Raw("SentMessage.id", len(e.ID), &id)
 		readID(r, "SentMessage.epoch_id", &e.EpochID)
 		r.Raw("SentMessage.nonce", len(e.Nonce), &nonce)
 		r.Opaque("SentMessage.data", &e.Data)
+		r.Bool("SentMessage.never_resend", &e.NeverResend)
+		readList(r, "SentMessage.added_after", maxAddedAfter, func(r *codec.Reader) {
+			var raw []byte
+			if r.Raw("SentMessage.added_after", len(Identity{}), &raw) {
+				e.AddedAfter = append(e.AddedAfter, Identity(raw))
+			}
+		})
 		if r.OK() {
 			copy(e.ID[:], id)
 			copy(e.Nonce[:], nonce)
 			s.Sent = append(s.Sent, e)
-		}
-	})
-	readList(r, "State.added", MaxHistory, func(r *codec.Reader) {
-		var a AddedMember
-		var id []byte
-		r.Raw("AddedMember.identity", len(a.ID), &id)
-		r.Uint64("AddedMember.epoch", &a.Epoch)
-		if r.OK() {
-			copy(a.ID[:], id)
-			s.Added = append(s.Added, a)
 		}
 	})
 }
@@ -122,15 +121,13 @@ func (m *Member) stateChanged() { m.stateDirty = true }
 
 // currentState is the State to persist now.
 func (m *Member) currentState() *State {
-	var sent []consensus.OutboxEntry
+	var sent []SentMessage // nil when empty, as decoding gives
 	for _, e := range m.sent {
-		sent = append(sent, consensus.OutboxEntry{ID: e.ID, EpochID: e.EpochID, Nonce: e.Nonce, Data: e.Data})
+		sent = append(sent, SentMessage{
+			OutboxEntry: consensus.OutboxEntry{ID: e.ID, EpochID: e.EpochID, Nonce: e.Nonce, Data: e.Data},
+			NeverResend: m.neverResend[e.ID], AddedAfter: slices.Clone(m.addedAfter[e.ID])})
 	}
-	var added []AddedMember // nil when empty, as decoding gives
-	for _, a := range m.added {
-		added = append(added, AddedMember{ID: a.id, Epoch: a.epoch})
-	}
-	return &State{BeaconSeq: m.seqLimit, MemberSince: m.memberSince, History: slices.Clone(m.history), Sent: sent, Added: added}
+	return &State{BeaconSeq: m.seqLimit, MemberSince: m.memberSince, History: slices.Clone(m.history), Sent: sent}
 }
 
 // restore takes back a persisted State.
@@ -151,13 +148,14 @@ func (m *Member) restore(st *State) {
 		}
 	}
 	for _, e := range st.Sent {
-		m.logSent(e)
+		m.logSent(e.OutboxEntry)
+		if e.NeverResend {
+			m.neverResend[e.ID] = true
+		} else if len(e.AddedAfter) > 0 {
+			m.addedAfter[e.ID] = slices.Clone(e.AddedAfter)
+		}
 	}
 	if len(st.History) > 0 {
 		m.memberSince = st.MemberSince
-	}
-	m.added = m.added[:0]
-	for _, a := range st.Added {
-		m.added = append(m.added, addedMember{id: a.ID, epoch: a.Epoch})
 	}
 }

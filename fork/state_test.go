@@ -118,7 +118,7 @@ func TestStateRejectsGarbage(t *testing.T) {
 }
 
 func FuzzState(f *testing.F) {
-	st := fork.State{BeaconSeq: 9, History: []consensus.EpochRef{{Epoch: 1}}, Sent: []consensus.OutboxEntry{{Data: []byte("x")}}}
+	st := fork.State{BeaconSeq: 9, History: []consensus.EpochRef{{Epoch: 1}}, Sent: []fork.SentMessage{{OutboxEntry: consensus.OutboxEntry{Data: []byte("x")}, AddedAfter: []fork.Identity{{1}}}}}
 	enc, _ := st.MarshalBinary()
 	f.Add(enc)
 	f.Fuzz(func(t *testing.T, data []byte) {
