@@ -1,0 +1,517 @@
+package fork
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+
+	"github.com/mlsnode/mlsnode/consensus"
+	"github.com/mlsnode/mlsnode/mls"
+	"github.com/mlsnode/mlsnode/mls/codec"
+	"github.com/mlsnode/mlsnode/mls/ratchettree"
+	"github.com/mlsnode/mlsnode/mls/treemath"
+	"github.com/mlsnode/mlsnode/mls/wire"
+)
+
+// rival is a branch that forked from ours before the retention window,
+// as a verified BranchInfo describes it.
+type rival struct {
+	peer    PeerID
+	info    *BranchInfo
+	tree    *ratchettree.Tree
+	roster  []Identity
+	removed RemovedSet
+	ids     map[EpochID]bool
+	head    EpochRef
+	since   uint64
+}
+
+// verifyBranch checks a BranchInfo: a GroupInfo of this group and suite,
+// signed by a member of its own tree, whose tree hash is the one the
+// signed GroupContext names; a history that starts at the GroupInfo's
+// epoch. What the history and attestations claim beyond that is checked
+// beacon by beacon (signatures against the tree, sequence numbers).
+func (m *Member) verifyBranch(peer PeerID, b *BranchInfo) (*rival, error) {
+	gi := &b.GroupInfo
+	ctx := &gi.GroupContext
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrBadBranch}, args...)...)
+	}
+	switch {
+	case !bytes.Equal(ctx.GroupID, m.groupID):
+		return nil, fmt.Errorf("%w (%w)", ErrUnknownGroup, consensus.ErrWrongGroup)
+	case uint16(ctx.CipherSuite) != uint16(m.suite.ID()):
+		return nil, bad("suite %d", ctx.CipherSuite)
+	case len(b.History) == 0 || b.History[0].Epoch != ctx.Epoch:
+		return nil, bad("history does not start at the GroupInfo's epoch")
+	}
+	ext := gi.Extensions.Find(wire.ExtensionTypeRatchetTree)
+	if ext == nil {
+		return nil, bad("GroupInfo without a ratchet tree")
+	}
+	var rt wire.RatchetTree
+	if err := codec.Unmarshal(ext.ExtensionData, &rt); err != nil {
+		return nil, bad("ratchet tree: %w", err)
+	}
+	tree, err := ratchettree.FromWire(m.suite, rt)
+	if err != nil {
+		return nil, bad("ratchet tree: %w", err)
+	}
+	th, err := tree.TreeHash()
+	if err != nil || !bytes.Equal(th, ctx.TreeHash) {
+		return nil, bad("tree hash differs from the GroupContext")
+	}
+	if gi.Signer >= tree.LeafCount() || tree.Leaf(treemath.LeafIndex(gi.Signer)) == nil {
+		return nil, bad("signer %d is not a member", gi.Signer)
+	}
+	if err := mls.VerifyGroupInfo(m.suite, tree.Leaf(treemath.LeafIndex(gi.Signer)).SignatureKey, gi); err != nil {
+		return nil, bad("%w", err)
+	}
+	removed, err := RemovedSetOf(ctx.Extensions)
+	if err != nil {
+		return nil, bad("%w", err)
+	}
+	roster := Roster(tree)
+	for _, id := range roster {
+		// Only an external commit can put a listed identity back in the
+		// tree (an Add takes it off the list), and honest members refuse
+		// it: this branch admitted a removed member.
+		if removed.Contains(id) {
+			return nil, bad("a removed member is in the tree")
+		}
+	}
+	r := &rival{peer: peer, info: b, tree: tree, roster: roster, removed: removed,
+		ids: make(map[EpochID]bool, len(b.History)), head: b.History[0], since: m.tick}
+	for _, h := range b.History {
+		r.ids[h.ID] = true
+	}
+	return r, nil
+}
+
+// considerBranch handles a BranchInfo from a fetch response.
+func (m *Member) considerBranch(peer PeerID, b *BranchInfo) error {
+	r, err := m.verifyBranch(peer, b)
+	if err != nil {
+		return err
+	}
+	head := m.core.HeadID()
+	switch {
+	case r.head.ID == head || m.inHistory(r.head.ID):
+		return nil // the peer is behind us on our chain; it will come
+	case m.gone:
+		return nil
+	case m.join != nil && m.tick-m.join.at <= 2*m.cfg.HealDelay && r.ids[m.join.onto] && !r.ids[head]:
+		// We just rejoined onto the survivor's head, and the survivor
+		// went on without our commit (another rejoiner's external
+		// commit won the race on that head): the choice is made, rejoin
+		// again at once.
+		m.recordAttestations(r)
+		m.rejoin(r)
+		return nil
+	case m.isLoser(r.head.ID):
+		return nil
+	}
+	if cur := m.rival; cur != nil {
+		switch {
+		case r.ids[cur.head.ID] || cur.head.ID == r.head.ID:
+			r.since = cur.since // the same branch, grown: keep the clock
+		default:
+			// A third branch: keep whichever of the two wins.
+			m.recordAttestations(r)
+			if Survivor(m.viewOf(cur), m.viewOf(r)) != SecondSurvives {
+				return nil
+			}
+		}
+	} else {
+		m.emit(Event{Kind: EventBranchFound, Peer: peer, Rival: r.head})
+	}
+	m.rival = r
+	m.recordAttestations(r)
+	m.det.retryPending(m)
+	return nil
+}
+
+// recordAttestations takes the beacons a BranchInfo carries as if they
+// had arrived one by one.
+func (m *Member) recordAttestations(r *rival) {
+	for i := range r.info.Attestations {
+		a := &r.info.Attestations[i]
+		if !bytes.Equal(a.GroupID, m.groupID) || !r.ids[a.EpochID] {
+			continue
+		}
+		_ = m.acceptBeacon(r.tree, a) // bad or stale ones are dropped
+	}
+}
+
+// viewOf is the survivor rule's view of a rival branch.
+func (m *Member) viewOf(r *rival) BranchView {
+	return BranchView{Head: r.head, Members: r.roster, Active: m.activeOn(func(id EpochID) bool {
+		return r.ids[id] && !m.inHistory(id)
+	})}
+}
+
+// ownView is the survivor rule's view of our branch, against rival r.
+func (m *Member) ownView(r *rival) BranchView {
+	head := m.core.Head()
+	return BranchView{Head: EpochRef{Epoch: head.Epoch(), ID: m.core.HeadID()}, Members: Roster(head.Tree()),
+		Active: m.activeOn(func(id EpochID) bool { return m.inHistory(id) && !r.ids[id] })}
+}
+
+// activeOn lists identities whose latest beacon names an epoch on.
+func (m *Member) activeOn(on func(EpochID) bool) []Identity {
+	var out []Identity
+	for _, id := range m.sortedLatest() {
+		if on(m.det.latest[id].EpochID) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// decide applies the survivor rule once HealDelay ticks have passed since
+// the rival branch was found.
+func (m *Member) decide() {
+	r := m.rival
+	if r == nil || m.gone || m.tick-r.since < m.cfg.HealDelay {
+		return
+	}
+	own := m.ownView(r)
+	switch Survivor(own, m.viewOf(r)) {
+	case FirstSurvives:
+		m.emit(Event{Kind: EventSurvived, Peer: r.peer, Rival: r.head})
+		m.addLoser(r.head.ID)
+		m.rival = nil
+	case SecondSurvives:
+		// The members of a losing branch rejoin one after the other, in
+		// the order of their identities, StaggerTicks apart: external
+		// commits on one survivor head are rivals, and all but one would
+		// have to rejoin again. Meanwhile the survivor's new heads make
+		// us fetch a fresh BranchInfo, so each rejoins on the latest.
+		rank := uint64(0)
+		for _, id := range own.Active {
+			if bytes.Compare(id[:], m.self[:]) < 0 {
+				rank++
+			}
+		}
+		if m.tick-r.since < m.cfg.HealDelay+rank*m.cfg.StaggerTicks {
+			return
+		}
+		m.rejoin(r)
+	default:
+		m.emit(Event{Kind: EventNoVerdict, Peer: r.peer, Rival: r.head})
+		m.rival = nil
+	}
+	m.prune()
+}
+
+func (m *Member) addLoser(id EpochID) {
+	for i := range m.losers {
+		if m.losers[i].id == id {
+			m.losers[i].at = m.tick
+			return
+		}
+	}
+	m.losers = append(m.losers, loser{id: id, at: m.tick})
+	if len(m.losers) > DefaultMaxLosers {
+		m.losers = m.losers[1:]
+	}
+}
+
+// loser is a branch head judged to lose, and when.
+type loser struct {
+	id EpochID
+	at uint64
+}
+
+// healNote travels in the authenticated data of a rejoining member's
+// external commit: where its old branch left the surviving one, so that
+// survivors re-send what they sent after that point.
+//
+//	struct {
+//	    opaque magic[4] = "mlsH";
+//	    optional<EpochRef> fork_point;
+//	    uint64 member_since;   // epoch number its membership began at
+//	} HealNote;
+type healNote struct {
+	ForkPoint   *EpochRef
+	MemberSince uint64
+}
+
+var healMagic = []byte("mlsH")
+
+func (n *healNote) MarshalMLS(w *codec.Writer) {
+	w.Raw(healMagic)
+	w.Optional(n.ForkPoint != nil, func(w *codec.Writer) { writeRef(w, n.ForkPoint) })
+	w.Uint64(n.MemberSince)
+}
+
+func (n *healNote) UnmarshalMLS(r *codec.Reader) {
+	*n = healNote{}
+	var magic []byte
+	if r.Raw("HealNote.magic", len(healMagic), &magic) && !bytes.Equal(magic, healMagic) {
+		r.Invalid("HealNote.magic", "not a heal note")
+		return
+	}
+	r.Optional("HealNote.fork_point", func(r *codec.Reader) {
+		n.ForkPoint = new(EpochRef)
+		readRef(r, "HealNote.fork_point", n.ForkPoint)
+	})
+	r.Uint64("HealNote.member_since", &n.MemberSince)
+}
+
+// forkPoint is the newest epoch on both our chain and r's, if remembered.
+func (m *Member) forkPoint(r *rival) *EpochRef {
+	for i := len(m.history) - 1; i >= 0; i-- {
+		if r.ids[m.history[i].ID] {
+			ref := m.history[i]
+			return &ref
+		}
+	}
+	return nil
+}
+
+// rejoin moves this member onto the surviving branch r by external
+// commit (RFC 9420 §12.4.3.2), then re-applies the removals its old branch
+// made and re-sends the messages it sent after the fork.
+func (m *Member) rejoin(r *rival) {
+	gi := &r.info.GroupInfo
+	if r.removed.Contains(m.self) && !m.cfg.IgnoreRemoval {
+		m.emit(Event{Kind: EventStayOut, Peer: r.peer, Rival: r.head})
+		m.gone = true
+		m.rival = nil
+		return
+	}
+	oldHead := m.core.Head()
+	from := EpochRef{Epoch: oldHead.Epoch(), ID: m.core.HeadID()}
+	oldRemoved, _ := RemovedSetOf(oldHead.Context().Extensions)
+	note := healNote{ForkPoint: m.forkPoint(r), MemberSince: m.memberSince}
+	aad, err := codec.Marshal(&note)
+	if err != nil {
+		return
+	}
+	kp, err := m.freshKeyPackage(oldHead)
+	if err != nil {
+		return
+	}
+	// Still a member on the surviving branch (it never removed us, we
+	// only lost its state): the same commit removes our old leaf there,
+	// as a resync does (§12.4.3.2).
+	var removeOld *uint32
+	if leaf, ok := findIdentity(r.tree, m.self); ok {
+		l := uint32(leaf)
+		removeOld = &l
+	}
+	cc := m.cfg.Core
+	g, msg, err := mls.JoinExternal(cc.Rand, m.suite, mls.ExternalJoinConfig{
+		GroupInfo: gi, KeyPackage: kp, SigningKey: cc.SigningKey, PSKs: cc.PSKs,
+		Credentials: cc.Credentials, AuthenticatedData: aad, RemoveOld: removeOld,
+	})
+	if err != nil {
+		// A stale or bad GroupInfo: forget the rival; the next beacon of
+		// that branch fetches a fresh one.
+		m.rival = nil
+		return
+	}
+	core, err := consensus.New(m.coreConfig(g))
+	if err != nil {
+		m.rival = nil
+		return
+	}
+	body, err := codec.Marshal(&consensus.CommitBody{Commit: msg})
+	if err != nil {
+		m.rival = nil
+		return
+	}
+	m.drain()
+	m.core = core
+	joinEnv := consensus.Envelope{Kind: consensus.KindCommit, GroupID: m.groupID,
+		Epoch: gi.GroupContext.Epoch, EpochID: r.head.ID, Body: body}
+	m.out.Messages = append(m.out.Messages, joinEnv)
+	// Our history is now the survivor's chain plus the joined epoch.
+	m.history = m.history[:0]
+	for i := len(r.info.History) - 1; i >= 0; i-- {
+		m.history = append(m.history, r.info.History[i])
+	}
+	to := EpochRef{Epoch: g.Epoch(), ID: consensus.EpochIDOf(g)}
+	m.pushHistory(to)
+	m.addLoser(from.ID)
+	m.rival = nil
+	m.join = &joinRecord{onto: r.head.ID, at: m.tick, commit: joinEnv}
+
+	// Removals our branch made that the survivor has not.
+	var removals []*wire.Proposal
+	for _, id := range oldRemoved.IDs {
+		if r.removed.Contains(id) || id == m.self {
+			continue
+		}
+		if leaf, ok := findIdentity(g.Tree(), id); ok {
+			removals = append(removals, mls.NewRemove(uint32(leaf)))
+		}
+	}
+	if len(removals) > 0 {
+		if err := m.core.Commit(removals...); err != nil {
+			removals = nil
+		}
+	}
+	// Messages we sent on our branch after the fork, under their ids.
+	// The fork point's own epoch counts: a message sent in it after the
+	// partition began never crossed.
+	resent := 0
+	roster := Roster(g.Tree())
+	for _, e := range slices.Clone(m.sent) {
+		if r.ids[e.EpochID] && (note.ForkPoint == nil || e.EpochID != note.ForkPoint.ID) {
+			continue
+		}
+		if !m.mayResend(e.ID, roster) {
+			continue
+		}
+		if _, err := m.resend(e); err == nil {
+			resent++
+		}
+	}
+	m.beaconNow()
+	m.emit(Event{Kind: EventRejoined, Peer: r.peer, Rival: r.head, From: from, To: to, Count: resent, Removals: len(removals)})
+}
+
+// joinRecord remembers this member's last external rejoin: the survivor
+// head it joined onto, when, and the commit, which its core does not hold
+// (the core starts in the epoch the commit made) but which a survivor
+// that missed it must be able to fetch.
+type joinRecord struct {
+	onto   EpochID
+	at     uint64
+	commit consensus.Envelope
+}
+
+// findIdentity finds the leaf of identity id in tree.
+func findIdentity(tree *ratchettree.Tree, id Identity) (treemath.LeafIndex, bool) {
+	return tree.FindLeaf(func(_ treemath.LeafIndex, ln *wire.LeafNode) bool {
+		return IdentityOf(&ln.Credential) == id
+	})
+}
+
+// freshKeyPackage makes the KeyPackage for a rejoin: the member's
+// credential and capabilities, fresh keys.
+func (m *Member) freshKeyPackage(old *mls.Group) (*mls.KeyPackageBundle, error) {
+	leaf := old.Tree().Leaf(old.OwnLeaf())
+	lifetime := m.cfg.KeyPackageLifetime
+	if leaf.Lifetime != nil {
+		lifetime = *leaf.Lifetime
+	}
+	caps := leaf.Capabilities
+	return mls.NewKeyPackage(m.cfg.Core.Rand, m.suite, leaf.Credential, m.cfg.Core.SigningKey,
+		mls.KeyPackageOptions{Lifetime: lifetime, Capabilities: &caps, LeafExtensions: leaf.Extensions})
+}
+
+// serveRejoiner re-sends this member's messages sent on the surviving
+// chain since note's fork point (its own epoch included: a message sent
+// in it after the partition began never crossed), so that a member who
+// rejoined from the other branch receives them. Every rejoin is served,
+// even for a fork point served before: a copy sealed before this rejoiner
+// joined is not readable by it. Messages of the head epoch, which the
+// rejoin made, reached it anyway.
+//
+// A rejoiner is owed nothing from before its membership began: without a
+// fork point it remembers, or when it joined its branch after the fork,
+// only messages of epochs numbered from its member_since on are sent.
+func (m *Member) serveRejoiner(note *healNote) {
+	fp := note.ForkPoint
+	if fp == nil || note.MemberSince > fp.Epoch {
+		// Epoch numbers agree up to the fork, and after it each branch's
+		// grow from there: a message of our epoch numbered below the
+		// rejoiner's first was either before the fork (it was not a
+		// member then) or not comparable; it is not sent.
+		fp = m.historyAt(note.MemberSince)
+		if fp == nil {
+			return
+		}
+	}
+	if n, ok := m.resendSince(fp, false); ok {
+		var fp EpochRef
+		if note.ForkPoint != nil {
+			fp = *note.ForkPoint
+		}
+		m.emit(Event{Kind: EventServedRejoiner, From: fp, Count: n})
+	}
+}
+
+// serveLagging re-sends this member's messages sent since epoch ref of its
+// chain, which a peer's beacon shows it is still in although the epoch is
+// final here: the peer was cut off for long, and gossip will not give it
+// what it missed. Once per epoch.
+func (m *Member) serveLagging(peer PeerID, ref EpochRef) {
+	if n, ok := m.resendSince(&ref, true); ok {
+		m.emit(Event{Kind: EventServedLagging, Peer: peer, From: ref, Count: n})
+	}
+}
+
+// historyAt is the oldest epoch of our chain numbered at least n, if any.
+func (m *Member) historyAt(n uint64) *EpochRef {
+	for i := range m.history {
+		if m.history[i].Epoch >= n {
+			ref := m.history[i]
+			return &ref
+		}
+	}
+	return nil
+}
+
+// resendSince re-seals, in the head and under their ids, the messages of
+// the sent log whose epoch is on our chain at or after fp. For a lagging
+// peer (includeHead) it does so once per fp (the last 16 are remembered).
+// It reports false when it did nothing.
+//
+// A message is not re-sent when a member added after it was sent is in
+// the group (see mayResend).
+func (m *Member) resendSince(fp *EpochRef, includeHead bool) (int, bool) {
+	if fp == nil || !m.inHistory(fp.ID) {
+		return 0, false // not a point of our chain as far as we remember
+	}
+	key := *fp
+	if includeHead {
+		if slices.Contains(m.served, key) {
+			return 0, false
+		}
+		m.served = append(m.served, key)
+		if len(m.served) > DefaultMaxLosers {
+			m.served = m.served[1:]
+		}
+	}
+	after := map[EpochID]bool{}
+	for _, h := range m.history {
+		if h.Epoch >= fp.Epoch {
+			after[h.ID] = true
+		}
+	}
+	roster := Roster(m.core.Head().Tree())
+	n := 0
+	for _, e := range slices.Clone(m.sent) {
+		if _, ok := after[e.EpochID]; !ok || !includeHead && e.EpochID == m.core.HeadID() || !m.mayResend(e.ID, roster) {
+			continue
+		}
+		if at, ok := m.resentAt[e.ID]; ok && includeHead && m.tick-at < m.cfg.HealDelay {
+			// A lagging peer walks through several final epochs as it
+			// catches up; what was re-sent for the first of them is
+			// not sent again for the next. (A rejoiner, which was not
+			// in the group at the earlier re-send, always gets it.)
+			continue
+		}
+		if _, err := m.resend(e); err == nil {
+			m.resentAt[e.ID] = m.tick
+			n++
+		}
+	}
+	return n, true
+}
+
+func (m *Member) emit(ev Event) { m.out.Fork = append(m.out.Fork, ev) }
+
+// resend seals an own message again in the head under its original id.
+func (m *Member) resend(e consensus.OutboxEntry) (consensus.MessageID, error) {
+	epoch := m.core.HeadID()
+	id, err := m.sendWithNonce(e.Nonce, e.Data)
+	if err == nil {
+		m.logOutbox(id, epoch)
+	}
+	return id, err
+}
