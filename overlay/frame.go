@@ -1,0 +1,136 @@
+package overlay
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/mlsnode/mlsnode/mls/codec"
+)
+
+// gossipFrameVersion is the first byte of every group-topic message. A new
+// layout gets a new version, and peers ignore versions they do not know
+// (Reject would punish peers that simply run newer code).
+const gossipFrameVersion = 1
+
+// maxGroupIDLen bounds a group id: MLS allows group ids of any length, but
+// the overlay names a topic after it, and an id longer than this is not one
+// the node makes.
+const maxGroupIDLen = 255
+
+// gossipFrame is what the overlay publishes on a group's topic, in the TLS
+// presentation language of RFC 9420 §2.1:
+//
+//	struct {
+//	    uint8 version = 1;
+//	    opaque group_id<V>;
+//	    opaque payload<V>;     // a consensus Envelope, opaque here
+//	} GossipFrame;
+//
+// The group id repeats the topic's group so that a message copied from one
+// topic to another is rejected before the caller's validator sees it.
+type gossipFrame struct {
+	Group   []byte
+	Payload []byte
+}
+
+func (f *gossipFrame) MarshalMLS(w *codec.Writer) {
+	w.Uint8(gossipFrameVersion)
+	w.Opaque(f.Group)
+	w.Opaque(f.Payload)
+}
+
+// errUnknownVersion marks a frame of a version this code does not speak;
+// the validator answers Ignore for it, not Reject.
+var errUnknownVersion = errors.New("unknown frame version")
+
+func (f *gossipFrame) UnmarshalMLS(r *codec.Reader) {
+	var v uint8
+	if !r.Uint8("version", &v) {
+		return
+	}
+	if v != gossipFrameVersion {
+		r.Fail("version", errUnknownVersion)
+		return
+	}
+	r.Opaque("group_id", &f.Group)
+	r.Opaque("payload", &f.Payload)
+}
+
+func encodeGossipFrame(group, payload []byte) ([]byte, error) {
+	w := codec.NewWriter(make([]byte, 0, len(group)+len(payload)+9))
+	(&gossipFrame{Group: group, Payload: payload}).MarshalMLS(w)
+	return w.Bytes()
+}
+
+// decodeGossipFrame parses a group-topic message. Errors wrap ErrMalformed.
+func decodeGossipFrame(b []byte) (*gossipFrame, error) {
+	var f gossipFrame
+	if err := codec.Unmarshal(b, &f); err != nil {
+		return nil, malformed("gossip frame", err)
+	}
+	if len(f.Group) == 0 || len(f.Group) > maxGroupIDLen {
+		return nil, malformed(fmt.Sprintf("gossip frame: group id of %d bytes", len(f.Group)), nil)
+	}
+	if len(f.Payload) == 0 {
+		return nil, malformed("gossip frame: empty payload", nil)
+	}
+	return &f, nil
+}
+
+// Stream protocols (sync, KeyPackage directory, mailbox) exchange frames:
+// an unsigned LEB128 length followed by that many bytes. The reader refuses
+// a length over its limit before reading the body, so a peer cannot make us
+// allocate more than the limit.
+
+// writeFrame writes one length-prefixed frame.
+func writeFrame(w io.Writer, b []byte) error {
+	var hdr [binary.MaxVarintLen64]byte
+	n := binary.PutUvarint(hdr[:], uint64(len(b)))
+	if _, err := w.Write(hdr[:n]); err != nil {
+		return err
+	}
+	_, err := w.Write(b)
+	return err
+}
+
+// readFrame reads one frame of at most max bytes. A longer announced length
+// gives ErrTooLarge; a bad length or a body cut short gives ErrMalformed;
+// a failure of the stream itself (reset, deadline) is returned as it is, so
+// that callers charge peers only for what they sent.
+func readFrame(r *bufio.Reader, max int) ([]byte, error) {
+	var n uint64
+	for i := 0; ; i++ {
+		c, err := r.ReadByte()
+		if err != nil {
+			return nil, streamErr("frame length", err)
+		}
+		// Ten bytes carry 64 bits; a longer or overflowing varint is garbage.
+		if i == binary.MaxVarintLen64 || (i == binary.MaxVarintLen64-1 && c > 1) {
+			return nil, malformed("frame length overflows", nil)
+		}
+		n |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			break
+		}
+	}
+	if n > uint64(max) {
+		return nil, fmt.Errorf("%w: frame of %d bytes, limit %d", ErrTooLarge, n, max)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, streamErr("frame body", err)
+	}
+	return b, nil
+}
+
+// streamErr classifies a read error: the peer ending the stream early is
+// malformed input, anything else is the stream failing.
+func streamErr(what string, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return malformed(what+": truncated", io.ErrUnexpectedEOF)
+	}
+	return fmt.Errorf("overlay: read %s: %w", what, err)
+}
