@@ -43,6 +43,9 @@ type Overlay struct {
 
 	disc   *discovery
 	notify *network.NotifyBundle
+
+	repairMu   sync.Mutex
+	lastRepair map[peer.ID]time.Time
 }
 
 // New builds a real libp2p host (TCP and QUIC on cfg.ListenAddrs, the gater,
@@ -92,7 +95,10 @@ func build(ctx context.Context, h host.Host, g *Gater, c Config, own bool) (*Ove
 		groups:  map[string]*groupTopic{},
 		scores:  map[peer.ID]float64{},
 		tr:      newTracer(),
+
+		lastRepair: map[peer.ID]time.Time{},
 	}
+	o.tr.streamClosed = o.onGossipStreamClosed
 	o.kp = newKPDirectory(o)
 	o.mail = newMailbox(o)
 	ps, err := o.newPubSub()
@@ -195,8 +201,22 @@ func (o *Overlay) Block(p peer.ID) {
 	_ = o.host.Network().ClosePeer(p)
 }
 
-// Unblock lifts a Block. Nothing re-dials by itself; call Connect.
-func (o *Overlay) Unblock(p peer.ID) { o.gater.Unblock(p) }
+// Unblock lifts a Block and, if the peerstore still has addresses for p,
+// dials it again in the background (libp2p re-dials nothing by itself, and
+// a healed partition should heal without the caller's help).
+func (o *Overlay) Unblock(p peer.ID) {
+	o.gater.Unblock(p)
+	if len(o.host.Peerstore().Addrs(p)) == 0 {
+		return
+	}
+	o.goTracked(func() {
+		ctx, cancel := context.WithTimeout(o.ctx, 10*time.Second)
+		defer cancel()
+		if err := o.host.Connect(ctx, peer.AddrInfo{ID: p}); err != nil {
+			o.log.Debug("overlay: re-dial after unblock failed", "peer", p, "err", err)
+		}
+	})
+}
 
 // PeerScore is p's gossipsub score as of the last snapshot (taken every
 // scoreInspectPeriod), and whether gossipsub knows p.
