@@ -31,12 +31,19 @@ type Overlay struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	// life guards closed and the goroutines Close waits for. It is taken
+	// from gossipsub's event loop (through the tracer), so nothing may hold
+	// it while calling into gossipsub.
+	life   sync.Mutex
+	closed bool
 	wg     sync.WaitGroup
 
 	mu     sync.Mutex
-	closed bool
 	groups map[string]*groupTopic // by topic name
-	scores map[peer.ID]float64    // last snapshot from gossipsub
+
+	scoresMu sync.Mutex
+	scores   map[peer.ID]float64 // last snapshot from gossipsub
 
 	kp   *kpDirectory
 	mail *mailbox
@@ -121,12 +128,14 @@ func build(ctx context.Context, h host.Host, g *Gater, c Config, own bool) (*Ove
 // Close leaves every group, stops the protocols and, for a host New made,
 // closes the host.
 func (o *Overlay) Close() error {
-	o.mu.Lock()
+	o.life.Lock()
 	if o.closed {
-		o.mu.Unlock()
+		o.life.Unlock()
 		return nil
 	}
 	o.closed = true
+	o.life.Unlock()
+	o.mu.Lock()
 	groups := o.groups
 	o.groups = map[string]*groupTopic{}
 	o.mu.Unlock()
@@ -221,22 +230,23 @@ func (o *Overlay) Unblock(p peer.ID) {
 // PeerScore is p's gossipsub score as of the last snapshot (taken every
 // scoreInspectPeriod), and whether gossipsub knows p.
 func (o *Overlay) PeerScore(p peer.ID) (float64, bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	o.scoresMu.Lock()
+	defer o.scoresMu.Unlock()
 	s, ok := o.scores[p]
 	return s, ok
 }
 
 func (o *Overlay) setScores(m map[peer.ID]float64) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	o.scoresMu.Lock()
+	defer o.scoresMu.Unlock()
 	o.scores = m
 }
 
-// go runs fn on a goroutine that Close waits for.
+// goTracked runs fn on a goroutine that Close waits for; after Close it
+// runs nothing and returns false.
 func (o *Overlay) goTracked(fn func()) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	o.life.Lock()
+	defer o.life.Unlock()
 	if o.closed {
 		return false
 	}
@@ -331,7 +341,7 @@ func (o *Overlay) openStream(ctx context.Context, p peer.ID, proto protocol.ID) 
 }
 
 func (o *Overlay) isClosed() bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	o.life.Lock()
+	defer o.life.Unlock()
 	return o.closed
 }
