@@ -56,8 +56,9 @@ func (v ValidationResult) String() string {
 // Validator judges group messages before gossipsub delivers or relays them.
 // from is the peer that relayed the message (messages carry no author);
 // group is the topic's group id; data is the payload the publisher passed to
-// Publish. It runs on gossipsub's validation workers, concurrently, and must
-// not block for long.
+// Publish; it aliases the received message, so it must not be modified
+// (keeping it is fine). It runs on gossipsub's validation workers,
+// concurrently, and must not block for long.
 type Validator interface {
 	Validate(from peer.ID, group []byte, data []byte) ValidationResult
 }
