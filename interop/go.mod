@@ -1,6 +1,6 @@
 module github.com/mlsnode/mlsnode/interop
 
-go 1.26.0
+go 1.26.6
 
 require (
 	github.com/mlsnode/mlsnode v0.0.0
