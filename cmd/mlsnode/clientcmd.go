@@ -20,7 +20,8 @@ func cmdClient(ctx context.Context, verb string, args []string, stdout, stderr i
 	fs.SetOutput(stderr)
 	cf := newConfigFlags(fs, false)
 	asJSON := fs.Bool("json", false, "print the raw JSON result")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
 		return 2
 	}
 	cfg, err := cf.load(os.Getenv)
@@ -38,7 +39,6 @@ func cmdClient(ctx context.Context, verb string, args []string, stdout, stderr i
 		token = strings.TrimSpace(string(b))
 	}
 	c := newControlClient(cfg.controlAddr(), token)
-	pos := fs.Args()
 	if verb == "group" || verb == "net" {
 		if len(pos) == 0 {
 			fmt.Fprintf(stderr, "mlsnode %s: missing sub-command\n", verb)
@@ -184,4 +184,24 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// parseInterleaved parses flags that may come before, between or after
+// the positional arguments ("group create --data-dir x").
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if rest[0] == "--" {
+			return append(pos, rest[1:]...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }

@@ -1,0 +1,606 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/mlsnode/mlsnode/consensus"
+	"github.com/mlsnode/mlsnode/mls"
+	"github.com/mlsnode/mlsnode/mls/codec"
+	"github.com/mlsnode/mlsnode/mls/ratchettree"
+	"github.com/mlsnode/mlsnode/mls/wire"
+	"github.com/mlsnode/mlsnode/overlay"
+	"github.com/mlsnode/mlsnode/store"
+)
+
+// group is one group's event loop. Only run's goroutine touches the
+// fields below "loop-owned"; everything else reaches them through do.
+type group struct {
+	n     *Node
+	gid   []byte
+	hexID string
+	log   *slog.Logger
+	sg    *store.Group
+
+	inbox  chan consensus.Envelope
+	cmds   chan func()
+	quit   chan struct{} // closed by stop
+	done   chan struct{} // closed when run returns
+	nudges chan peer.ID
+
+	// loop-owned
+	m            machine
+	storedEpochs map[consensus.EpochID]bool
+	seen         map[consensus.MessageID]bool
+	meta         groupMeta
+	invites      map[string]*pendingInvite // by KeyPackageRef hex
+	removed      bool
+}
+
+// groupMeta is the node's own per-group record (JSON in a group key of the
+// store): the membership history and counters.
+type groupMeta struct {
+	Changes   []MembershipChange `json:"changes,omitempty"`
+	AddedBy   map[string]addNote `json:"added_by,omitempty"` // by peer id
+	Sent      uint64             `json:"sent"`
+	Delivered uint64             `json:"delivered"`
+}
+
+type addNote struct {
+	By    string `json:"by"`
+	Epoch uint64 `json:"epoch"`
+}
+
+type pendingInvite struct {
+	peer    peer.ID
+	welcome chan []byte // the encoded Welcome MLSMessage, once committed
+}
+
+const (
+	metaKey   = "node/meta"
+	outboxKey = "node/outbox"
+)
+
+func (n *Node) newGroup(gid []byte, m machine) *group {
+	hexID := hex.EncodeToString(gid)
+	return &group{
+		n:            n,
+		gid:          append([]byte(nil), gid...),
+		hexID:        hexID,
+		log:          n.log.With("group", hexID[:min(8, len(hexID))]),
+		sg:           n.st.Group(gid),
+		inbox:        make(chan consensus.Envelope, n.opts.inboxSize),
+		cmds:         make(chan func()),
+		quit:         make(chan struct{}),
+		done:         make(chan struct{}),
+		nudges:       make(chan peer.ID, 16),
+		m:            m,
+		storedEpochs: map[consensus.EpochID]bool{},
+		seen:         map[consensus.MessageID]bool{},
+		meta:         groupMeta{AddedBy: map[string]addNote{}},
+		invites:      map[string]*pendingInvite{},
+	}
+}
+
+// start registers the group, subscribes to its topic and starts its loop.
+func (n *Node) startGroup(g *group) error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return ErrClosed
+	}
+	if _, ok := n.groups[g.hexID]; ok {
+		n.mu.Unlock()
+		return fmt.Errorf("%w: already a member of %s", ErrInvalidArgument, g.hexID)
+	}
+	n.groups[g.hexID] = g
+	n.mu.Unlock()
+	if err := n.ov.JoinGroup(g.gid, g.deliver); err != nil {
+		n.mu.Lock()
+		delete(n.groups, g.hexID)
+		n.mu.Unlock()
+		return fmt.Errorf("node: joining the group topic: %w", err)
+	}
+	go g.run()
+	return nil
+}
+
+// deliver is the overlay's callback for accepted gossip messages; it runs
+// on the overlay's per-group goroutine and blocks while the inbox is full
+// (back-pressure on gossipsub's queue rather than a silent drop).
+func (g *group) deliver(msg overlay.Message) {
+	env, err := consensus.UnmarshalEnvelope(msg.Data)
+	if err != nil {
+		return // the validator already rejected undecodable data
+	}
+	select {
+	case g.inbox <- *env:
+	case <-g.quit:
+	}
+}
+
+// do runs fn on the loop goroutine and waits for it.
+func (g *group) do(ctx context.Context, fn func() error) error {
+	errc := make(chan error, 1)
+	select {
+	case g.cmds <- func() { errc <- fn() }:
+	case <-g.quit:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-g.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g *group) stop() {
+	select {
+	case <-g.quit:
+	default:
+		close(g.quit)
+	}
+	<-g.done
+}
+
+func (g *group) peerConnected(p peer.ID) {
+	select {
+	case g.nudges <- p:
+	default:
+	}
+}
+
+// run is the loop: it owns the machine, feeds it input (envelopes, commands,
+// ticks) and acts on each Ready before taking the next input.
+func (g *group) run() {
+	defer close(g.done)
+	t := time.NewTicker(g.n.opts.tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.quit:
+			g.drainReady()
+			return
+		case env := <-g.inbox:
+			g.step(env)
+		case fn := <-g.cmds:
+			fn()
+		case <-t.C:
+			g.m.Tick()
+		case <-g.nudges:
+			// The ordering layer's beacons reach the new peer on the next
+			// tick; nothing more to do here yet.
+		}
+		g.drainReady()
+		if g.removed {
+			g.n.dropGroup(g)
+			g.drainQuit()
+			return
+		}
+	}
+}
+
+// drainQuit lets the node's stop() return after the loop ended by itself.
+func (g *group) drainQuit() {}
+
+func (g *group) step(env consensus.Envelope) {
+	if err := g.m.Step(env); err != nil {
+		g.n.met.envelopesIn.WithLabelValues("refused").Inc()
+		g.log.Debug("envelope refused", "kind", env.Kind, "epoch", env.Epoch, "err", err)
+		return
+	}
+	g.n.met.envelopesIn.WithLabelValues("accepted").Inc()
+}
+
+func (g *group) drainReady() {
+	for g.m.HasReady() {
+		rd := g.m.Ready()
+		g.handleReady(&rd)
+		g.m.Advance(rd)
+	}
+}
+
+// handleReady acts on one Ready in raft's order: persist first (state,
+// outbox, delivered messages, all in one atomic transaction), then send,
+// then tell the application.
+func (g *group) handleReady(rd *consensus.Ready) {
+	delivered := g.fresh(rd.Delivered)
+	metaChanged := g.noteEvents(rd.Events) || len(delivered) > 0
+	for range delivered {
+		g.meta.Delivered++
+	}
+	if err := g.persist(rd, delivered, metaChanged); err != nil {
+		// Without durable state nothing may leave the node: a restart
+		// would not remember it and could reuse a key. Stop the group.
+		g.log.Error("persisting a Ready failed; stopping the group", "err", err)
+		g.removed = true
+		return
+	}
+	for _, d := range delivered {
+		g.seen[d.ID] = true
+	}
+	for _, env := range rd.Messages {
+		g.publish(env)
+	}
+	now := g.n.opts.now()
+	for _, d := range delivered {
+		ev := g.messageEvent(d, now)
+		g.n.met.messagesRecv.Inc()
+		if !ev.SentAt.IsZero() {
+			g.n.met.latency.Observe(now.Sub(ev.SentAt).Seconds())
+		}
+		g.n.events.publish(ev)
+	}
+	g.emitEvents(rd.Events, now)
+}
+
+// fresh drops messages already delivered (re-sent after a branch switch,
+// or duplicated by the network).
+func (g *group) fresh(ds []consensus.Delivered) []consensus.Delivered {
+	var out []consensus.Delivered
+	for _, d := range ds {
+		if !g.seen[d.ID] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (g *group) publish(env consensus.Envelope) {
+	data, err := env.MarshalBinary()
+	if err != nil {
+		g.log.Error("encoding an envelope", "err", err)
+		return
+	}
+	if env.Kind == consensus.KindCommit {
+		g.routeWelcome(env)
+	}
+	ctx, cancel := context.WithTimeout(g.n.ctx, g.n.opts.publishTimout)
+	defer cancel()
+	if err := g.n.ov.Publish(ctx, g.gid, data); err != nil {
+		// Gossip is best effort; beacons and fetches repair what a lost
+		// publish leaves behind.
+		g.log.Debug("publish failed", "kind", env.Kind, "err", err)
+	}
+}
+
+// routeWelcome hands the Welcome of a commit this node made to the Invite
+// calls waiting for it.
+func (g *group) routeWelcome(env consensus.Envelope) {
+	if len(g.invites) == 0 {
+		return
+	}
+	var body consensus.CommitBody
+	if err := codec.Unmarshal(env.Body, &body); err != nil || body.Welcome == nil {
+		return
+	}
+	raw, err := codec.Marshal(wire.NewMLSMessage(body.Welcome))
+	if err != nil {
+		return
+	}
+	for _, s := range body.Welcome.Secrets {
+		ref := hex.EncodeToString(s.NewMember)
+		if inv, ok := g.invites[ref]; ok {
+			select {
+			case inv.welcome <- raw:
+			default:
+			}
+		}
+	}
+}
+
+// ---- application messages
+
+// appFrame is the node's framing of application data inside the ordering
+// layer's payload: the sender's clock at Send (for latency figures) and
+// the data.
+//
+//	struct { uint64 sent_unix_nano; opaque data<V>; } AppFrame;
+type appFrame struct {
+	SentAt uint64
+	Data   []byte
+}
+
+func (f *appFrame) MarshalMLS(w *codec.Writer) {
+	w.Uint64(f.SentAt)
+	w.Opaque(f.Data)
+}
+
+func (f *appFrame) UnmarshalMLS(r *codec.Reader) {
+	r.Uint64("AppFrame.sent_at", &f.SentAt)
+	r.Opaque("AppFrame.data", &f.Data)
+}
+
+func (g *group) messageEvent(d consensus.Delivered, now time.Time) Event {
+	ev := Event{
+		Kind: EventMessage, Group: g.hexID, Epoch: d.Epoch, EpochID: hex.EncodeToString(d.EpochID[:]),
+		MessageID: hex.EncodeToString(d.ID[:]), LosingBranch: d.LosingBranch, Time: now,
+	}
+	if p, err := peer.IDFromBytes(d.Identity); err == nil {
+		ev.Peer = p.String()
+	}
+	var f appFrame
+	if err := codec.Unmarshal(d.Data, &f); err == nil {
+		ev.Data = f.Data
+		if f.SentAt != 0 {
+			ev.SentAt = time.Unix(0, int64(f.SentAt))
+		}
+	} else {
+		ev.Data = d.Data // a peer that does not frame: deliver as is
+	}
+	return ev
+}
+
+// storedMessage is a delivered message as kept in the store (Received.Data).
+type storedMessage struct {
+	ID     string    `json:"id"`
+	Peer   string    `json:"peer,omitempty"`
+	Epoch  uint64    `json:"epoch"`
+	SentAt time.Time `json:"sent_at,omitzero"`
+	Data   []byte    `json:"data"`
+	At     time.Time `json:"at"`
+}
+
+// ---- persistence
+
+func toStoreID(id consensus.EpochID) store.EpochID { return store.EpochID(id) }
+
+func (g *group) persist(rd *consensus.Ready, delivered []consensus.Delivered, metaChanged bool) error {
+	if rd.Persist == nil && len(delivered) == 0 && !metaChanged {
+		return nil
+	}
+	tx := g.sg.Begin()
+	newEpochs := map[consensus.EpochID]bool{}
+	if p := rd.Persist; p != nil {
+		keep := map[consensus.EpochID]bool{p.HeadID: true}
+		for _, r := range p.Retained {
+			if len(r.State) == 0 || r.Ref.ID == p.HeadID {
+				continue
+			}
+			keep[r.Ref.ID] = true
+			if !g.storedEpochs[r.Ref.ID] {
+				tx.PutEpoch(store.Epoch{ID: toStoreID(r.Ref.ID), Number: r.Ref.Epoch, Parent: toStoreID(r.Parent), State: r.State})
+				newEpochs[r.Ref.ID] = true
+			}
+		}
+		var parent consensus.EpochID
+		for _, r := range p.Retained {
+			if r.Ref.ID == p.HeadID {
+				parent = r.Parent
+			}
+		}
+		tx.PutEpoch(store.Epoch{ID: toStoreID(p.HeadID), Number: g.m.Head().Epoch(), Parent: toStoreID(parent), State: p.HeadState})
+		tx.SetHead(toStoreID(p.HeadID))
+		newEpochs[p.HeadID] = true
+		for id := range g.storedEpochs {
+			if !keep[id] {
+				tx.DropEpoch(toStoreID(id))
+			}
+		}
+		ob, err := json.Marshal(p.Outbox)
+		if err != nil {
+			return err
+		}
+		tx.PutGroupKey(outboxKey, ob)
+		for id := range g.storedEpochs {
+			if !keep[id] {
+				delete(g.storedEpochs, id)
+			}
+		}
+	}
+	now := g.n.opts.now()
+	for _, d := range delivered {
+		ev := g.messageEvent(d, now)
+		b, err := json.Marshal(storedMessage{ID: ev.MessageID, Peer: ev.Peer, Epoch: d.Epoch, SentAt: ev.SentAt, Data: ev.Data, At: now})
+		if err != nil {
+			return err
+		}
+		tx.PutReceived(store.Received{Epoch: toStoreID(d.EpochID), Sender: d.Sender, Data: b, LosingBranch: d.LosingBranch})
+	}
+	if metaChanged {
+		mb, err := json.Marshal(&g.meta)
+		if err != nil {
+			return err
+		}
+		tx.PutGroupKey(metaKey, mb)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	for id := range newEpochs {
+		g.storedEpochs[id] = true
+	}
+	return nil
+}
+
+// persistInitial stores a group's first state (create or join), with the
+// KeyPackage it consumed, in one transaction.
+func (g *group) persistInitial(ctx context.Context, grp *mls.Group, usedKP []byte) error {
+	state, err := grp.MarshalState()
+	if err != nil {
+		return err
+	}
+	id := consensus.EpochIDOf(grp)
+	tx := g.sg.Begin()
+	tx.PutEpoch(store.Epoch{ID: toStoreID(id), Number: grp.Epoch(), State: state})
+	tx.SetHead(toStoreID(id))
+	if usedKP != nil {
+		tx.UseKeyPackage(usedKP)
+	}
+	tx.DeleteGroupKey(welcomeKey)
+	mb, err := json.Marshal(&g.meta)
+	if err != nil {
+		return err
+	}
+	tx.PutGroupKey(metaKey, mb)
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	g.storedEpochs[id] = true
+	return nil
+}
+
+// ---- events and membership
+
+// noteEvents records membership changes in the meta record; it reports
+// whether anything changed.
+func (g *group) noteEvents(evs []consensus.Event) bool {
+	changed := false
+	for _, e := range evs {
+		switch e.Kind {
+		case consensus.EventEpochMerged:
+			tree := g.m.Head().Tree()
+			actor := g.peerAt(tree, e.Committer)
+			for _, leaf := range e.Added {
+				p := g.peerAt(tree, leaf)
+				g.meta.Changes = append(g.meta.Changes, MembershipChange{Epoch: e.Epoch, Kind: "added", Peer: p, Actor: actor, EpochID: hex.EncodeToString(e.ID[:])})
+				g.meta.AddedBy[p] = addNote{By: actor, Epoch: e.Epoch}
+				changed = true
+			}
+			for _, ident := range e.RemovedIdentities {
+				p := peerString(ident)
+				g.meta.Changes = append(g.meta.Changes, MembershipChange{Epoch: e.Epoch, Kind: "removed", Peer: p, Actor: actor, EpochID: hex.EncodeToString(e.ID[:])})
+				delete(g.meta.AddedBy, p)
+				changed = true
+			}
+		case consensus.EventRemoved:
+			g.removed = true
+			changed = true
+		}
+	}
+	return changed
+}
+
+func peerString(ident []byte) string {
+	if p, err := peer.IDFromBytes(ident); err == nil {
+		return p.String()
+	}
+	return hex.EncodeToString(ident)
+}
+
+// peerAt is the peer id bound to a leaf of tree, or "" for a blank leaf.
+func (g *group) peerAt(tree *ratchettree.Tree, leaf uint32) string {
+	if tree == nil || leaf >= tree.LeafCount() {
+		return ""
+	}
+	ln := tree.Leaf(ratchettree.LeafIndex(leaf))
+	if ln == nil {
+		return ""
+	}
+	return peerString(ln.Credential.Identity)
+}
+
+func (g *group) emitEvents(evs []consensus.Event, now time.Time) {
+	for _, e := range evs {
+		base := Event{Group: g.hexID, Epoch: e.Epoch, EpochID: hex.EncodeToString(e.ID[:]), Time: now}
+		switch e.Kind {
+		case consensus.EventEpochMerged:
+			g.n.met.commits.Inc()
+			ev := base
+			ev.Kind = EventEpochChanged
+			g.n.events.publish(ev)
+			tree := g.m.Head().Tree()
+			actor := g.peerAt(tree, e.Committer)
+			for _, leaf := range e.Added {
+				ev := base
+				ev.Kind, ev.Peer, ev.Actor = EventMemberJoined, g.peerAt(tree, leaf), actor
+				g.n.events.publish(ev)
+			}
+			for _, ident := range e.RemovedIdentities {
+				ev := base
+				ev.Kind, ev.Peer, ev.Actor = EventMemberLeft, peerString(ident), actor
+				g.n.events.publish(ev)
+			}
+		case consensus.EventBranchSwitched:
+			g.n.met.branchSwitches.Inc()
+			g.n.met.rollbacks.Add(float64(e.RolledBack))
+			ev := base
+			ev.Kind = EventBranchSwitched
+			ev.Detail = fmt.Sprintf("from %x, %d epoch(s) rolled back", e.From[:4], e.RolledBack)
+			g.n.events.publish(ev)
+		case consensus.EventRemoved:
+			ev := base
+			ev.Kind = EventLeft
+			ev.Peer = g.n.id.String()
+			g.n.events.publish(ev)
+		case consensus.EventCommitRejected, consensus.EventEquivocation:
+			g.log.Info("ordering event", "kind", e.Kind, "epoch", e.Epoch, "reason", e.Reason, "leaf", e.Leaf)
+		}
+	}
+}
+
+// ---- queries (run on the loop)
+
+func (g *group) status() (GroupStatus, error) {
+	var st GroupStatus
+	ctx, cancel := context.WithTimeout(g.n.ctx, 10*time.Second)
+	defer cancel()
+	err := g.do(ctx, func() error {
+		head := g.m.Head()
+		id := g.m.HeadID()
+		st = GroupStatus{
+			Group: g.hexID, Epoch: head.Epoch(), EpochID: hex.EncodeToString(id[:]),
+			Members: int(head.Tree().MemberCount()), Delivered: g.meta.Delivered, Sent: g.meta.Sent,
+			Changes: append([]MembershipChange(nil), g.meta.Changes...),
+		}
+		return nil
+	})
+	return st, err
+}
+
+func (g *group) members() ([]Member, error) {
+	var out []Member
+	ctx, cancel := context.WithTimeout(g.n.ctx, 10*time.Second)
+	defer cancel()
+	err := g.do(ctx, func() error {
+		head := g.m.Head()
+		tree := head.Tree()
+		own := head.OwnLeaf()
+		for _, li := range tree.Members() {
+			leaf := tree.Leaf(li)
+			if leaf == nil {
+				continue
+			}
+			m := Member{Leaf: uint32(li), Fingerprint: Fingerprint(leaf.SignatureKey), Self: li == own}
+			if p, err := PeerOfCredential(&leaf.Credential, leaf.SignatureKey); err == nil {
+				m.Peer = p.String()
+			} else {
+				m.Peer = "invalid: " + err.Error()
+			}
+			if note, ok := g.meta.AddedBy[m.Peer]; ok {
+				m.AddedBy, m.AddedEpoch = note.By, note.Epoch
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (g *group) leafOf(p peer.ID) (uint32, bool) {
+	tree := g.m.Head().Tree()
+	for _, li := range tree.Members() {
+		leaf := tree.Leaf(li)
+		if leaf != nil && bytes.Equal(leaf.Credential.Identity, []byte(p)) {
+			return uint32(li), true
+		}
+	}
+	return 0, false
+}
+
+var errRemoved = errors.New("node: removed from the group")
