@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/mlsnode/mlsnode/consensus"
+	"github.com/mlsnode/mlsnode/fork"
 	"github.com/mlsnode/mlsnode/mls"
 	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/ratchettree"
@@ -30,7 +32,7 @@ type group struct {
 	log   *slog.Logger
 	sg    *store.Group
 
-	inbox  chan consensus.Envelope
+	inbox  chan inbound
 	cmds   chan func()
 	quit   chan struct{} // closed by stop
 	done   chan struct{} // closed when run returns
@@ -43,6 +45,13 @@ type group struct {
 	meta         groupMeta
 	invites      map[string]*pendingInvite // by KeyPackageRef hex
 	removed      bool
+	serving      *serving
+
+	// ctx ends when the group stops; bg tracks the goroutines of its
+	// sync requests.
+	ctx    context.Context
+	cancel context.CancelFunc
+	bg     sync.WaitGroup
 }
 
 // groupMeta is the node's own per-group record (JSON in a group key of the
@@ -52,6 +61,8 @@ type groupMeta struct {
 	AddedBy   map[string]addNote `json:"added_by,omitempty"` // by peer id
 	Sent      uint64             `json:"sent"`
 	Delivered uint64             `json:"delivered"`
+	// BeaconSeq is fork's beacon sequence number (fork.State).
+	BeaconSeq uint64 `json:"beacon_seq"`
 }
 
 type addNote struct {
@@ -71,13 +82,16 @@ const (
 
 func (n *Node) newGroup(gid []byte, m machine) *group {
 	hexID := hex.EncodeToString(gid)
+	ctx, cancel := context.WithCancel(n.ctx)
 	return &group{
+		ctx:          ctx,
+		cancel:       cancel,
 		n:            n,
 		gid:          append([]byte(nil), gid...),
 		hexID:        hexID,
 		log:          n.log.With("group", hexID[:min(8, len(hexID))]),
 		sg:           n.st.Group(gid),
-		inbox:        make(chan consensus.Envelope, n.opts.inboxSize),
+		inbox:        make(chan inbound, n.opts.inboxSize),
 		cmds:         make(chan func()),
 		quit:         make(chan struct{}),
 		done:         make(chan struct{}),
@@ -122,9 +136,16 @@ func (g *group) deliver(msg overlay.Message) {
 		return // the validator already rejected undecodable data
 	}
 	select {
-	case g.inbox <- *env:
+	case g.inbox <- inbound{from: msg.From, env: env}:
 	case <-g.quit:
 	}
+}
+
+// inbound is an envelope from a peer: relayed by gossip, or a fetch
+// response over the sync protocol.
+type inbound struct {
+	from peer.ID
+	env  *consensus.Envelope
 }
 
 // do runs fn on the loop goroutine and waits for it.
@@ -154,6 +175,8 @@ func (g *group) stop() {
 		close(g.quit)
 	}
 	<-g.done
+	g.cancel()
+	g.bg.Wait()
 }
 
 func (g *group) peerConnected(p peer.ID) {
@@ -174,8 +197,8 @@ func (g *group) run() {
 		case <-g.quit:
 			g.drainReady()
 			return
-		case env := <-g.inbox:
-			g.step(env)
+		case in := <-g.inbox:
+			g.step(in)
 		case fn := <-g.cmds:
 			fn()
 		case <-t.C:
@@ -196,10 +219,10 @@ func (g *group) run() {
 // drainQuit lets the node's stop() return after the loop ended by itself.
 func (g *group) drainQuit() {}
 
-func (g *group) step(env consensus.Envelope) {
-	if err := g.m.Step(env); err != nil {
+func (g *group) step(in inbound) {
+	if err := g.m.Step(fork.PeerID(in.from), in.env); err != nil {
 		g.n.met.envelopesIn.WithLabelValues("refused").Inc()
-		g.log.Debug("envelope refused", "kind", env.Kind, "epoch", env.Epoch, "err", err)
+		g.log.Debug("envelope refused", "kind", in.env.Kind, "epoch", in.env.Epoch, "from", in.from, "err", err)
 		return
 	}
 	g.n.met.envelopesIn.WithLabelValues("accepted").Inc()
@@ -216,7 +239,7 @@ func (g *group) drainReady() {
 // handleReady acts on one Ready in raft's order: persist first (state,
 // outbox, delivered messages, all in one atomic transaction), then send,
 // then tell the application.
-func (g *group) handleReady(rd *consensus.Ready) {
+func (g *group) handleReady(rd *fork.Ready) {
 	delivered := g.fresh(rd.Delivered)
 	metaChanged := g.noteEvents(rd.Events) || len(delivered) > 0
 	for range delivered {
@@ -235,6 +258,9 @@ func (g *group) handleReady(rd *consensus.Ready) {
 	for _, env := range rd.Messages {
 		g.publish(env)
 	}
+	for _, d := range rd.Direct {
+		g.direct(d)
+	}
 	now := g.n.opts.now()
 	for _, d := range delivered {
 		ev := g.messageEvent(d, now)
@@ -245,6 +271,10 @@ func (g *group) handleReady(rd *consensus.Ready) {
 		g.n.events.publish(ev)
 	}
 	g.emitEvents(rd.Events, now)
+	g.emitForkEvents(rd.Fork, now)
+	if g.m.Gone() {
+		g.removed = true
+	}
 }
 
 // fresh drops messages already delivered (re-sent after a branch switch,
@@ -358,7 +388,11 @@ type storedMessage struct {
 
 func toStoreID(id consensus.EpochID) store.EpochID { return store.EpochID(id) }
 
-func (g *group) persist(rd *consensus.Ready, delivered []consensus.Delivered, metaChanged bool) error {
+func (g *group) persist(rd *fork.Ready, delivered []consensus.Delivered, metaChanged bool) error {
+	if rd.State != nil {
+		g.meta.BeaconSeq = rd.State.BeaconSeq
+		metaChanged = true
+	}
 	if rd.Persist == nil && len(delivered) == 0 && !metaChanged {
 		return nil
 	}
@@ -382,7 +416,7 @@ func (g *group) persist(rd *consensus.Ready, delivered []consensus.Delivered, me
 				parent = r.Parent
 			}
 		}
-		tx.PutEpoch(store.Epoch{ID: toStoreID(p.HeadID), Number: g.m.Head().Epoch(), Parent: toStoreID(parent), State: p.HeadState})
+		tx.PutEpoch(store.Epoch{ID: toStoreID(p.HeadID), Number: g.m.Core().Head().Epoch(), Parent: toStoreID(parent), State: p.HeadState})
 		tx.SetHead(toStoreID(p.HeadID))
 		newEpochs[p.HeadID] = true
 		for id := range g.storedEpochs {
@@ -464,7 +498,7 @@ func (g *group) noteEvents(evs []consensus.Event) bool {
 	for _, e := range evs {
 		switch e.Kind {
 		case consensus.EventEpochMerged:
-			tree := g.m.Head().Tree()
+			tree := g.m.Core().Head().Tree()
 			actor := g.peerAt(tree, e.Committer)
 			for _, leaf := range e.Added {
 				p := g.peerAt(tree, leaf)
@@ -514,7 +548,7 @@ func (g *group) emitEvents(evs []consensus.Event, now time.Time) {
 			ev := base
 			ev.Kind = EventEpochChanged
 			g.n.events.publish(ev)
-			tree := g.m.Head().Tree()
+			tree := g.m.Core().Head().Tree()
 			actor := g.peerAt(tree, e.Committer)
 			for _, leaf := range e.Added {
 				ev := base
@@ -551,8 +585,8 @@ func (g *group) status() (GroupStatus, error) {
 	ctx, cancel := context.WithTimeout(g.n.ctx, 10*time.Second)
 	defer cancel()
 	err := g.do(ctx, func() error {
-		head := g.m.Head()
-		id := g.m.HeadID()
+		head := g.m.Core().Head()
+		id := g.m.Core().HeadID()
 		st = GroupStatus{
 			Group: g.hexID, Epoch: head.Epoch(), EpochID: hex.EncodeToString(id[:]),
 			Members: int(head.Tree().MemberCount()), Delivered: g.meta.Delivered, Sent: g.meta.Sent,
@@ -568,7 +602,7 @@ func (g *group) members() ([]Member, error) {
 	ctx, cancel := context.WithTimeout(g.n.ctx, 10*time.Second)
 	defer cancel()
 	err := g.do(ctx, func() error {
-		head := g.m.Head()
+		head := g.m.Core().Head()
 		tree := head.Tree()
 		own := head.OwnLeaf()
 		for _, li := range tree.Members() {
@@ -593,7 +627,7 @@ func (g *group) members() ([]Member, error) {
 }
 
 func (g *group) leafOf(p peer.ID) (uint32, bool) {
-	tree := g.m.Head().Tree()
+	tree := g.m.Core().Head().Tree()
 	for _, li := range tree.Members() {
 		leaf := tree.Leaf(li)
 		if leaf != nil && bytes.Equal(leaf.Credential.Identity, []byte(p)) {
@@ -604,3 +638,35 @@ func (g *group) leafOf(p peer.ID) (uint32, bool) {
 }
 
 var errRemoved = errors.New("node: removed from the group")
+
+func (g *group) emitForkEvents(evs []fork.Event, now time.Time) {
+	for _, e := range evs {
+		base := Event{Group: g.hexID, Time: now}
+		if e.Peer != "" {
+			base.Peer = peer.ID(e.Peer).String()
+		}
+		switch e.Kind {
+		case fork.EventRejoined:
+			g.n.met.forksHealed.Inc()
+			ev := base
+			ev.Kind = EventForkHealed
+			ev.Epoch, ev.EpochID = e.To.Epoch, hex.EncodeToString(e.To.ID[:])
+			ev.Detail = fmt.Sprintf("left branch at epoch %d for the surviving branch; re-sent %d message(s), re-applied %d removal(s)", e.From.Epoch, e.Count, e.Removals)
+			g.n.events.publish(ev)
+		case fork.EventSurvived:
+			g.n.met.forksHealed.Inc()
+			ev := base
+			ev.Kind = EventForkHealed
+			ev.Detail = fmt.Sprintf("our branch survived; rival branch at epoch %d will rejoin", e.Rival.Epoch)
+			g.n.events.publish(ev)
+		case fork.EventStayOut:
+			g.removed = true
+			ev := base
+			ev.Kind = EventLeft
+			ev.Detail = "removed on the surviving branch"
+			g.n.events.publish(ev)
+		default:
+			g.log.Info("fork event", "kind", e.Kind, "peer", e.Peer, "rival_epoch", e.Rival.Epoch, "count", e.Count)
+		}
+	}
+}

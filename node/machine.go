@@ -2,7 +2,7 @@ package node
 
 import (
 	"github.com/mlsnode/mlsnode/consensus"
-	"github.com/mlsnode/mlsnode/mls"
+	"github.com/mlsnode/mlsnode/fork"
 	"github.com/mlsnode/mlsnode/mls/wire"
 )
 
@@ -11,16 +11,16 @@ import (
 // raft's Step/Tick/Ready/Advance shape. It is not safe for concurrent use;
 // only the group's loop goroutine touches it.
 type machine interface {
-	Step(env consensus.Envelope) error
+	Step(from fork.PeerID, env *consensus.Envelope) error
 	Tick()
 	Send(data []byte) (consensus.MessageID, error)
 	Propose(p *wire.Proposal) error
 	Commit(proposals ...*wire.Proposal) error
 	HasReady() bool
-	Ready() consensus.Ready
-	Advance(rd consensus.Ready)
-	Head() *mls.Group
-	HeadID() consensus.EpochID
+	Ready() fork.Ready
+	Advance(rd fork.Ready)
+	Core() *consensus.Core
+	Gone() bool
 }
 
-var _ machine = (*consensus.Core)(nil)
+var _ machine = (*fork.Member)(nil)

@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/mlsnode/mlsnode/consensus"
+	"github.com/mlsnode/mlsnode/fork"
 	"github.com/mlsnode/mlsnode/mls"
 	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/suite"
@@ -35,13 +36,21 @@ type invitation struct {
 func suiteOf(kp *wire.KeyPackage) suite.ID { return suite.ID(kp.CipherSuite) }
 
 // newMachine starts the ordering machine on an MLS group state.
-func (n *Node) newMachine(grp *mls.Group) (machine, error) {
-	return consensus.New(consensus.Config{
-		Group:       grp,
-		SigningKey:  n.sig,
-		Credentials: CredentialValidator{},
-		Rand:        n.opts.rand,
-		WindowTicks: n.opts.windowTicks,
+func (n *Node) newMachine(grp *mls.Group, beaconSeq uint64) (machine, error) {
+	now := n.opts.now()
+	return fork.New(fork.Config{
+		Core: consensus.Config{
+			Group:       grp,
+			SigningKey:  n.sig,
+			Credentials: CredentialValidator{},
+			Rand:        n.opts.rand,
+			WindowTicks: n.opts.windowTicks,
+		},
+		BeaconSeq: beaconSeq,
+		KeyPackageLifetime: wire.Lifetime{
+			NotBefore: uint64(now.Add(-time.Hour).Unix()),
+			NotAfter:  uint64(now.Add(n.opts.kpLifetime).Unix()),
+		},
 	})
 }
 
@@ -74,7 +83,7 @@ func (n *Node) adopt(ctx context.Context, grp *mls.Group, usedKP []byte, inviter
 	if err := g.persistInitial(ctx, grp, usedKP); err != nil {
 		return "", fmt.Errorf("node: storing the new group: %w", err)
 	}
-	m, err := n.newMachine(grp)
+	m, err := n.newMachine(grp, 0)
 	if err != nil {
 		return "", err
 	}
@@ -252,7 +261,7 @@ func (n *Node) Leave(ctx context.Context, gid string) error {
 		return err
 	}
 	return g.do(ctx, func() error {
-		own := uint32(g.m.Head().OwnLeaf())
+		own := uint32(g.m.Core().Head().OwnLeaf())
 		if err := g.m.Propose(mls.NewRemove(own)); err != nil {
 			return fmt.Errorf("node: proposing to leave: %w", err)
 		}
@@ -365,10 +374,6 @@ func (n *Node) validate(from peer.ID, group []byte, data []byte) overlay.Validat
 	return overlay.Accept
 }
 
-// handleSync answers catch-up requests.
-func (n *Node) handleSync(from peer.ID, req []byte) ([]byte, error) {
-	return nil, errors.New("node: catch-up is not served yet")
-}
 
 // resumeGroups restarts every group in the store from its head state.
 func (n *Node) resumeGroups(ctx context.Context) error {
@@ -412,7 +417,7 @@ func (n *Node) resumeGroups(ctx context.Context) error {
 				}
 			}
 		}
-		m, err := n.newMachine(grp)
+		m, err := n.newMachine(grp, g.meta.BeaconSeq)
 		if err != nil {
 			return err
 		}
