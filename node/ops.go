@@ -374,7 +374,6 @@ func (n *Node) validate(from peer.ID, group []byte, data []byte) overlay.Validat
 	return overlay.Accept
 }
 
-
 // resumeGroups restarts every group in the store from its head state.
 func (n *Node) resumeGroups(ctx context.Context) error {
 	gids, err := n.st.Groups(ctx)

@@ -158,7 +158,9 @@ func WithSuite(id suite.ID) Option {
 func WithRand(r io.Reader) Option { return func(o *options) error { o.rand = r; return nil } }
 
 // WithClock replaces time.Now (tests only).
-func WithClock(now func() time.Time) Option { return func(o *options) error { o.now = now; return nil } }
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error { o.now = now; return nil }
+}
 
 // WithAutoJoin joins every group this node is invited to as soon as the
 // Welcome arrives, instead of waiting for Join.
