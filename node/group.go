@@ -46,6 +46,7 @@ type group struct {
 	invites      map[string]*pendingInvite // by KeyPackageRef hex
 	removed      bool
 	serving      *serving
+	history      [][]byte // recent application envelopes (history.go)
 
 	// ctx ends when the group stops; bg tracks the goroutines of its
 	// sync requests.
@@ -203,9 +204,10 @@ func (g *group) run() {
 			fn()
 		case <-t.C:
 			g.m.Tick()
-		case <-g.nudges:
-			// The ordering layer's beacons reach the new peer on the next
-			// tick; nothing more to do here yet.
+		case p := <-g.nudges:
+			// A peer (re)connected: it may hold messages this node
+			// missed. Commits come through fork's beacons and fetches.
+			g.catchUp(p)
 		}
 		g.drainReady()
 		if g.removed {
@@ -225,6 +227,7 @@ func (g *group) step(in inbound) {
 		g.log.Debug("envelope refused", "kind", in.env.Kind, "epoch", in.env.Epoch, "from", in.from, "err", err)
 		return
 	}
+	g.remember(in.env)
 	g.n.met.envelopesIn.WithLabelValues("accepted").Inc()
 }
 
@@ -298,6 +301,7 @@ func (g *group) publish(env consensus.Envelope) {
 	if env.Kind == consensus.KindCommit {
 		g.routeWelcome(env)
 	}
+	g.remember(&env)
 	ctx, cancel := context.WithTimeout(g.n.ctx, g.n.opts.publishTimout)
 	defer cancel()
 	if err := g.n.ov.Publish(ctx, g.gid, data); err != nil {

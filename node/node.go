@@ -103,6 +103,11 @@ func New(ctx context.Context, opts ...Option) (*Node, error) {
 	if err := n.loadInvitations(ctx); err != nil {
 		return nil, err
 	}
+	// Peers dialled at start connected before the groups were resumed:
+	// let each group catch up from them now.
+	for _, p := range n.ov.Peers() {
+		n.onConnected(p)
+	}
 	n.wg.Add(1)
 	go n.maintain()
 	ok = true

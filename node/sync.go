@@ -69,6 +69,9 @@ func (g *group) direct(d fork.Directed) {
 // the group's machine on the group's loop and returns what the machine
 // answers its sender.
 func (n *Node) handleSync(from peer.ID, req []byte) ([]byte, error) {
+	if isHistoryRequest(req) {
+		return n.serveHistory(from, req)
+	}
 	env, err := consensus.UnmarshalEnvelope(req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
