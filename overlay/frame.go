@@ -10,9 +10,11 @@ import (
 	"github.com/mlsnode/mlsnode/mls/codec"
 )
 
-// gossipFrameVersion is the first byte of every group-topic message. A new
-// layout gets a new version, and peers ignore versions they do not know
-// (Reject would punish peers that simply run newer code).
+// gossipFrameVersion is the first byte of every group-topic message. The
+// topic name carries the version too (TopicPrefix ends in /1/), so a new
+// layout goes on new topics and a frame of another version on a version-1
+// topic is garbage: Reject. (Answering Ignore would let garbage that
+// happens not to start with 1 escape scoring.)
 const gossipFrameVersion = 1
 
 // maxGroupIDLen bounds a group id: MLS allows group ids of any length, but
@@ -42,8 +44,6 @@ func (f *gossipFrame) MarshalMLS(w *codec.Writer) {
 	w.Opaque(f.Payload)
 }
 
-// errUnknownVersion marks a frame of a version this code does not speak;
-// the validator answers Ignore for it, not Reject.
 var errUnknownVersion = errors.New("unknown frame version")
 
 func (f *gossipFrame) UnmarshalMLS(r *codec.Reader) {

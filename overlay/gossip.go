@@ -103,6 +103,7 @@ func (o *Overlay) newPubSub() (*pubsub.PubSub, error) {
 			}
 			return nil
 		}),
+		pubsub.WithRawTracer(o.tr),
 		pubsub.WithPeerScore(scoreParams, thresholds),
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(o.setScores), scoreInspectPeriod),
 	)
@@ -156,8 +157,14 @@ func (o *Overlay) JoinGroup(group []byte, deliver func(Message)) error {
 		return fmt.Errorf("overlay: join %s: %w", name, err)
 	}
 	if err := topic.SetScoreParams(&pubsub.TopicScoreParams{
-		SkipAtomicValidation:           true,
-		TopicWeight:                    1,
+		SkipAtomicValidation: true,
+		TopicWeight:          1,
+		// A small reward for staying in the mesh (at most +3 after five
+		// minutes); the quantum must be set even at weight 0, gossipsub
+		// divides by it.
+		TimeInMeshWeight:               0.01,
+		TimeInMeshQuantum:              time.Second,
+		TimeInMeshCap:                  300,
 		InvalidMessageDeliveriesWeight: invalidMessageWeight,
 		InvalidMessageDeliveriesDecay:  invalidMessageDecay,
 	}); err != nil {
@@ -259,9 +266,6 @@ func (o *Overlay) validator(group []byte) pubsub.ValidatorEx {
 		}
 		f, err := decodeGossipFrame(m.Data)
 		if err != nil {
-			if errors.Is(err, errUnknownVersion) {
-				return pubsub.ValidationIgnore
-			}
 			return pubsub.ValidationReject
 		}
 		if string(f.Group) != string(group) || len(f.Payload) > o.cfg.Limits.MaxMessageSize {

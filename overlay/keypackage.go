@@ -25,7 +25,9 @@ import (
 // peer, which may hand it out again and again. KeyPackages no peer took
 // stay with the owner, which serves them itself while online. An inviter
 // asks its own cache, then the owner, then the other connected peers
-// (FetchKeyPackage); a peer that returns an ordinary KeyPackage deletes it.
+// (FetchKeyPackage) for an ordinary KeyPackage, and only when none has one
+// asks again for the last-resort one; a peer that returns an ordinary
+// KeyPackage deletes it.
 //
 // Whether a KeyPackage is last-resort is read from the KeyPackage itself
 // (its last_resort extension), so a cache cannot be told otherwise. Only the
@@ -40,6 +42,7 @@ import (
 //	    select (op) {
 //	        case put: opaque key_packages<V><V>;  // MLSMessages
 //	        case get: opaque owner<V>;            // peer id bytes
+//	                  bool allow_last_resort;
 //	    };
 //	} KPRequest;
 //
@@ -52,9 +55,10 @@ const (
 )
 
 type kpRequest struct {
-	Op          uint8
-	KeyPackages [][]byte
-	Owner       []byte
+	Op              uint8
+	KeyPackages     [][]byte
+	Owner           []byte
+	AllowLastResort bool
 }
 
 func (q *kpRequest) MarshalMLS(w *codec.Writer) {
@@ -68,6 +72,7 @@ func (q *kpRequest) MarshalMLS(w *codec.Writer) {
 		})
 	case kpOpGet:
 		w.Opaque(q.Owner)
+		w.Bool(q.AllowLastResort)
 	default:
 		w.SetError(fmt.Errorf("overlay: kp op %d", q.Op))
 	}
@@ -79,7 +84,7 @@ func (q *kpRequest) UnmarshalMLS(r *codec.Reader) {
 	}
 	switch q.Op {
 	case kpOpPut:
-		r.Vector("key_packages", func(r *codec.Reader) {
+		r.Each("key_packages", func(r *codec.Reader) {
 			var kp []byte
 			if r.Opaque("key_package", &kp) {
 				q.KeyPackages = append(q.KeyPackages, kp)
@@ -87,6 +92,7 @@ func (q *kpRequest) UnmarshalMLS(r *codec.Reader) {
 		})
 	case kpOpGet:
 		r.Opaque("owner", &q.Owner)
+		r.Bool("allow_last_resort", &q.AllowLastResort)
 	default:
 		r.Invalid("op", "unknown op %d", q.Op)
 	}
@@ -181,8 +187,8 @@ func (c *kpCache) evictLocked() {
 }
 
 // take returns a KeyPackage of owner: the oldest ordinary one, which is
-// removed, or else the last-resort one, which stays.
-func (c *kpCache) take(owner peer.ID) ([]byte, bool) {
+// removed, or else, if allowed, the last-resort one, which stays.
+func (c *kpCache) take(owner peer.ID, allowLastResort bool) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.owners[owner]
@@ -195,7 +201,7 @@ func (c *kpCache) take(owner peer.ID) ([]byte, bool) {
 		// The hash stays in seen: a used KeyPackage must not come back.
 		return kp, true
 	}
-	if e.lastResort != nil {
+	if allowLastResort && e.lastResort != nil {
 		return e.lastResort, true
 	}
 	return nil, false
@@ -288,7 +294,7 @@ func (d *kpDirectory) handle(s network.Stream, r *bufio.Reader) error {
 		if err != nil {
 			return malformed("kp get: owner", err)
 		}
-		kp, found := d.cache.take(owner)
+		kp, found := d.cache.take(owner, q.AllowLastResort)
 		if !found {
 			return writeFrame(s, []byte{statusNotFound})
 		}
@@ -403,12 +409,6 @@ func (o *Overlay) putKeyPackages(ctx context.Context, p peer.ID, batch [][]byte)
 // it was found. The result passed the structural check and KeyPackageCheck;
 // a peer that returns one that does not is charged and skipped.
 func (o *Overlay) FetchKeyPackage(ctx context.Context, owner peer.ID) ([]byte, error) {
-	d := o.kp
-	if raw, ok := d.cache.take(owner); ok {
-		if _, err := d.check(owner, raw); err == nil {
-			return raw, nil
-		}
-	}
 	var order []peer.ID
 	others := o.Peers()
 	rand.Shuffle(len(others), func(i, j int) { others[i], others[j] = others[j], others[i] })
@@ -420,22 +420,50 @@ func (o *Overlay) FetchKeyPackage(ctx context.Context, owner peer.ID) ([]byte, e
 			order = append(order, p)
 		}
 	}
+	// First round: ordinary KeyPackages only, so that the last-resort one
+	// is used only when no ordinary one is left anywhere we can ask.
+	var errs []error
+	for _, allowLastResort := range []bool{false, true} {
+		raw, err := o.fetchRound(ctx, owner, order, allowLastResort)
+		if err == nil {
+			return raw, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("%w for %s (%w)", ErrNoKeyPackage, owner, err)
+	}
+	return nil, fmt.Errorf("%w for %s", ErrNoKeyPackage, owner)
+}
+
+// fetchRound asks this node's cache and then each peer of order in turn.
+// Its error wraps ErrNoKeyPackage when nobody had one.
+func (o *Overlay) fetchRound(ctx context.Context, owner peer.ID, order []peer.ID, allowLastResort bool) ([]byte, error) {
+	d := o.kp
+	if raw, ok := d.cache.take(owner, allowLastResort); ok {
+		if _, err := d.check(owner, raw); err == nil {
+			return raw, nil
+		}
+	}
 	ownerBytes, err := owner.MarshalBinary()
 	if err != nil {
 		return nil, fmt.Errorf("%w: owner id: %w", ErrBadConfig, err)
 	}
-	req, err := codec.Marshal(&kpRequest{Op: kpOpGet, Owner: ownerBytes})
+	req, err := codec.Marshal(&kpRequest{Op: kpOpGet, Owner: ownerBytes, AllowLastResort: allowLastResort})
 	if err != nil {
 		return nil, err
 	}
-	var lastErr error
+	var errs []error
 	for _, p := range order {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		resp, err := o.request(ctx, p, KeyPackageProtocol, req, d.o.cfg.Limits.MaxKeyPackageSize+16)
 		if err != nil {
-			lastErr = err
+			errs = append(errs, err)
 			continue
 		}
 		if len(resp) == 1 && resp[0] == statusNotFound {
@@ -443,7 +471,7 @@ func (o *Overlay) FetchKeyPackage(ctx context.Context, owner peer.ID) ([]byte, e
 		}
 		body, err := decodeStatus(resp)
 		if err != nil {
-			lastErr = err
+			errs = append(errs, err)
 			continue
 		}
 		var raw []byte
@@ -451,22 +479,27 @@ func (o *Overlay) FetchKeyPackage(ctx context.Context, owner peer.ID) ([]byte, e
 		r.Opaque("key_package", &raw)
 		if err := r.Finish("kp get response"); err != nil {
 			o.pen.charge(p, penaltyMalformed)
-			lastErr = malformed("kp get response", err)
+			errs = append(errs, malformed("kp get response", err))
 			continue
 		}
-		if _, err := d.check(owner, raw); err != nil {
+		lastResort, err := d.check(owner, raw)
+		if err != nil {
 			if errors.Is(err, ErrMalformed) || errors.Is(err, ErrTooLarge) {
 				o.pen.charge(p, penaltyMalformed)
 			}
-			lastErr = err
+			errs = append(errs, err)
 			continue
+		}
+		if lastResort && !allowLastResort {
+			// The peer ignored the flag; it costs nothing, use it.
+			o.log.Debug("overlay: peer returned a last-resort KeyPackage unasked", "peer", p)
 		}
 		return raw, nil
 	}
-	if lastErr != nil {
-		return nil, fmt.Errorf("%w for %s (last error: %w)", ErrNoKeyPackage, owner, lastErr)
+	if len(errs) == 0 {
+		return nil, fmt.Errorf("%w: none found (last resort allowed: %v)", ErrNoKeyPackage, allowLastResort)
 	}
-	return nil, fmt.Errorf("%w for %s", ErrNoKeyPackage, owner)
+	return nil, errors.Join(errs...)
 }
 
 // CachedKeyPackages reports how many ordinary KeyPackages of owner this

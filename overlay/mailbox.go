@@ -449,7 +449,7 @@ func (o *Overlay) collectFrom(ctx context.Context, p peer.ID) (int, error) {
 	}
 	var items [][]byte
 	cr := codec.NewReader(body)
-	cr.Vector("welcomes", func(r *codec.Reader) {
+	cr.Each("welcomes", func(r *codec.Reader) {
 		var w []byte
 		if r.Opaque("welcome", &w) {
 			items = append(items, w)

@@ -27,6 +27,7 @@ type Overlay struct {
 	log     *slog.Logger
 
 	ps *pubsub.PubSub
+	tr *tracer
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -89,6 +90,7 @@ func build(ctx context.Context, h host.Host, g *Gater, c Config, own bool) (*Ove
 		cancel:  cancel,
 		groups:  map[string]*groupTopic{},
 		scores:  map[peer.ID]float64{},
+		tr:      newTracer(),
 	}
 	o.kp = newKPDirectory(o)
 	o.mail = newMailbox(o)
