@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -164,7 +163,7 @@ func (n *Node) kpsRefill(ctx context.Context) error {
 		now := n.opts.now()
 		b, err := mls.NewKeyPackage(n.opts.rand, n.cs, credentialOf(n.id), n.sig, mls.KeyPackageOptions{
 			Lifetime: wire.Lifetime{
-				NotBefore: uint64(now.Add(-time.Hour).Unix()),
+				NotBefore: kpNotBefore,
 				NotAfter:  uint64(now.Add(n.opts.kpLifetime).Unix()),
 			},
 			LastResort: lastResort,
@@ -266,3 +265,11 @@ func (n *Node) checkKeyPackage(owner peer.ID, kp *wire.KeyPackage, _ []byte) err
 		Now:         uint64(n.opts.now().Unix()),
 	})
 }
+
+// kpNotBefore: KeyPackages this node makes have not_before = 0. The MLS
+// engine checks an added KeyPackage's lifetime against the time its group
+// was created, joined or loaded (ProposalCheck.Now is fixed then, and is 0
+// for a group made by CreateGroup), not against the time of the commit, so
+// a not_before of "an hour ago" would make a creator refuse every Add.
+// not_after still bounds a KeyPackage's use.
+const kpNotBefore = 0

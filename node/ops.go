@@ -48,7 +48,7 @@ func (n *Node) newMachine(grp *mls.Group, beaconSeq uint64) (machine, error) {
 		},
 		BeaconSeq: beaconSeq,
 		KeyPackageLifetime: wire.Lifetime{
-			NotBefore: uint64(now.Add(-time.Hour).Unix()),
+			NotBefore: kpNotBefore,
 			NotAfter:  uint64(now.Add(n.opts.kpLifetime).Unix()),
 		},
 	})
@@ -62,7 +62,7 @@ func (n *Node) CreateGroup(ctx context.Context) (string, error) {
 	}
 	now := n.opts.now()
 	kp, err := mls.NewKeyPackage(n.opts.rand, n.cs, credentialOf(n.id), n.sig, mls.KeyPackageOptions{
-		Lifetime: wire.Lifetime{NotBefore: uint64(now.Add(-time.Hour).Unix()), NotAfter: uint64(now.Add(n.opts.kpLifetime).Unix())},
+		Lifetime: wire.Lifetime{NotBefore: kpNotBefore, NotAfter: uint64(now.Add(n.opts.kpLifetime).Unix())},
 	})
 	if err != nil {
 		return "", err
