@@ -183,6 +183,9 @@ func (c *Core) HeadRef() EpochRef { return c.headNode.ref }
 // Now is the number of ticks since New.
 func (c *Core) Now() uint64 { return c.tick }
 
+// RankRule is the rule the Core ranks rivals with.
+func (c *Core) RankRule() RankRule { return c.cfg.Rank }
+
 // Removed reports whether this member is removed on the head branch.
 func (c *Core) Removed() bool { return c.head == nil }
 

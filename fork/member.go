@@ -175,6 +175,8 @@ type Member struct {
 	det    detector
 	rival  *rival
 	losers []EpochID // heads of branches that lost to ours, newest last
+	// join records the last rejoin by external commit (nil if none).
+	join *joinRecord
 	// gone is set once this member knows it is out of the group for
 	// good (removed on the surviving branch).
 	gone bool
@@ -272,23 +274,13 @@ func (m *Member) Step(from PeerID, env *consensus.Envelope) error {
 
 // stepCore hands an envelope to the consensus core.
 func (m *Member) stepCore(from PeerID, env *consensus.Envelope) error {
-	var note *healNote
+	if !env.EpochID.IsZero() {
+		m.noticeEpoch(from, EpochRef{Epoch: env.Epoch, ID: env.EpochID})
+	}
 	if env.Kind == consensus.KindCommit {
-		n, err := m.screenCommit(env)
-		if err != nil {
-			return err
-		}
-		note = n
+		return m.stepCommit(env)
 	}
-	m.noticeEpoch(from, EpochRef{Epoch: env.Epoch, ID: env.EpochID})
-	before := m.core.HeadID()
-	if err := m.core.Step(*env); err != nil {
-		return err
-	}
-	if note != nil && m.core.HeadID() != before {
-		m.serveRejoiner(note)
-	}
-	return nil
+	return m.core.Step(*env)
 }
 
 // Tick advances logical time by one unit: the core's window, periodic
@@ -299,6 +291,7 @@ func (m *Member) Tick() {
 	if m.tick%m.cfg.BeaconInterval == 0 {
 		m.beaconNow()
 		m.det.newServeWindow()
+		m.prune()
 	}
 	m.det.expire(m.tick, m.cfg.FetchTimeout)
 	m.decide()
@@ -483,3 +476,32 @@ func (s *seenSet) add(id consensus.MessageID) bool {
 }
 
 var errInternal = errors.New("fork: internal error")
+
+// Stats are the sizes of a Member's network-fed memories, for tests that
+// show the bounds hold and for status pages.
+type Stats struct {
+	PendingBeacons  int // <= MaxPendingBeacons
+	InflightFetches int // <= MaxInflightFetches
+	ServedPeers     int // <= MaxServePeers
+	TrackedMembers  int // latest-beacon entries: identities of current rosters
+	History         int // <= History
+	SentLog         int // <= MaxSentLog
+	Seen            int // <= MaxSeen
+	Losers          int // <= 16
+	Core            consensus.Stats
+}
+
+// Stats reports the sizes of what the Member holds.
+func (m *Member) Stats() Stats {
+	return Stats{
+		PendingBeacons:  len(m.det.pending),
+		InflightFetches: len(m.det.inflight),
+		ServedPeers:     len(m.det.served),
+		TrackedMembers:  max(len(m.det.latest), len(m.det.lastSeq)),
+		History:         len(m.history),
+		SentLog:         len(m.sent),
+		Seen:            len(m.seen.order),
+		Losers:          len(m.losers),
+		Core:            m.core.Stats(),
+	}
+}

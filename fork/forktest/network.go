@@ -538,6 +538,27 @@ func (n *Network) Delivered(w io.Writer) {
 	}
 }
 
+// InFlight lists the distinct envelopes of a kind that from has sent and
+// that are still queued, oldest first.
+func (n *Network) InFlight(from string, kind consensus.EnvelopeKind) []consensus.Envelope {
+	var out []consensus.Envelope
+	for _, p := range n.queue {
+		if p.from != from || p.env.Kind != kind {
+			continue
+		}
+		dup := false
+		for _, e := range out {
+			if bytes.Equal(e.Body, p.env.Body) {
+				dup = true
+			}
+		}
+		if !dup {
+			out = append(out, p.env)
+		}
+	}
+	return out
+}
+
 // Inject hands a raw envelope from a pseudo-peer to a node, for bad-input
 // scripts.
 func (n *Network) Inject(from, to string, env consensus.Envelope) error {
@@ -546,5 +567,3 @@ func (n *Network) Inject(from, to string, env consensus.Envelope) error {
 	n.flush(nd)
 	return err
 }
-
-var _ = bytes.Equal
