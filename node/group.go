@@ -650,6 +650,11 @@ func (g *group) emitForkEvents(evs []fork.Event, now time.Time) {
 			base.Peer = peer.ID(e.Peer).String()
 		}
 		switch e.Kind {
+		case fork.EventServedRejoiner:
+			ev := base
+			ev.Kind = EventForkHealed
+			ev.Detail = fmt.Sprintf("a member rejoined from a branch forked at epoch %d; re-sent %d own message(s)", e.From.Epoch, e.Count)
+			g.n.events.publish(ev)
 		case fork.EventRejoined:
 			g.n.met.forksHealed.Inc()
 			ev := base
@@ -670,7 +675,7 @@ func (g *group) emitForkEvents(evs []fork.Event, now time.Time) {
 			ev.Detail = "removed on the surviving branch"
 			g.n.events.publish(ev)
 		default:
-			g.log.Info("fork event", "kind", e.Kind, "peer", e.Peer, "rival_epoch", e.Rival.Epoch, "count", e.Count)
+			g.log.Info("fork event", "kind", e.Kind, "peer", base.Peer, "rival_epoch", e.Rival.Epoch, "count", e.Count)
 		}
 	}
 }

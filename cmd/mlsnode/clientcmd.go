@@ -94,7 +94,7 @@ func clientRequest(verb string, pos []string) (*request, error) {
 			return nil, err
 		}
 		return &request{Group: pos[0], Peer: pos[1]}, nil
-	case "group/join", "group/leave", "group/members", "group/history":
+	case "group/join", "group/leave", "group/members", "group/history", "group/update":
 		return &request{Group: first(pos)}, need("<group>")
 	case "group/status", "tail":
 		if len(pos) > 1 {
@@ -166,7 +166,7 @@ func printResult(w io.Writer, verb string, raw json.RawMessage) {
 			}
 			return
 		}
-	case "connect", "group/invite", "group/join", "group/leave", "group/remove", "net/block", "net/unblock":
+	case "connect", "group/invite", "group/join", "group/leave", "group/remove", "group/update", "net/block", "net/unblock":
 		fmt.Fprintln(w, "ok")
 		return
 	}

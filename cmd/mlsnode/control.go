@@ -28,6 +28,7 @@ type controlNode interface {
 	Join(ctx context.Context, group string) error
 	Leave(ctx context.Context, group string) error
 	Remove(ctx context.Context, group string, p peer.ID) error
+	Update(ctx context.Context, group string) error
 	Members(group string) ([]node.Member, error)
 	Status() node.Status
 	Send(ctx context.Context, group string, data []byte) (string, error)
@@ -106,6 +107,7 @@ func newControlServer(n controlNode, ln net.Listener, unix bool, token string, l
 		"group/join":    s.handleJoin,
 		"group/leave":   s.handleLeave,
 		"group/remove":  s.handleRemove,
+		"group/update":  s.handleUpdate,
 		"group/members": s.handleMembers,
 		"group/status":  s.handleStatus,
 		"group/history": s.handleHistory,
@@ -331,6 +333,13 @@ func (s *controlServer) handleRemove(ctx context.Context, req *request) (any, er
 		return nil, err
 	}
 	return struct{}{}, s.n.Remove(ctx, req.Group, p)
+}
+
+func (s *controlServer) handleUpdate(ctx context.Context, req *request) (any, error) {
+	if err := needGroup(req); err != nil {
+		return nil, err
+	}
+	return struct{}{}, s.n.Update(ctx, req.Group)
 }
 
 func (s *controlServer) handleMembers(_ context.Context, req *request) (any, error) {

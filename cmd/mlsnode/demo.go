@@ -29,6 +29,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	keep := fs.Bool("keep", false, "keep the temporary folder")
 	verbose := fs.Bool("v", false, "show the nodes' logs")
 	timeout := fs.Duration("timeout", 45*time.Second, "give up after this long")
+	cut := fs.Duration("partition", 500*time.Millisecond, "how long the network stays cut (the retention window is 1s; longer partitions are healed by fork's survivor rule, see docs/node.md)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -54,6 +55,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		defer os.RemoveAll(dir)
 	}
+	d.cut = *cut
 	err = d.run(ctx, dir, *nodes)
 	d.close()
 	if err != nil {
@@ -72,6 +74,7 @@ type demo struct {
 	names map[peer.ID]string
 	gid   string
 	sent  map[string]string // message id -> text
+	cut   time.Duration
 }
 
 func (d *demo) say(format string, args ...any) {
@@ -168,10 +171,12 @@ func (d *demo) run(ctx context.Context, dir string, count int) error {
 			return err
 		}
 	}
-	time.Sleep(500 * time.Millisecond)
-	d.report("during the partition")
+	time.Sleep(d.cut)
+	d.report(fmt.Sprintf("after %v of partition", d.cut))
 
 	d.say("healing the network")
+	stopNarration := d.narrate()
+	defer stopNarration()
 	for _, a := range left {
 		for _, b := range right {
 			a.Unblock(b.ID())
@@ -321,6 +326,32 @@ func (d *demo) waitDelivered(ctx context.Context) error {
 			sort.Strings(detail)
 			return fmt.Errorf("%d deliveries missing: %s", missing, strings.Join(detail, "; "))
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// narrate prints the ordering layer's branch switches and fork healing
+// as the nodes report them.
+func (d *demo) narrate() func() {
+	var subs []*node.Subscription
+	for _, n := range d.nodes {
+		sub := n.Subscribe(256)
+		subs = append(subs, sub)
+		name := d.name(n)
+		go func() {
+			for e := range sub.C {
+				switch e.Kind {
+				case node.EventBranchSwitched, node.EventForkHealed:
+					d.say("  %s: %s (epoch %d) %s", name, e.Kind, e.Epoch, e.Detail)
+				case node.EventEpochChanged:
+					d.say("  %s: now in epoch %d (%s)", name, e.Epoch, e.EpochID[:8])
+				}
+			}
+		}()
+	}
+	return func() {
+		for _, s := range subs {
+			s.Close()
 		}
 	}
 }

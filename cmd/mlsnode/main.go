@@ -25,6 +25,7 @@ Usage:
   mlsnode group join    <group>         accept an invitation
   mlsnode group leave   <group>
   mlsnode group remove  <group> <peer>
+  mlsnode group update  <group>         commit fresh keys (a new epoch)
   mlsnode group members <group>         members: peer id, key fingerprint, added by
   mlsnode group status  [group]
   mlsnode group history <group>         messages delivered so far
