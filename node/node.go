@@ -91,7 +91,8 @@ func New(ctx context.Context, opts ...Option) (*Node, error) {
 	if n.met, err = newMetrics(o.registerer, n.peerCount, n.groupCount); err != nil {
 		return nil, err
 	}
-	if err := n.startOverlay(ctx); err != nil {
+	// The overlay lives as long as the node, not as long as New's ctx.
+	if err := n.startOverlay(n.ctx); err != nil {
 		return nil, err
 	}
 	if err := n.kpsInit(ctx); err != nil {

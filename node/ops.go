@@ -101,34 +101,53 @@ func (n *Node) adopt(ctx context.Context, grp *mls.Group, usedKP []byte, inviter
 // through the overlay's directory, commits an Add, and hands the Welcome
 // to p (directly, or into mailboxes at other peers if p is offline).
 func (n *Node) Invite(ctx context.Context, gid string, p peer.ID) error {
+	return n.InviteAll(ctx, gid, p)
+}
+
+// InviteAll adds several peers in one commit (one epoch, one Welcome).
+func (n *Node) InviteAll(ctx context.Context, gid string, peers ...peer.ID) error {
 	g, err := n.group(gid)
 	if err != nil {
 		return err
 	}
-	if err := p.Validate(); err != nil {
-		return fmt.Errorf("%w: peer id: %v", ErrInvalidArgument, err)
+	if len(peers) == 0 {
+		return fmt.Errorf("%w: nobody to invite", ErrInvalidArgument)
 	}
-	raw, err := n.ov.FetchKeyPackage(ctx, p)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrNoKeyPackage, err)
-	}
-	msg, err := wire.ParseMLSMessage(raw)
-	if err != nil || msg.KeyPackage == nil {
-		return fmt.Errorf("%w: fetched KeyPackage does not parse", ErrNoKeyPackage)
-	}
-	kpBytes, err := codec.Marshal(msg.KeyPackage)
-	if err != nil {
-		return err
-	}
-	ref := hex.EncodeToString(n.cs.MakeKeyPackageRef(kpBytes))
-	inv := &pendingInvite{peer: p, welcome: make(chan []byte, 1)}
-	err = g.do(ctx, func() error {
-		if _, ok := g.leafOf(p); ok {
-			return fmt.Errorf("%w: %s is already a member", ErrInvalidArgument, p)
+	var adds []*wire.Proposal
+	invs := map[string]*pendingInvite{}
+	for _, p := range peers {
+		if err := p.Validate(); err != nil {
+			return fmt.Errorf("%w: peer id: %v", ErrInvalidArgument, err)
 		}
-		g.invites[ref] = inv
-		if err := g.m.Commit(mls.NewAdd(msg.KeyPackage)); err != nil {
-			delete(g.invites, ref)
+		raw, err := n.ov.FetchKeyPackage(ctx, p)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrNoKeyPackage, err)
+		}
+		msg, err := wire.ParseMLSMessage(raw)
+		if err != nil || msg.KeyPackage == nil {
+			return fmt.Errorf("%w: fetched KeyPackage does not parse", ErrNoKeyPackage)
+		}
+		kpBytes, err := codec.Marshal(msg.KeyPackage)
+		if err != nil {
+			return err
+		}
+		ref := hex.EncodeToString(n.cs.MakeKeyPackageRef(kpBytes))
+		invs[ref] = &pendingInvite{peer: p, welcome: make(chan []byte, 1)}
+		adds = append(adds, mls.NewAdd(msg.KeyPackage))
+	}
+	err = g.do(ctx, func() error {
+		for _, inv := range invs {
+			if _, ok := g.leafOf(inv.peer); ok {
+				return fmt.Errorf("%w: %s is already a member", ErrInvalidArgument, inv.peer)
+			}
+		}
+		for ref, inv := range invs {
+			g.invites[ref] = inv
+		}
+		if err := g.m.Commit(adds...); err != nil {
+			for ref := range invs {
+				delete(g.invites, ref)
+			}
 			return fmt.Errorf("node: committing the Add: %w", err)
 		}
 		return nil
@@ -136,19 +155,28 @@ func (n *Node) Invite(ctx context.Context, gid string, p peer.ID) error {
 	if err != nil {
 		return err
 	}
-	defer g.do(context.Background(), func() error { delete(g.invites, ref); return nil })
-	var welcome []byte
-	select {
-	case welcome = <-inv.welcome:
-	case <-ctx.Done():
-		return fmt.Errorf("node: waiting for the commit of the Add: %w", ctx.Err())
+	defer g.do(context.Background(), func() error {
+		for ref := range invs {
+			delete(g.invites, ref)
+		}
+		return nil
+	})
+	var errs []error
+	for _, inv := range invs {
+		var welcome []byte
+		select {
+		case welcome = <-inv.welcome:
+		case <-ctx.Done():
+			return fmt.Errorf("node: waiting for the commit of the Add: %w", ctx.Err())
+		}
+		res, err := n.ov.SendWelcome(ctx, inv.peer, welcome)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("node: delivering the Welcome to %s: %w", inv.peer, err))
+			continue
+		}
+		n.log.Info("invited", "group", gid, "peer", inv.peer, "delivery", fmt.Sprintf("%+v", res))
 	}
-	res, err := n.ov.SendWelcome(ctx, p, welcome)
-	if err != nil {
-		return fmt.Errorf("node: delivering the Welcome to %s: %w", p, err)
-	}
-	n.log.Info("invited", "group", gid, "peer", p, "delivery", fmt.Sprintf("%+v", res))
-	return nil
+	return errors.Join(errs...)
 }
 
 // handleWelcome is the overlay's WelcomeHandler: it keeps the Welcome as
