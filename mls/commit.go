@@ -256,7 +256,9 @@ func (g *Group) stageCommit(ac *wire.AuthenticatedContent) (*StagedCommit, error
 		defer clear(initSecret)
 	}
 	sc := &StagedCommit{
-		parentAuth: g.epoch.EpochAuthenticator,
+		// A copy: Merge wipes the parent's authenticator, and a rival must
+		// still merge into a restored copy of the parent (rollback).
+		parentAuth: bytes.Clone(g.epoch.EpochAuthenticator),
 		parentNum:  g.context.Epoch,
 		Committer:  committerLeaf,
 		Proposals:  proposals,

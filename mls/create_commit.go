@@ -1,6 +1,7 @@
 package mls
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 
@@ -127,7 +128,7 @@ func (g *Group) Commit(rand io.Reader, opts CommitOptions) (*CommitResult, error
 		return nil, err
 	}
 	res.Staged = &StagedCommit{
-		parentAuth: g.epoch.EpochAuthenticator, parentNum: g.context.Epoch, next: next,
+		parentAuth: bytes.Clone(g.epoch.EpochAuthenticator), parentNum: g.context.Epoch, next: next,
 		Committer: g.ownLeaf, Proposals: proposals, Added: applied.Added,
 	}
 	for _, qp := range proposals {

@@ -116,3 +116,66 @@ func FuzzLoadGroup(f *testing.F) {
 		LoadGroup(data, LoadConfig{})
 	})
 }
+
+// TestMergeRivalIntoRestoredParent: after one of two rival commits is
+// merged (which wipes the parent's secrets), the other still merges into
+// a copy of the parent restored from its stored state. This is how the
+// ordering layer rolls back to the parent and switches to a better rival,
+// for others' commits and for the member's own.
+func TestMergeRivalIntoRestoredParent(t *testing.T) {
+	cs, _ := suite.Lookup(1)
+	rng := rand.NewChaCha8([32]byte{'r', 'v'})
+	alice, bob, carol := newMember(t, cs, rng, "alice"), newMember(t, cs, rng, "bob"), newMember(t, cs, rng, "carol")
+	var err error
+	if alice.g, err = CreateGroup(rng, cs, CreateConfig{KeyPackage: alice.kp, SigningKey: alice.key}); err != nil {
+		t.Fatal(err)
+	}
+	commitAndDeliver(t, rng, cs, alice, nil, []*member{bob, carol}, CommitOptions{Proposals: []*wire.Proposal{addProposal(bob), addProposal(carol)}})
+
+	own, err := alice.g.Commit(rng, CommitOptions{ForcePath: true, PublicMessage: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rival, err := bob.g.Commit(rng, CommitOptions{ForcePath: true, PublicMessage: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent, err := alice.g.MarshalState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := alice.g.ProcessHandshake(wireTrip(t, rival.Commit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.g.Merge(p.Commit); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.g.Merge(rival.Staged); err != nil {
+		t.Fatal(err)
+	}
+	sameEpoch(t, alice, bob)
+
+	// Roll back to the parent and take alice's own commit instead.
+	restored, err := LoadGroup(parent, LoadConfig{SigningKey: alice.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := restored.Merge(own.Staged); err != nil {
+		t.Fatalf("own rival into the restored parent: %v", err)
+	}
+	// carol merges alice's commit the ordinary way and agrees.
+	pc, err := carol.g.ProcessHandshake(wireTrip(t, own.Commit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := carol.g.Merge(pc.Commit); err != nil {
+		t.Fatal(err)
+	}
+	alice.g = restored
+	sameEpoch(t, alice, carol)
+	// Merging the same rival into the already advanced group is refused.
+	if err := alice.g.Merge(p.Commit); !errors.Is(err, ErrStaleCommit) {
+		t.Fatalf("stale merge: %v, want ErrStaleCommit", err)
+	}
+}

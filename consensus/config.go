@@ -1,0 +1,92 @@
+package consensus
+
+import (
+	"io"
+
+	"github.com/mlsnode/mlsnode/mls"
+	"github.com/mlsnode/mlsnode/mls/suite"
+	"github.com/mlsnode/mlsnode/mls/wire"
+)
+
+// Defaults for the bounds of Config.
+const (
+	DefaultWindowTicks        = 20
+	DefaultMaxRivalsPerParent = 8
+	DefaultMaxRetainedEpochs  = 64
+	DefaultMaxPendingPerEpoch = 64
+	DefaultMaxOutbox          = 1024
+)
+
+// Config is what a Core needs. Group, SigningKey and Rand are required.
+type Config struct {
+	// Group is the member's state of the epoch it starts in (after
+	// CreateGroup, JoinFromWelcome, JoinExternal or LoadGroup). The Core
+	// takes ownership: the caller must not use it afterwards.
+	Group *mls.Group
+	// SigningKey, PSKs and Credentials are what mls.LoadGroup needs to
+	// restore retained epochs from their stored state.
+	SigningKey  *suite.SigningKey
+	PSKs        mls.PSKStore
+	Credentials mls.CredentialValidator
+	// Rand supplies every random byte the Core uses (commits' path
+	// secrets, reuse guards, message nonces).
+	Rand io.Reader
+
+	// Rank orders rivals (nil: CommitterOrder). Apply says when to act
+	// on the best (nil: ApplySwitch). Membership judges commits (nil:
+	// AllowAll).
+	Rank       RankRule
+	Apply      ApplyPolicy
+	Membership MembershipPolicy
+
+	// WindowTicks is the retention window: an epoch on the head chain is
+	// final WindowTicks ticks after the head moved past it, or earlier
+	// when every member of its child has built on it (see
+	// docs/ordering.md, "Finality").
+	WindowTicks uint64
+	// MaxRivalsPerParent bounds the candidate commits kept per parent
+	// epoch; beyond it a new candidate is kept only if it ranks above
+	// the worst kept one, which is then dropped.
+	MaxRivalsPerParent int
+	// MaxRetainedEpochs bounds the epoch tree.
+	MaxRetainedEpochs int
+	// MaxPendingPerEpoch bounds messages buffered for an epoch this
+	// member has heard of but not yet reached.
+	MaxPendingPerEpoch int
+	// MaxOutbox bounds application messages awaiting finality.
+	MaxOutbox int
+
+	// CommitHook, if set, may edit the by-value proposals of every commit
+	// the Core creates (package fork keeps a GroupContext extension up to
+	// date with it). It must be deterministic.
+	CommitHook func(head *mls.Group, proposals []*wire.Proposal) []*wire.Proposal
+}
+
+func (c *Config) withDefaults() Config {
+	out := *c
+	if out.Rank == nil {
+		out.Rank = CommitterOrder{}
+	}
+	if out.Apply == nil {
+		out.Apply = ApplySwitch{}
+	}
+	if out.Membership == nil {
+		out.Membership = AllowAll{}
+	}
+	if out.WindowTicks == 0 {
+		out.WindowTicks = DefaultWindowTicks
+	}
+	if out.MaxRivalsPerParent == 0 {
+		out.MaxRivalsPerParent = DefaultMaxRivalsPerParent
+	}
+	if out.MaxRetainedEpochs == 0 {
+		out.MaxRetainedEpochs = DefaultMaxRetainedEpochs
+	}
+	if out.MaxPendingPerEpoch == 0 {
+		out.MaxPendingPerEpoch = DefaultMaxPendingPerEpoch
+	}
+	if out.MaxOutbox == 0 {
+		out.MaxOutbox = DefaultMaxOutbox
+	}
+	return out
+}

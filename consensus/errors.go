@@ -1,0 +1,57 @@
+package consensus
+
+import "errors"
+
+// Errors for input from the network. Step returns them wrapped (match with
+// errors.Is); a rejected envelope changes nothing in the Core.
+var (
+	// ErrMalformed: the envelope or its body does not decode.
+	ErrMalformed = errors.New("consensus: malformed envelope")
+	// ErrUnknownKind: an envelope kind this version does not know.
+	ErrUnknownKind = errors.New("consensus: unknown envelope kind")
+	// ErrTooLarge: a field over its wire limit.
+	ErrTooLarge = errors.New("consensus: value over the wire limit")
+	// ErrWrongGroup: the envelope is for another group.
+	ErrWrongGroup = errors.New("consensus: envelope for another group")
+	// ErrUnknownEpoch: the envelope names an epoch this member does not
+	// retain (too old, final and released, or on a branch it never saw).
+	// Package fork turns unknown ids into fetch requests.
+	ErrUnknownEpoch = errors.New("consensus: unknown epoch")
+	// ErrEpochMismatch: the header's epoch number or id disagrees with
+	// the MLS message it carries.
+	ErrEpochMismatch = errors.New("consensus: envelope header disagrees with its message")
+	// ErrInvalidMessage: the MLS engine rejected the message.
+	ErrInvalidMessage = errors.New("consensus: message rejected by the MLS engine")
+	// ErrPrivateHandshake: commits and proposals must travel as
+	// PublicMessage so that equivocation evidence verifies (see
+	// docs/ordering.md).
+	ErrPrivateHandshake = errors.New("consensus: handshake message is not a PublicMessage")
+	// ErrPolicy: the membership policy refused the commit.
+	ErrPolicy = errors.New("consensus: commit refused by the membership policy")
+	// ErrDuplicate: the message was seen before (a replay); ignored.
+	ErrDuplicate = errors.New("consensus: duplicate message")
+	// ErrRivalLimit: the parent epoch already holds MaxRivalsPerParent
+	// candidate commits and this one ranks below all of them.
+	ErrRivalLimit = errors.New("consensus: too many rival commits on one parent")
+	// ErrPendingLimit: the buffer of messages for an epoch not yet
+	// known is full.
+	ErrPendingLimit = errors.New("consensus: too many pending messages")
+	// ErrBadEvidence: equivocation evidence that proves nothing.
+	ErrBadEvidence = errors.New("consensus: evidence does not prove equivocation")
+	// ErrEquivocator: a commit from a member already proven to
+	// equivocate on this parent.
+	ErrEquivocator = errors.New("consensus: commit from a proven equivocator")
+	// ErrNotHandled: an envelope kind the Core does not process (beacons
+	// and fetches belong to package fork).
+	ErrNotHandled = errors.New("consensus: envelope kind handled by another layer")
+)
+
+// Errors for wrong use of the API.
+var (
+	// ErrRemoved: this member is no longer in the group on the head branch.
+	ErrRemoved = errors.New("consensus: this member was removed from the group")
+	// ErrConfig: the configuration is unusable.
+	ErrConfig = errors.New("consensus: invalid configuration")
+	// ErrUnknownRule: RankByName or ApplyByName got an unknown name.
+	ErrUnknownRule = errors.New("consensus: unknown rule name")
+)
