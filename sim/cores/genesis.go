@@ -54,7 +54,7 @@ type client struct {
 // dates, and leaf lifetimes are not what it studies.
 var lifetime = wire.Lifetime{NotBefore: 0, NotAfter: 1 << 62}
 
-func newClient(cs *suite.Suite, seed sim.Seed, id sim.MemberID) (*client, error) {
+func newClient(cs *suite.Suite, seed sim.Seed, id sim.MemberID, dir *directory) (*client, error) {
 	c := &client{id: id, rand: seed.Reader("mls/member/" + strconv.Itoa(int(id)))}
 	priv, _, err := cs.GenerateSignatureKey(c.rand)
 	if err != nil {
@@ -63,6 +63,7 @@ func newClient(cs *suite.Suite, seed sim.Seed, id sim.MemberID) (*client, error)
 	if c.key, err = cs.NewSigningKey(priv); err != nil {
 		return nil, err
 	}
+	dir.keys[id] = c.key.PublicKey()
 	return c, c.freshKeyPackage(cs)
 }
 
@@ -84,10 +85,10 @@ func (c *client) keyPackageBytes() ([]byte, error) {
 // genesis builds an n-member group with real MLS outside simulated time:
 // member 0 creates it and adds everyone in one commit; the others join from
 // the Welcome. Every member ends at epoch 1 with its own state.
-func genesis(cs *suite.Suite, seed sim.Seed, n int) ([]*client, []*mls.Group, error) {
+func genesis(cs *suite.Suite, seed sim.Seed, n int, dir *directory) ([]*client, []*mls.Group, error) {
 	clients := make([]*client, n)
 	for i := range n {
-		c, err := newClient(cs, seed, sim.MemberID(i))
+		c, err := newClient(cs, seed, sim.MemberID(i), dir)
 		if err != nil {
 			return nil, nil, fmt.Errorf("member %d keys: %w", i, err)
 		}
@@ -129,7 +130,7 @@ func genesis(cs *suite.Suite, seed sim.Seed, n int) ([]*client, []*mls.Group, er
 		return nil, nil, err
 	}
 	for i, c := range clients[1:] {
-		j, err := mls.JoinFromWelcome(cs, wm.Welcome, mls.JoinConfig{KeyPackage: c.kp, SigningKey: c.key})
+		j, err := mls.JoinFromWelcome(cs, wm.Welcome, mls.JoinConfig{KeyPackage: c.kp, SigningKey: c.key, Credentials: dir})
 		if err != nil {
 			return nil, nil, fmt.Errorf("member %d joins: %w", i+1, err)
 		}
