@@ -1,0 +1,427 @@
+package fork
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/mlsnode/mlsnode/consensus"
+	"github.com/mlsnode/mlsnode/mls/codec"
+	"github.com/mlsnode/mlsnode/mls/ratchettree"
+	"github.com/mlsnode/mlsnode/mls/treemath"
+)
+
+var (
+	// ErrRateLimited: a peer asked for more fetches than ServeBudget per
+	// beacon interval, or too many peers asked at once; nothing is sent.
+	ErrRateLimited = errors.New("fork: fetch request over the rate limit")
+	// ErrUnsolicited: a fetch response this member did not ask that peer
+	// for (or asked for under another request id).
+	ErrUnsolicited = errors.New("fork: unsolicited fetch response")
+	// ErrBadBranch: a BranchInfo whose GroupInfo or tree does not verify.
+	ErrBadBranch = errors.New("fork: branch info does not verify")
+)
+
+// detector is the bookkeeping of fork detection. Every map and list is
+// bounded: beacon maps by the identities in the trees they were verified
+// against (pruned to the current rosters each beacon interval), pending
+// beacons by MaxPendingBeacons, fetches by MaxInflightFetches, served
+// peers by MaxServePeers.
+type detector struct {
+	lastSeq  map[Identity]uint64
+	latest   map[Identity]Beacon
+	pending  []pendingBeacon
+	inflight map[PeerID]fetchInFlight
+	nextID   uint64
+	served   map[PeerID]int
+	// onDemand is set once an on-demand beacon went out since the last
+	// periodic one; at most one per interval.
+	onDemand bool
+}
+
+type pendingBeacon struct {
+	from PeerID
+	b    Beacon
+}
+
+type fetchInFlight struct {
+	id   uint64
+	at   uint64
+	want EpochRef
+}
+
+func (d *detector) init() {
+	d.lastSeq = map[Identity]uint64{}
+	d.latest = map[Identity]Beacon{}
+	d.inflight = map[PeerID]fetchInFlight{}
+	d.served = map[PeerID]int{}
+	d.nextID = 1
+}
+
+func (d *detector) newServeWindow() {
+	clear(d.served)
+	d.onDemand = false
+}
+
+// expire forgets fetches older than timeout ticks.
+func (d *detector) expire(now, timeout uint64) {
+	for p, f := range d.inflight {
+		if now-f.at >= timeout {
+			delete(d.inflight, p)
+		}
+	}
+}
+
+// allowServe counts a request from peer against its budget.
+func (d *detector) allowServe(peer PeerID, budget, maxPeers int) bool {
+	n, known := d.served[peer]
+	if !known && len(d.served) >= maxPeers {
+		return false
+	}
+	if n >= budget {
+		return false
+	}
+	d.served[peer] = n + 1
+	return true
+}
+
+func (d *detector) addPending(from PeerID, b Beacon, max int) {
+	for i := range d.pending {
+		if sameBeacon(&d.pending[i].b, &b) {
+			return
+		}
+	}
+	if len(d.pending) >= max {
+		d.pending = d.pending[1:]
+	}
+	d.pending = append(d.pending, pendingBeacon{from: from, b: b})
+}
+
+// retryPending verifies pending beacons whose epoch became known.
+func (d *detector) retryPending(m *Member) {
+	kept := d.pending[:0]
+	for _, p := range d.pending {
+		if tree := m.treeFor(p.b.EpochID); tree != nil {
+			_ = m.acceptBeacon(tree, &p.b) // a bad one is simply dropped
+			continue
+		}
+		if m.inHistory(p.b.EpochID) || m.isLoser(p.b.EpochID) {
+			continue
+		}
+		kept = append(kept, p)
+	}
+	d.pending = kept
+}
+
+// beaconNow broadcasts a signed beacon of the head.
+func (m *Member) beaconNow() {
+	if m.gone {
+		return
+	}
+	head := m.core.Head()
+	b := Beacon{GroupID: m.groupID, Epoch: head.Epoch(), EpochID: m.core.HeadID(),
+		Sender: uint32(head.OwnLeaf()), Seq: m.seq}
+	if err := SignBeacon(m.cfg.Core.SigningKey, &b); err != nil {
+		return // the key signs every message; it cannot fail here alone
+	}
+	m.seq++
+	m.out.State = &State{BeaconSeq: m.seq}
+	body, err := codec.Marshal(&b)
+	if err != nil {
+		return
+	}
+	m.det.lastSeq[m.self] = b.Seq
+	m.det.latest[m.self] = b
+	m.out.Messages = append(m.out.Messages, consensus.Envelope{Kind: consensus.KindBeacon,
+		GroupID: m.groupID, Epoch: b.Epoch, EpochID: b.EpochID, Body: body})
+}
+
+// onDemandBeacon answers a peer that is elsewhere with our head, at most
+// once per beacon interval.
+func (m *Member) onDemandBeacon() {
+	if m.det.onDemand {
+		return
+	}
+	m.det.onDemand = true
+	m.beaconNow()
+}
+
+// treeFor is the tree to verify a beacon naming id against: a retained
+// epoch's, or the rival branch head's for an epoch of that branch.
+func (m *Member) treeFor(id EpochID) *ratchettree.Tree {
+	if t := m.core.TreeOf(id); t != nil {
+		return t
+	}
+	if m.rival != nil && m.rival.ids[id] {
+		return m.rival.tree
+	}
+	return nil
+}
+
+func (m *Member) isLoser(id EpochID) bool {
+	for _, l := range m.losers {
+		if l == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Member) stepBeacon(from PeerID, env *consensus.Envelope) error {
+	var b Beacon
+	if err := codec.Unmarshal(env.Body, &b); err != nil {
+		return fmt.Errorf("%w: %w", consensus.ErrMalformed, err)
+	}
+	if !bytes.Equal(b.GroupID, m.groupID) {
+		return fmt.Errorf("%w (%w)", ErrUnknownGroup, consensus.ErrWrongGroup)
+	}
+	if b.Epoch != env.Epoch || b.EpochID != env.EpochID {
+		return fmt.Errorf("%w (%w)", ErrBadBeacon, consensus.ErrEpochMismatch)
+	}
+	if tree := m.treeFor(b.EpochID); tree != nil {
+		return m.acceptBeacon(tree, &b)
+	}
+	switch {
+	case m.inHistory(b.EpochID):
+		// A peer behind us on our own chain, past our retention: tell it
+		// where we are, so that it fetches from us.
+		m.onDemandBeacon()
+	case m.isLoser(b.EpochID):
+		// A member of a branch that lost; it will fetch and rejoin.
+	default:
+		m.det.addPending(from, b, m.cfg.MaxPendingBeacons)
+		m.fetch(from, EpochRef{Epoch: b.Epoch, ID: b.EpochID})
+	}
+	return nil
+}
+
+// acceptBeacon verifies b against tree and records it as its sender's
+// latest.
+func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
+	if err := VerifyBeacon(m.suite, tree, b); err != nil {
+		return err
+	}
+	id := IdentityOf(&tree.Leaf(treemath.LeafIndex(b.Sender)).Credential)
+	if last, ok := m.det.lastSeq[id]; ok && b.Seq <= last {
+		return fmt.Errorf("%w: seq %d, latest %d", ErrReplayedBeacon, b.Seq, last)
+	}
+	m.det.lastSeq[id] = b.Seq
+	m.det.latest[id] = *b
+	if b.EpochID != m.core.HeadID() && !m.core.Knows(b.EpochID) || b.Epoch < m.core.Head().Epoch() {
+		m.onDemandBeacon()
+	}
+	return nil
+}
+
+// noticeEpoch turns an epoch id seen in an envelope into a fetch when it
+// is not known here.
+func (m *Member) noticeEpoch(from PeerID, ref EpochRef) {
+	switch {
+	case m.core.Knows(ref.ID), m.isLoser(ref.ID):
+	case m.inHistory(ref.ID):
+		m.onDemandBeacon()
+	case m.rival != nil && m.rival.ids[ref.ID]:
+	default:
+		m.fetch(from, ref)
+	}
+}
+
+// fetch asks peer for what we lack to reach want, unless a fetch to that
+// peer is in flight or too many are.
+func (m *Member) fetch(peer PeerID, want EpochRef) {
+	if peer == "" || m.gone {
+		return
+	}
+	if _, busy := m.det.inflight[peer]; busy || len(m.det.inflight) >= m.cfg.MaxInflightFetches {
+		return
+	}
+	req := FetchRequest{GroupID: m.groupID, RequestID: m.det.nextID, Want: want, Have: m.core.Chain(MaxHave)}
+	body, err := codec.Marshal(&req)
+	if err != nil {
+		return
+	}
+	m.det.nextID++
+	m.det.inflight[peer] = fetchInFlight{id: req.RequestID, at: m.tick, want: want}
+	m.out.Direct = append(m.out.Direct, Directed{To: peer, Envelope: m.headEnvelope(consensus.KindFetchRequest, body)})
+}
+
+func (m *Member) headEnvelope(kind consensus.EnvelopeKind, body []byte) consensus.Envelope {
+	return consensus.Envelope{Kind: kind, GroupID: m.groupID, Epoch: m.core.Head().Epoch(),
+		EpochID: m.core.HeadID(), Body: body}
+}
+
+// stepFetchRequest serves a peer's fetch: the commits after the newest
+// epoch of its chain that ours retains, or, when none is retained, a
+// BranchInfo of ours.
+func (m *Member) stepFetchRequest(from PeerID, env *consensus.Envelope) error {
+	var req FetchRequest
+	if err := codec.Unmarshal(env.Body, &req); err != nil {
+		return fmt.Errorf("%w: %w", consensus.ErrMalformed, err)
+	}
+	if !bytes.Equal(req.GroupID, m.groupID) {
+		return fmt.Errorf("%w (%w)", ErrUnknownGroup, consensus.ErrWrongGroup)
+	}
+	if m.gone {
+		return nil
+	}
+	if !m.det.allowServe(from, m.cfg.ServeBudget, m.cfg.MaxServePeers) {
+		return ErrRateLimited
+	}
+	resp := FetchResponse{GroupID: m.groupID, RequestID: req.RequestID}
+	for _, have := range req.Have {
+		envs, ok := m.core.CommitsAfter(have.ID, MaxFetchCommits)
+		if !ok {
+			continue
+		}
+		if len(envs) == 0 {
+			return nil // the peer is at our head or ahead of it
+		}
+		resp.Base = have
+		size := 0
+		for i := range envs {
+			enc, err := envs[i].MarshalBinary()
+			if err != nil {
+				return fmt.Errorf("%w: %w", errInternal, err)
+			}
+			if size+len(enc)+8 > MaxFetchResponseSize-1024 {
+				break
+			}
+			size += len(enc) + 8
+			resp.Commits = append(resp.Commits, enc)
+		}
+		resp.More = len(resp.Commits) < len(envs) || len(envs) == MaxFetchCommits
+		return m.reply(from, &resp)
+	}
+	if !m.core.Knows(req.Want.ID) && !m.inHistory(req.Want.ID) {
+		return nil // nothing we can say about that epoch
+	}
+	info, err := m.branchInfo()
+	if err != nil {
+		return err
+	}
+	resp.Branch = info
+	return m.reply(from, &resp)
+}
+
+func (m *Member) reply(to PeerID, resp *FetchResponse) error {
+	body, err := codec.Marshal(resp)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errInternal, err)
+	}
+	if len(body) > MaxFetchResponseSize {
+		return fmt.Errorf("%w: response of %d bytes", ErrTooLarge, len(body))
+	}
+	m.out.Direct = append(m.out.Direct, Directed{To: to, Envelope: m.headEnvelope(consensus.KindFetchResponse, body)})
+	return nil
+}
+
+// branchInfo describes our branch: a fresh signed GroupInfo of the head,
+// the remembered head chain and the latest beacons of its members.
+func (m *Member) branchInfo() (*BranchInfo, error) {
+	gi, err := m.core.Head().GroupInfo()
+	if err != nil {
+		return nil, err
+	}
+	info := &BranchInfo{GroupInfo: *gi, History: m.historyNewestFirst(MaxHistory)}
+	for _, id := range m.sortedLatest() {
+		b := m.det.latest[id]
+		if m.inHistory(b.EpochID) && len(info.Attestations) < MaxAttestations {
+			info.Attestations = append(info.Attestations, b)
+		}
+	}
+	return info, nil
+}
+
+// sortedLatest lists the identities with a latest beacon in a fixed order,
+// so that output does not depend on map iteration.
+func (m *Member) sortedLatest() []Identity {
+	out := make([]Identity, 0, len(m.det.latest))
+	for id := range m.det.latest {
+		out = append(out, id)
+	}
+	return sortUnique(out)
+}
+
+// stepFetchResponse applies a response to our own request.
+func (m *Member) stepFetchResponse(from PeerID, env *consensus.Envelope) error {
+	if len(env.Body) > MaxFetchResponseSize {
+		return fmt.Errorf("%w: response of %d bytes", ErrTooLarge, len(env.Body))
+	}
+	var resp FetchResponse
+	if err := codec.Unmarshal(env.Body, &resp); err != nil {
+		return fmt.Errorf("%w: %w", consensus.ErrMalformed, err)
+	}
+	if !bytes.Equal(resp.GroupID, m.groupID) {
+		return fmt.Errorf("%w (%w)", ErrUnknownGroup, consensus.ErrWrongGroup)
+	}
+	f, ok := m.det.inflight[from]
+	if !ok || f.id != resp.RequestID {
+		return ErrUnsolicited
+	}
+	delete(m.det.inflight, from)
+	var first error
+	for _, raw := range resp.Commits {
+		e, err := consensus.UnmarshalEnvelope(raw)
+		if err == nil && (e.Kind != consensus.KindCommit || !bytes.Equal(e.GroupID, m.groupID)) {
+			err = fmt.Errorf("%w: fetched envelope is not a commit of this group", consensus.ErrMalformed)
+		}
+		if err == nil {
+			err = m.stepFetchedCommit(e)
+		}
+		if err != nil && !errors.Is(err, consensus.ErrDuplicate) && first == nil {
+			first = err
+		}
+	}
+	if resp.More && len(resp.Commits) > 0 {
+		m.fetch(from, f.want)
+	}
+	if resp.Branch != nil {
+		if err := m.considerBranch(from, resp.Branch); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// stepFetchedCommit steps a commit from a fetch response: screened like
+// any commit, but its parent is not fetched again (the response is in
+// order).
+func (m *Member) stepFetchedCommit(env *consensus.Envelope) error {
+	note, err := m.screenCommit(env)
+	if err != nil {
+		return err
+	}
+	before := m.core.HeadID()
+	if err := m.core.Step(*env); err != nil {
+		return err
+	}
+	m.drain()
+	if note != nil && m.core.HeadID() != before {
+		m.serveRejoiner(note)
+	}
+	return nil
+}
+
+// prune keeps beacon bookkeeping to the identities of the current rosters.
+func (m *Member) prune() {
+	keep := map[Identity]bool{m.self: true}
+	for _, id := range Roster(m.core.Head().Tree()) {
+		keep[id] = true
+	}
+	if m.rival != nil {
+		for _, id := range m.rival.roster {
+			keep[id] = true
+		}
+	}
+	for id := range m.det.latest {
+		if !keep[id] {
+			delete(m.det.latest, id)
+			delete(m.det.lastSeq, id)
+		}
+	}
+	for id := range m.det.lastSeq {
+		if !keep[id] {
+			delete(m.det.lastSeq, id)
+		}
+	}
+}

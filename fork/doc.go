@@ -1,0 +1,39 @@
+// Package fork detects forks of an MLS group that the consensus layer
+// cannot see by itself, and heals those older than its retention window.
+// It is a pure, deterministic state machine like package consensus: no
+// goroutine, no clock (Tick), randomness from the caller.
+//
+// # What it owns
+//
+//   - Signed head beacons (Beacon): "my head is epoch N with id X",
+//     signed with the member's MLS signature key under the label
+//     "mlsnode beacon", sent every BeaconInterval ticks, on every head
+//     change and on demand to a peer that is elsewhere.
+//   - Detection: a beacon or any envelope naming an epoch id this member
+//     does not know yields a FetchRequest to the peer it came from; the
+//     FetchResponse carries the commits after the newest epoch both retain,
+//     or, when there is none, a BranchInfo (signed GroupInfo, head chain
+//     ids, members' latest beacons). Nothing relies on gossip redelivery.
+//   - Healing after a partition longer than the window: the survivor rule
+//     (Survivor), rejoining the surviving branch by external commit,
+//     re-applying the losing branch's removals, and re-sending messages
+//     sent after the fork so that none is lost.
+//   - The removed set (ExtensionTypeRemoved), a GroupContext extension
+//     every commit keeps up to date, through which survivors refuse an
+//     external commit by a removed member.
+//   - Member: consensus.Core plus all of the above, with the Step, Tick,
+//     Ready, Advance shape. This is what the simulator and the node drive.
+//
+// The wire formats, the survivor rule and its limits are written down in
+// docs/ordering.md, "Fork detection and healing".
+//
+// # Bounds
+//
+// Every piece of state fed by the network is bounded: beacon bookkeeping
+// by the rosters of the trees beacons verify against, pending beacons by
+// MaxPendingBeacons, fetches in flight by MaxInflightFetches, fetches
+// served by ServeBudget per peer per beacon interval and MaxServePeers,
+// responses by MaxFetchResponseSize, history by MaxHistory, the sent log
+// by MaxSentLog, remembered message ids by MaxSeen, the removed set by
+// MaxRemoved.
+package fork

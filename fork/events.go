@@ -1,0 +1,63 @@
+package fork
+
+import "fmt"
+
+// EventKind says what a fork Event reports.
+type EventKind uint8
+
+const (
+	// EventBranchFound: a fetch showed a branch that forked from ours
+	// before either side's retention window (Peer, Rival).
+	EventBranchFound EventKind = iota + 1
+	// EventSurvived: the survivor rule chose this member's branch over
+	// Rival; its members will rejoin ours.
+	EventSurvived
+	// EventNoVerdict: the rule could not choose (no common active
+	// member); the rival is dropped.
+	EventNoVerdict
+	// EventRejoined: this member left its branch (From) for the
+	// surviving one by external commit (To is the rejoined epoch).
+	// Count is the number of messages re-sent, Removals the number of
+	// removals re-applied.
+	EventRejoined
+	// EventStayOut: the surviving branch removed this member; it does
+	// not rejoin and stops sending.
+	EventStayOut
+	// EventRefusedRejoin: an external commit by a removed identity was
+	// refused.
+	EventRefusedRejoin
+	// EventServedRejoiner: a member rejoined from a branch that forked at
+	// From; this member re-sent Count of its own messages sent after it.
+	EventServedRejoiner
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case EventBranchFound:
+		return "branch-found"
+	case EventSurvived:
+		return "survived"
+	case EventNoVerdict:
+		return "no-verdict"
+	case EventRejoined:
+		return "rejoined"
+	case EventStayOut:
+		return "stay-out"
+	case EventRefusedRejoin:
+		return "refused-rejoin"
+	case EventServedRejoiner:
+		return "served-rejoiner"
+	}
+	return fmt.Sprintf("fork-event(%d)", uint8(k))
+}
+
+// Event reports a fork detection or healing step. Which fields are set
+// depends on Kind.
+type Event struct {
+	Kind     EventKind
+	Peer     PeerID
+	Rival    EpochRef
+	From, To EpochRef
+	Count    int
+	Removals int
+}

@@ -1,0 +1,377 @@
+package fork
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+
+	"github.com/mlsnode/mlsnode/consensus"
+	"github.com/mlsnode/mlsnode/mls"
+	"github.com/mlsnode/mlsnode/mls/codec"
+	"github.com/mlsnode/mlsnode/mls/ratchettree"
+	"github.com/mlsnode/mlsnode/mls/treemath"
+	"github.com/mlsnode/mlsnode/mls/wire"
+)
+
+// rival is a branch that forked from ours before the retention window,
+// as a verified BranchInfo describes it.
+type rival struct {
+	peer    PeerID
+	info    *BranchInfo
+	tree    *ratchettree.Tree
+	roster  []Identity
+	removed RemovedSet
+	ids     map[EpochID]bool
+	head    EpochRef
+	since   uint64
+}
+
+// verifyBranch checks a BranchInfo: a GroupInfo of this group and suite,
+// signed by a member of its own tree, whose tree hash is the one the
+// signed GroupContext names; a history that starts at the GroupInfo's
+// epoch. What the history and attestations claim beyond that is checked
+// beacon by beacon (signatures against the tree, sequence numbers).
+func (m *Member) verifyBranch(peer PeerID, b *BranchInfo) (*rival, error) {
+	gi := &b.GroupInfo
+	ctx := &gi.GroupContext
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrBadBranch}, args...)...)
+	}
+	switch {
+	case !bytes.Equal(ctx.GroupID, m.groupID):
+		return nil, fmt.Errorf("%w (%w)", ErrUnknownGroup, consensus.ErrWrongGroup)
+	case uint16(ctx.CipherSuite) != uint16(m.suite.ID()):
+		return nil, bad("suite %d", ctx.CipherSuite)
+	case len(b.History) == 0 || b.History[0].Epoch != ctx.Epoch:
+		return nil, bad("history does not start at the GroupInfo's epoch")
+	}
+	ext := gi.Extensions.Find(wire.ExtensionTypeRatchetTree)
+	if ext == nil {
+		return nil, bad("GroupInfo without a ratchet tree")
+	}
+	var rt wire.RatchetTree
+	if err := codec.Unmarshal(ext.ExtensionData, &rt); err != nil {
+		return nil, bad("ratchet tree: %w", err)
+	}
+	tree, err := ratchettree.FromWire(m.suite, rt)
+	if err != nil {
+		return nil, bad("ratchet tree: %w", err)
+	}
+	th, err := tree.TreeHash()
+	if err != nil || !bytes.Equal(th, ctx.TreeHash) {
+		return nil, bad("tree hash differs from the GroupContext")
+	}
+	if gi.Signer >= tree.LeafCount() || tree.Leaf(treemath.LeafIndex(gi.Signer)) == nil {
+		return nil, bad("signer %d is not a member", gi.Signer)
+	}
+	if err := mls.VerifyGroupInfo(m.suite, tree.Leaf(treemath.LeafIndex(gi.Signer)).SignatureKey, gi); err != nil {
+		return nil, bad("%w", err)
+	}
+	removed, err := RemovedSetOf(ctx.Extensions)
+	if err != nil {
+		return nil, bad("%w", err)
+	}
+	r := &rival{peer: peer, info: b, tree: tree, roster: Roster(tree), removed: removed,
+		ids: make(map[EpochID]bool, len(b.History)), head: b.History[0], since: m.tick}
+	for _, h := range b.History {
+		r.ids[h.ID] = true
+	}
+	return r, nil
+}
+
+// considerBranch handles a BranchInfo from a fetch response.
+func (m *Member) considerBranch(peer PeerID, b *BranchInfo) error {
+	r, err := m.verifyBranch(peer, b)
+	if err != nil {
+		return err
+	}
+	head := m.core.HeadID()
+	switch {
+	case r.head.ID == head || m.inHistory(r.head.ID):
+		return nil // the peer is behind us on our chain; it will come
+	case r.ids[head]:
+		// We are behind on the peer's chain, past anyone's retention:
+		// no contest, just catch up by rejoining.
+		m.rival = r
+		m.recordAttestations(r)
+		m.rejoin(r)
+		return nil
+	case m.isLoser(r.head.ID):
+		return nil
+	}
+	if cur := m.rival; cur != nil {
+		switch {
+		case r.ids[cur.head.ID] || cur.head.ID == r.head.ID:
+			r.since = cur.since // the same branch, grown: keep the clock
+		default:
+			// A third branch: keep whichever of the two wins.
+			m.recordAttestations(r)
+			if Survivor(m.viewOf(cur), m.viewOf(r)) != SecondSurvives {
+				return nil
+			}
+		}
+	} else {
+		m.emit(Event{Kind: EventBranchFound, Peer: peer, Rival: r.head})
+	}
+	m.rival = r
+	m.recordAttestations(r)
+	m.det.retryPending(m)
+	return nil
+}
+
+// recordAttestations takes the beacons a BranchInfo carries as if they
+// had arrived one by one.
+func (m *Member) recordAttestations(r *rival) {
+	for i := range r.info.Attestations {
+		a := &r.info.Attestations[i]
+		if !bytes.Equal(a.GroupID, m.groupID) || !r.ids[a.EpochID] {
+			continue
+		}
+		_ = m.acceptBeacon(r.tree, a) // bad or stale ones are dropped
+	}
+}
+
+// viewOf is the survivor rule's view of a rival branch.
+func (m *Member) viewOf(r *rival) BranchView {
+	return BranchView{Head: r.head, Members: r.roster, Active: m.activeOn(func(id EpochID) bool {
+		return r.ids[id] && !m.inHistory(id)
+	})}
+}
+
+// ownView is the survivor rule's view of our branch, against rival r.
+func (m *Member) ownView(r *rival) BranchView {
+	head := m.core.Head()
+	return BranchView{Head: EpochRef{Epoch: head.Epoch(), ID: m.core.HeadID()}, Members: Roster(head.Tree()),
+		Active: m.activeOn(func(id EpochID) bool { return m.inHistory(id) && !r.ids[id] })}
+}
+
+// activeOn lists identities whose latest beacon names an epoch on.
+func (m *Member) activeOn(on func(EpochID) bool) []Identity {
+	var out []Identity
+	for _, id := range m.sortedLatest() {
+		if on(m.det.latest[id].EpochID) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// decide applies the survivor rule once HealDelay ticks have passed since
+// the rival branch was found.
+func (m *Member) decide() {
+	r := m.rival
+	if r == nil || m.gone || m.tick-r.since < m.cfg.HealDelay {
+		return
+	}
+	switch Survivor(m.ownView(r), m.viewOf(r)) {
+	case FirstSurvives:
+		m.emit(Event{Kind: EventSurvived, Peer: r.peer, Rival: r.head})
+		m.addLoser(r.head.ID)
+		m.rival = nil
+	case SecondSurvives:
+		m.rejoin(r)
+	default:
+		m.emit(Event{Kind: EventNoVerdict, Peer: r.peer, Rival: r.head})
+		m.rival = nil
+	}
+	m.prune()
+}
+
+func (m *Member) addLoser(id EpochID) {
+	if m.isLoser(id) {
+		return
+	}
+	m.losers = append(m.losers, id)
+	if len(m.losers) > DefaultMaxLosers {
+		m.losers = m.losers[1:]
+	}
+}
+
+// healNote travels in the authenticated data of a rejoining member's
+// external commit: where its old branch left the surviving one, so that
+// survivors re-send what they sent after that point.
+//
+//	struct {
+//	    opaque magic[4] = "mlsH";
+//	    optional<EpochRef> fork_point;
+//	} HealNote;
+type healNote struct {
+	ForkPoint *EpochRef
+}
+
+var healMagic = []byte("mlsH")
+
+func (n *healNote) MarshalMLS(w *codec.Writer) {
+	w.Raw(healMagic)
+	w.Optional(n.ForkPoint != nil, func(w *codec.Writer) { writeRef(w, n.ForkPoint) })
+}
+
+func (n *healNote) UnmarshalMLS(r *codec.Reader) {
+	*n = healNote{}
+	var magic []byte
+	if r.Raw("HealNote.magic", len(healMagic), &magic) && !bytes.Equal(magic, healMagic) {
+		r.Invalid("HealNote.magic", "not a heal note")
+		return
+	}
+	r.Optional("HealNote.fork_point", func(r *codec.Reader) {
+		n.ForkPoint = new(EpochRef)
+		readRef(r, "HealNote.fork_point", n.ForkPoint)
+	})
+}
+
+// forkPoint is the newest epoch on both our chain and r's, if remembered.
+func (m *Member) forkPoint(r *rival) *EpochRef {
+	for i := len(m.history) - 1; i >= 0; i-- {
+		if r.ids[m.history[i].ID] {
+			ref := m.history[i]
+			return &ref
+		}
+	}
+	return nil
+}
+
+// rejoin moves this member onto the surviving branch r by external
+// commit (RFC 9420 §12.4.3.2), then re-applies the removals its old branch
+// made and re-sends the messages it sent after the fork.
+func (m *Member) rejoin(r *rival) {
+	gi := &r.info.GroupInfo
+	if r.removed.Contains(m.self) && !m.cfg.IgnoreRemoval {
+		m.emit(Event{Kind: EventStayOut, Peer: r.peer, Rival: r.head})
+		m.gone = true
+		m.rival = nil
+		return
+	}
+	oldHead := m.core.Head()
+	from := EpochRef{Epoch: oldHead.Epoch(), ID: m.core.HeadID()}
+	oldRemoved, _ := RemovedSetOf(oldHead.Context().Extensions)
+	note := healNote{ForkPoint: m.forkPoint(r)}
+	aad, err := codec.Marshal(&note)
+	if err != nil {
+		return
+	}
+	kp, err := m.freshKeyPackage(oldHead)
+	if err != nil {
+		return
+	}
+	cc := m.cfg.Core
+	g, msg, err := mls.JoinExternal(cc.Rand, m.suite, mls.ExternalJoinConfig{
+		GroupInfo: gi, KeyPackage: kp, SigningKey: cc.SigningKey, PSKs: cc.PSKs,
+		Credentials: cc.Credentials, AuthenticatedData: aad,
+	})
+	if err != nil {
+		// A stale or bad GroupInfo: forget the rival; the next beacon of
+		// that branch fetches a fresh one.
+		m.rival = nil
+		return
+	}
+	core, err := consensus.New(m.coreConfig(g))
+	if err != nil {
+		m.rival = nil
+		return
+	}
+	body, err := codec.Marshal(&consensus.CommitBody{Commit: msg})
+	if err != nil {
+		m.rival = nil
+		return
+	}
+	m.drain()
+	m.core = core
+	m.out.Messages = append(m.out.Messages, consensus.Envelope{Kind: consensus.KindCommit, GroupID: m.groupID,
+		Epoch: gi.GroupContext.Epoch, EpochID: r.head.ID, Body: body})
+	// Our history is now the survivor's chain plus the joined epoch.
+	m.history = m.history[:0]
+	for i := len(r.info.History) - 1; i >= 0; i-- {
+		m.history = append(m.history, r.info.History[i])
+	}
+	to := EpochRef{Epoch: g.Epoch(), ID: consensus.EpochIDOf(g)}
+	m.pushHistory(to)
+	m.addLoser(from.ID)
+	m.rival = nil
+
+	// Removals our branch made that the survivor has not.
+	var removals []*wire.Proposal
+	for _, id := range oldRemoved.IDs {
+		if r.removed.Contains(id) || id == m.self {
+			continue
+		}
+		if leaf, ok := g.Tree().FindLeaf(func(_ treemath.LeafIndex, ln *wire.LeafNode) bool {
+			return IdentityOf(&ln.Credential) == id
+		}); ok {
+			removals = append(removals, mls.NewRemove(uint32(leaf)))
+		}
+	}
+	if len(removals) > 0 {
+		if err := m.core.Commit(removals...); err != nil {
+			removals = nil
+		}
+	}
+	// Messages we sent on our branch after the fork, under their ids.
+	resent := 0
+	for _, e := range slices.Clone(m.sent) {
+		if r.ids[e.EpochID] {
+			continue
+		}
+		if _, err := m.resend(e); err == nil {
+			resent++
+		}
+	}
+	m.beaconNow()
+	m.emit(Event{Kind: EventRejoined, Peer: r.peer, Rival: r.head, From: from, To: to, Count: resent, Removals: len(removals)})
+}
+
+// freshKeyPackage makes the KeyPackage for a rejoin: the member's
+// credential and capabilities, fresh keys.
+func (m *Member) freshKeyPackage(old *mls.Group) (*mls.KeyPackageBundle, error) {
+	leaf := old.Tree().Leaf(old.OwnLeaf())
+	lifetime := m.cfg.KeyPackageLifetime
+	if leaf.Lifetime != nil {
+		lifetime = *leaf.Lifetime
+	}
+	caps := leaf.Capabilities
+	return mls.NewKeyPackage(m.cfg.Core.Rand, m.suite, leaf.Credential, m.cfg.Core.SigningKey,
+		mls.KeyPackageOptions{Lifetime: lifetime, Capabilities: &caps, LeafExtensions: leaf.Extensions})
+}
+
+// serveRejoiner re-sends this member's messages sent on the surviving
+// chain after note's fork point, once per fork point, so that a member
+// who rejoined from the other branch receives them.
+func (m *Member) serveRejoiner(note *healNote) {
+	var fp EpochRef
+	if note.ForkPoint != nil {
+		fp = *note.ForkPoint
+	}
+	if slices.Contains(m.served, fp) {
+		return
+	}
+	m.served = append(m.served, fp)
+	if len(m.served) > DefaultMaxLosers {
+		m.served = m.served[1:]
+	}
+	after := map[EpochID]bool{}
+	for _, h := range m.history {
+		if note.ForkPoint == nil || h.Epoch > fp.Epoch {
+			after[h.ID] = true
+		}
+	}
+	if note.ForkPoint != nil && !m.inHistory(fp.ID) {
+		return // not a fork of our chain as far as we remember
+	}
+	n := 0
+	for _, e := range slices.Clone(m.sent) {
+		if after[e.EpochID] && e.EpochID != m.core.HeadID() {
+			if _, err := m.resend(e); err == nil {
+				n++
+			}
+		}
+	}
+	m.emit(Event{Kind: EventServedRejoiner, From: fp, Count: n})
+}
+
+func (m *Member) emit(ev Event) { m.out.Fork = append(m.out.Fork, ev) }
+
+// resend seals an own message again in the head under its original id.
+func (m *Member) resend(e consensus.OutboxEntry) (consensus.MessageID, error) {
+	// Until consensus.Core.Resend(nonce, data) lands the message gets a
+	// new id; receivers then may deliver it twice.
+	return m.core.Send(e.Data)
+}

@@ -1,0 +1,458 @@
+package fork
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/mlsnode/mlsnode/consensus"
+	"github.com/mlsnode/mlsnode/mls"
+	"github.com/mlsnode/mlsnode/mls/suite"
+	"github.com/mlsnode/mlsnode/mls/wire"
+)
+
+// PeerID names the network peer an envelope came from or goes to. fork
+// does not interpret it: the overlay uses libp2p peer ids, the simulator
+// and tests short names.
+type PeerID string
+
+// Defaults for Config.
+const (
+	DefaultBeaconInterval     = 5
+	DefaultFetchTimeout       = 10
+	DefaultMaxInflightFetches = 4
+	DefaultServeBudget        = 4
+	DefaultMaxServePeers      = 64
+	DefaultMaxPendingBeacons  = 32
+	DefaultMaxSentLog         = 1024
+	DefaultMaxSeen            = 4096
+	DefaultMaxLosers          = 16
+	// DefaultHistory is how many head-chain epoch ids a member remembers
+	// after their states are released (40 bytes each).
+	DefaultHistory = MaxHistory
+)
+
+// Config is what a Member needs.
+type Config struct {
+	// Core configures the consensus core (Group, SigningKey, Rand, rules,
+	// window). Member installs its own CommitHook and wraps
+	// Core.Membership; both must be nil or left to it.
+	Core consensus.Config
+
+	// BeaconInterval is the number of ticks between periodic beacons.
+	BeaconInterval uint64
+	// HealDelay is how many ticks a member collects beacons after it
+	// first learns of a branch beyond the window before it applies the
+	// survivor rule (default 3 beacon intervals: every connected member's
+	// latest beacon has then arrived).
+	HealDelay uint64
+	// FetchTimeout: an unanswered fetch is forgotten after this many
+	// ticks, so the peer may be asked again.
+	FetchTimeout uint64
+	// MaxInflightFetches bounds outstanding fetch requests (one per peer).
+	MaxInflightFetches int
+	// ServeBudget bounds the fetch requests served per peer per beacon
+	// interval; MaxServePeers bounds the peers tracked in an interval.
+	ServeBudget   int
+	MaxServePeers int
+	// MaxPendingBeacons bounds beacons kept for epochs not yet known.
+	MaxPendingBeacons int
+	// MaxSentLog bounds this member's own sent messages kept for re-send
+	// after a heal; MaxSeen the message ids remembered for de-duplication.
+	MaxSentLog int
+	MaxSeen    int
+	// History bounds the head-chain epoch ids remembered (<= MaxHistory).
+	History int
+
+	// BeaconSeq is the first beacon sequence number to use; a restarted
+	// node passes State.BeaconSeq from its store.
+	BeaconSeq uint64
+	// KeyPackageLifetime is the lifetime of the fresh KeyPackage made for
+	// a rejoin when the member's own leaf carries none.
+	KeyPackageLifetime wire.Lifetime
+
+	// IgnoreRemoval makes the member attempt a rejoin even when the
+	// surviving branch lists it as removed, as a malicious former member
+	// would. For tests of the defence only.
+	IgnoreRemoval bool
+}
+
+func (c *Config) withDefaults() Config {
+	out := *c
+	def := func(v *uint64, d uint64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defInt := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&out.BeaconInterval, DefaultBeaconInterval)
+	def(&out.HealDelay, 3*out.BeaconInterval)
+	def(&out.FetchTimeout, DefaultFetchTimeout)
+	defInt(&out.MaxInflightFetches, DefaultMaxInflightFetches)
+	defInt(&out.ServeBudget, DefaultServeBudget)
+	defInt(&out.MaxServePeers, DefaultMaxServePeers)
+	defInt(&out.MaxPendingBeacons, DefaultMaxPendingBeacons)
+	defInt(&out.MaxSentLog, DefaultMaxSentLog)
+	defInt(&out.MaxSeen, DefaultMaxSeen)
+	defInt(&out.History, DefaultHistory)
+	if out.History > MaxHistory {
+		out.History = MaxHistory
+	}
+	if out.KeyPackageLifetime == (wire.Lifetime{}) {
+		out.KeyPackageLifetime = wire.Lifetime{NotBefore: 0, NotAfter: 1<<63 - 1}
+	}
+	return out
+}
+
+// Directed is an envelope for one peer (fetch requests and responses
+// travel over the overlay's request/response protocol, not gossip).
+type Directed struct {
+	To       PeerID
+	Envelope consensus.Envelope
+}
+
+// State is fork's own durable state, to persist with consensus.Persist.
+type State struct {
+	// BeaconSeq: after a restart, pass it as Config.BeaconSeq. Beacons
+	// with a lower sequence number are refused by peers as replays.
+	BeaconSeq uint64
+}
+
+// Ready is a Member's output since the last Advance: the consensus core's
+// output (Messages, Delivered, Events, Persist) merged with fork's own.
+// Persist (and State) must be written before Messages and Direct are sent,
+// as with consensus.Ready.
+type Ready struct {
+	// Messages are envelopes to broadcast on the group's topic (the
+	// core's and fork's beacons).
+	Messages []consensus.Envelope
+	// Direct are envelopes for one peer each.
+	Direct []Directed
+	// Delivered are application messages, never two with one MessageID
+	// (within MaxSeen recent ids).
+	Delivered []consensus.Delivered
+	// Events are the core's events, in order; Fork are fork's.
+	Events []consensus.Event
+	Fork   []Event
+	// Persist is the core's latest full persistent state, if it changed.
+	// After a rejoin it describes the new branch and replaces all of
+	// the old one.
+	Persist *consensus.Persist
+	State   *State
+}
+
+// IsEmpty reports whether rd carries nothing.
+func (rd *Ready) IsEmpty() bool {
+	return len(rd.Messages) == 0 && len(rd.Direct) == 0 && len(rd.Delivered) == 0 &&
+		len(rd.Events) == 0 && len(rd.Fork) == 0 && rd.Persist == nil && rd.State == nil
+}
+
+// Member is one member's composite state machine for one group: the
+// consensus core (commit ordering inside the window), fork detection
+// (beacons, fetches) and healing (survivor rule, rejoin). It is what the
+// simulator and the node drive. Like consensus.Core it is pure: no
+// goroutine, no clock (Tick), randomness from Config.Core.Rand. It is not
+// safe for concurrent use.
+type Member struct {
+	cfg     Config
+	core    *consensus.Core
+	groupID []byte
+	suite   *suite.Suite
+	self    Identity
+	tick    uint64
+	seq     uint64 // next beacon sequence number
+
+	// history is the head chain, oldest first, bounded by cfg.History;
+	// it outlives the retained states, so a fork point older than the
+	// window can still be found.
+	history []EpochRef
+
+	det    detector
+	rival  *rival
+	losers []EpochID // heads of branches that lost to ours, newest last
+	// gone is set once this member knows it is out of the group for
+	// good (removed on the surviving branch).
+	gone bool
+
+	sent []consensus.OutboxEntry // own messages, oldest first
+	seen seenSet
+	// served lists fork points for which this member already re-sent its
+	// messages to rejoining members.
+	served []EpochRef
+
+	out Ready
+}
+
+// New starts a Member in the epoch of cfg.Core.Group.
+func New(cfg Config) (*Member, error) {
+	c := cfg.withDefaults()
+	if c.Core.Group == nil || c.Core.SigningKey == nil || c.Core.Rand == nil {
+		return nil, fmt.Errorf("%w: Core.Group, Core.SigningKey and Core.Rand are required", consensus.ErrConfig)
+	}
+	if c.Core.CommitHook != nil {
+		return nil, fmt.Errorf("%w: fork.Member installs Core.CommitHook itself", consensus.ErrConfig)
+	}
+	g := c.Core.Group
+	m := &Member{
+		cfg:     c,
+		groupID: slices.Clone(g.GroupID()),
+		suite:   g.Suite(),
+		self:    IdentityOf(&g.Tree().Leaf(g.OwnLeaf()).Credential),
+		seq:     c.BeaconSeq,
+		seen:    newSeenSet(c.MaxSeen),
+	}
+	m.det.init()
+	core, err := consensus.New(m.coreConfig(g))
+	if err != nil {
+		return nil, err
+	}
+	m.core = core
+	chain := core.Chain(c.History)
+	for i := len(chain) - 1; i >= 0; i-- {
+		m.history = append(m.history, chain[i])
+	}
+	m.beaconNow()
+	m.drain()
+	return m, nil
+}
+
+// coreConfig is the consensus configuration for a core starting at g.
+func (m *Member) coreConfig(g *mls.Group) consensus.Config {
+	cc := m.cfg.Core
+	cc.Group = g
+	cc.CommitHook = recordRemovalsHook
+	cc.Membership = removalPolicy{inner: m.cfg.Core.Membership}
+	return cc
+}
+
+// Core is the current consensus core, for reading (Head, Epochs, Chain).
+// It changes when the member rejoins another branch.
+func (m *Member) Core() *consensus.Core { return m.core }
+
+// GroupID is the group's id.
+func (m *Member) GroupID() []byte { return m.groupID }
+
+// Identity is this member's identity (see IdentityOf).
+func (m *Member) Identity() Identity { return m.self }
+
+// Gone reports whether the member knows it is out of the group for good.
+func (m *Member) Gone() bool { return m.gone }
+
+// Now is the number of ticks since New.
+func (m *Member) Now() uint64 { return m.tick }
+
+// Step processes one envelope from peer from. Beacons and fetches are
+// fork's; every other kind goes to the consensus core, after an external
+// commit has been screened against the removed set and after an unknown
+// epoch id has been noted for a fetch. A rejected envelope returns an error
+// wrapping a sentinel of this package or of consensus and changes nothing
+// but bounded bookkeeping (a pending beacon, a fetch in flight).
+func (m *Member) Step(from PeerID, env *consensus.Envelope) error {
+	if !bytes.Equal(env.GroupID, m.groupID) {
+		return fmt.Errorf("%w (%w)", ErrUnknownGroup, consensus.ErrWrongGroup)
+	}
+	defer m.drain()
+	switch env.Kind {
+	case consensus.KindBeacon:
+		return m.stepBeacon(from, env)
+	case consensus.KindFetchRequest:
+		return m.stepFetchRequest(from, env)
+	case consensus.KindFetchResponse:
+		return m.stepFetchResponse(from, env)
+	}
+	return m.stepCore(from, env)
+}
+
+// stepCore hands an envelope to the consensus core.
+func (m *Member) stepCore(from PeerID, env *consensus.Envelope) error {
+	var note *healNote
+	if env.Kind == consensus.KindCommit {
+		n, err := m.screenCommit(env)
+		if err != nil {
+			return err
+		}
+		note = n
+	}
+	m.noticeEpoch(from, EpochRef{Epoch: env.Epoch, ID: env.EpochID})
+	before := m.core.HeadID()
+	if err := m.core.Step(*env); err != nil {
+		return err
+	}
+	if note != nil && m.core.HeadID() != before {
+		m.serveRejoiner(note)
+	}
+	return nil
+}
+
+// Tick advances logical time by one unit: the core's window, periodic
+// beacons, fetch timeouts and the healing decision.
+func (m *Member) Tick() {
+	m.tick++
+	m.core.Tick()
+	if m.tick%m.cfg.BeaconInterval == 0 {
+		m.beaconNow()
+		m.det.newServeWindow()
+	}
+	m.det.expire(m.tick, m.cfg.FetchTimeout)
+	m.decide()
+	m.drain()
+}
+
+// Send seals application data in the head epoch (see consensus.Core.Send).
+func (m *Member) Send(data []byte) (consensus.MessageID, error) {
+	if m.gone {
+		return consensus.MessageID{}, consensus.ErrRemoved
+	}
+	defer m.drain()
+	return m.core.Send(data)
+}
+
+// Propose sends a proposal in the head epoch.
+func (m *Member) Propose(p *wire.Proposal) error {
+	if m.gone {
+		return consensus.ErrRemoved
+	}
+	defer m.drain()
+	return m.core.Propose(p)
+}
+
+// Commit commits proposals (see consensus.Core.Commit); removals are
+// recorded in the removed set by the commit hook.
+func (m *Member) Commit(proposals ...*wire.Proposal) error {
+	if m.gone {
+		return consensus.ErrRemoved
+	}
+	defer m.drain()
+	return m.core.Commit(proposals...)
+}
+
+// HasReady reports whether Ready has anything.
+func (m *Member) HasReady() bool { return !m.out.IsEmpty() }
+
+// Ready returns the output accumulated since the last Advance.
+func (m *Member) Ready() Ready { return m.out }
+
+// Advance acknowledges that the caller has acted on rd (persisted, sent,
+// delivered).
+func (m *Member) Advance(rd Ready) { m.out = Ready{} }
+
+// drain moves the core's output into the Member's Ready, keeping fork's
+// own view (history, sent log, seen ids) in step with it.
+func (m *Member) drain() {
+	for m.core.HasReady() {
+		rd := m.core.Ready()
+		m.core.Advance(rd)
+		m.absorb(rd)
+	}
+}
+
+func (m *Member) absorb(rd consensus.Ready) {
+	m.out.Messages = append(m.out.Messages, rd.Messages...)
+	for _, d := range rd.Delivered {
+		if m.seen.add(d.ID) {
+			m.out.Delivered = append(m.out.Delivered, d)
+		}
+	}
+	headMoved := false
+	for _, ev := range rd.Events {
+		m.out.Events = append(m.out.Events, ev)
+		switch ev.Kind {
+		case consensus.EventEpochMerged:
+			m.pushHistory(EpochRef{Epoch: ev.Epoch, ID: ev.ID})
+			headMoved = true
+		case consensus.EventRemoved:
+			m.gone = true
+		}
+	}
+	if rd.Persist != nil {
+		m.out.Persist = rd.Persist
+		for _, e := range rd.Persist.Outbox {
+			m.logSent(e)
+		}
+	}
+	if headMoved {
+		m.beaconNow()
+		m.det.retryPending(m)
+	}
+}
+
+// pushHistory records that the head moved onto ref: entries at or above
+// its number belonged to an abandoned branch.
+func (m *Member) pushHistory(ref EpochRef) {
+	i := len(m.history)
+	for i > 0 && m.history[i-1].Epoch >= ref.Epoch {
+		i--
+	}
+	m.history = append(m.history[:i], ref)
+	if over := len(m.history) - m.cfg.History; over > 0 {
+		m.history = slices.Delete(m.history, 0, over)
+	}
+}
+
+// inHistory reports whether id is on this member's head chain, as far as
+// remembered.
+func (m *Member) inHistory(id EpochID) bool {
+	for i := len(m.history) - 1; i >= 0; i-- {
+		if m.history[i].ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// historyNewestFirst returns up to n entries of the head chain, newest
+// first.
+func (m *Member) historyNewestFirst(n int) []EpochRef {
+	var out []EpochRef
+	for i := len(m.history) - 1; i >= 0 && len(out) < n; i-- {
+		out = append(out, m.history[i])
+	}
+	return out
+}
+
+// logSent keeps an own message for re-send after a heal.
+func (m *Member) logSent(e consensus.OutboxEntry) {
+	for i := range m.sent {
+		if m.sent[i].ID == e.ID {
+			return
+		}
+	}
+	m.sent = append(m.sent, e)
+	if over := len(m.sent) - m.cfg.MaxSentLog; over > 0 {
+		m.sent = slices.Delete(m.sent, 0, over)
+	}
+}
+
+// seenSet remembers the most recent message ids, for de-duplication of
+// messages re-sent after a heal. It is bounded: an id older than the last
+// max ids is forgotten.
+type seenSet struct {
+	max   int
+	order []consensus.MessageID
+	set   map[consensus.MessageID]bool
+}
+
+func newSeenSet(max int) seenSet {
+	return seenSet{max: max, set: map[consensus.MessageID]bool{}}
+}
+
+// add records id and reports whether it was new.
+func (s *seenSet) add(id consensus.MessageID) bool {
+	if s.set[id] {
+		return false
+	}
+	s.set[id] = true
+	s.order = append(s.order, id)
+	if len(s.order) > s.max {
+		delete(s.set, s.order[0])
+		s.order = s.order[1:]
+	}
+	return true
+}
+
+var errInternal = errors.New("fork: internal error")
