@@ -56,6 +56,8 @@ type observer struct {
 	removeRequested map[MemberID]bool
 	removedEdges    map[MemberID][]EpochID // epochs whose commit removed the member
 	addsAccepted    int
+	refusedCount    int
+	firstRefusal    string
 
 	// convergence
 	healAt       Time
@@ -248,6 +250,18 @@ func (o *observer) sent(s *slot, seq uint64, data []byte) {
 	m := &sentMessage{sender: s.id, seq: seq, at: o.r.clock.Now(), sum: digest(data)}
 	o.sentByKey[[2]uint64{uint64(s.id), seq}] = m
 	o.sentList = append(o.sentList, m)
+}
+
+// refused counts workload requests a member turned down (nil: accepted),
+// by error text, so a run where members refuse everything shows it.
+func (o *observer) refused(err error) {
+	if err == nil {
+		return
+	}
+	o.refusedCount++
+	if o.firstRefusal == "" {
+		o.firstRefusal = err.Error()
+	}
 }
 
 func (o *observer) added(s *slot, joiner MemberID) { o.addsAccepted++ }

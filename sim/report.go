@@ -46,6 +46,12 @@ func (r *Result) WriteTable(w io.Writer) error {
 	row("undecryptable", r.Undecryptable)
 	row("bytes/member/commit", strconv.FormatFloat(float64(r.BytesPerMemberPerCommit), 'f', 0, 64))
 	row("final group", fmt.Sprintf("%d members at epoch %d", r.FinalMembers, r.FinalEpoch))
+	if r.RequestsRefused > 0 {
+		row("requests refused", fmt.Sprintf("%d (first: %s)", r.RequestsRefused, r.FirstRefusal))
+	}
+	if r.Vacuous {
+		row("VACUOUS", "nothing the workload asked for happened: this run proves nothing")
+	}
 	for i, v := range r.Violations {
 		if i == 5 {
 			row("", fmt.Sprintf("... %d more in the JSON", len(r.Violations)-5))
@@ -66,7 +72,7 @@ func orDefault(s string) string {
 // Clean reports whether the run met the must-show bar: no fork, no lost
 // message, no removed member readmitted, no invariant broken.
 func (r *Result) Clean() bool {
-	return r.ForksRemaining == 0 && r.LostMessages == 0 && r.ReadmittedRemoved == 0 && r.InvariantViolations == 0
+	return !r.Vacuous && r.ForksRemaining == 0 && r.LostMessages == 0 && r.ReadmittedRemoved == 0 && r.InvariantViolations == 0
 }
 
 // CSVHeader is the header of sweep CSV files.

@@ -74,7 +74,14 @@ type Result struct {
 	RemovesAccepted   int `json:"removes_accepted"`
 	RemovesNotApplied int `json:"removes_not_applied"`
 	FinalMembers      int `json:"final_members"`
-	FinalEpoch        int `json:"final_epoch"`
+	// RequestsRefused counts workload requests (send, commit) the members
+	// refused; FirstRefusal is the first error. Vacuous marks a run in
+	// which no message or no commit the workload asked for happened: it
+	// proves nothing and does not count as clean.
+	RequestsRefused int    `json:"requests_refused"`
+	FirstRefusal    string `json:"first_refusal"`
+	Vacuous         bool   `json:"vacuous"`
+	FinalEpoch      int    `json:"final_epoch"`
 
 	BytesTotal              uint64 `json:"bytes_total"`
 	BytesPerMemberPerCommit Fixed  `json:"bytes_per_member_per_commit"`
@@ -235,6 +242,10 @@ func (o *observer) result() *Result {
 		res.BytesPerMemberPerCommit = Fixed(float64(res.BytesTotal) / float64(c.Members) / float64(res.CommitsFinalChain))
 	}
 	res.CopiesSent, res.CopiesLost, res.CopiesCut, res.CopiesDuplicated = r.net.CopiesSent, r.net.CopiesLost, r.net.CopiesCut, r.net.CopiesDup
+
+	res.RequestsRefused, res.FirstRefusal = o.refusedCount, o.firstRefusal
+	res.Vacuous = (c.Workload.AppPerMemberPerSec > 0 && res.MessagesSent == 0) ||
+		(c.Workload.CommitsPerSec > 0 && res.CommitsMerged == 0)
 
 	res.Violations = append([]Violation{}, o.violations...)
 	res.InvariantViolations = len(o.violations)

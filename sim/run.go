@@ -346,6 +346,8 @@ func (r *Runner) appEvent() {
 	data := appPayload(s.id, s.seq, r.cfg.Workload.MessageBytes)
 	if err := s.m.Send(data, r.clock.Now()); err == nil {
 		r.obs.sent(s, s.seq, data)
+	} else {
+		r.obs.refused(err)
 	}
 	r.drain(s)
 }
@@ -371,10 +373,12 @@ func (r *Runner) commitEvent() {
 		js.side = s.side // the joiner sits where its sponsor is
 		if err := s.m.Add(kp, now); err == nil {
 			r.obs.added(s, id)
+		} else {
+			r.obs.refused(err)
 		}
 	case x < w.AddWeight+w.RemoveWeight:
 		if len(s.roster) <= w.MinMembers {
-			_ = s.m.Update(now)
+			r.obs.refused(s.m.Update(now))
 			break
 		}
 		var candidates []MemberID
@@ -389,9 +393,11 @@ func (r *Runner) commitEvent() {
 		target := candidates[r.rngWork.IntN(len(candidates))]
 		if err := s.m.Remove(target, now); err == nil {
 			r.obs.removeRequested[target] = true
+		} else {
+			r.obs.refused(err)
 		}
 	default:
-		_ = s.m.Update(now)
+		r.obs.refused(s.m.Update(now))
 	}
 	r.drain(s)
 }

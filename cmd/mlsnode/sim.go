@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mlsnode/mlsnode/sim"
+	"github.com/mlsnode/mlsnode/sim/cores"
 	"github.com/mlsnode/mlsnode/sim/toy"
 )
 
@@ -31,11 +32,12 @@ The same seed and flags give byte-identical --json output.
 // member the simulator's own tests use (no cryptography, proves nothing
 // about mlsnode).
 var populations = map[string]sim.NewPopulation{
-	"toy": func(c sim.Config) (sim.Population, error) { return &toy.Population{Seed: c.Seed}, nil },
+	"real": cores.NewPopulation,
+	"toy":  func(c sim.Config) (sim.Population, error) { return &toy.Population{Seed: c.Seed}, nil },
 }
 
 // defaultMember is the population used without --member.
-var defaultMember = "toy"
+var defaultMember = "real"
 
 // runFlags are the flags shared by a single run and a sweep.
 type runFlags struct {

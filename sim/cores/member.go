@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/mlsnode/mlsnode/consensus"
+	"github.com/mlsnode/mlsnode/fork"
 	"github.com/mlsnode/mlsnode/mls"
 	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/suite"
@@ -82,7 +84,7 @@ func (p *Population) NewJoiner(id sim.MemberID) (sim.Member, []byte, error) {
 type Member struct {
 	p       *Population
 	c       *client
-	core    *consensus.Core
+	fm      *fork.Member
 	removed bool
 	// pending is the KeyPackage a Welcome may be addressed to.
 	pending *mls.KeyPackageBundle
@@ -92,14 +94,17 @@ type Member struct {
 }
 
 func (m *Member) start(g *mls.Group) error {
-	core, err := consensus.New(consensus.Config{
-		Group: g, SigningKey: m.c.key, Credentials: m.p.dir, Rand: m.c.rand,
-		Rank: m.p.rank, Apply: m.p.apply, WindowTicks: m.p.windowTicks,
+	fm, err := fork.New(fork.Config{
+		Core: consensus.Config{
+			Group: g, SigningKey: m.c.key, Credentials: m.p.dir, Rand: m.c.rand,
+			Rank: m.p.rank, Apply: m.p.apply, WindowTicks: m.p.windowTicks,
+		},
+		KeyPackageLifetime: lifetime,
 	})
 	if err != nil {
 		return err
 	}
-	m.core, m.removed = core, false
+	m.fm, m.removed = fm, false
 	if m.parents == nil {
 		m.parents = map[consensus.EpochID]consensus.EpochID{}
 	}
@@ -113,15 +118,15 @@ func (m *Member) Receive(from sim.MemberID, data []byte, now sim.Time) {
 		m.out.Rejected++
 		return
 	}
-	if env.Kind == consensus.KindCommit && (m.core == nil || m.removed) && m.pending != nil {
+	if env.Kind == consensus.KindCommit && (m.fm == nil || m.removed) && m.pending != nil {
 		m.tryJoin(env)
 		m.collect()
 		return
 	}
-	if m.core == nil {
+	if m.fm == nil {
 		return // not in the group: it cannot read group traffic
 	}
-	if err := m.core.Step(*env); err != nil {
+	if err := m.fm.Step(peerOf(from), env); err != nil {
 		switch {
 		case errors.Is(err, consensus.ErrDuplicate):
 		case env.Kind == consensus.KindApplication && m.inGroup():
@@ -148,19 +153,38 @@ func (m *Member) tryJoin(env *consensus.Envelope) {
 	}
 }
 
-// collect turns the core's Ready into the simulator's Output.
+// peerOf and memberOfPeer name simulated members as fork's peers.
+func peerOf(id sim.MemberID) fork.PeerID { return fork.PeerID("m" + strconv.Itoa(int(id))) }
+
+func memberOfPeer(p fork.PeerID) (sim.MemberID, bool) {
+	s, ok := strings.CutPrefix(string(p), "m")
+	n, err := strconv.ParseInt(s, 10, 32)
+	return sim.MemberID(n), ok && err == nil && n >= 0
+}
+
+// collect turns the member's Ready into the simulator's Output.
 func (m *Member) collect() {
-	if m.core == nil || !m.core.HasReady() {
+	if m.fm == nil || !m.fm.HasReady() {
 		return
 	}
-	rd := m.core.Ready()
-	for _, env := range rd.Messages {
+	rd := m.fm.Ready()
+	send := func(to sim.MemberID, env *consensus.Envelope) {
 		b, err := env.MarshalBinary()
 		if err != nil {
 			m.out.Rejected++
-			continue
+			return
 		}
-		m.out.Messages = append(m.out.Messages, sim.Message{To: sim.Broadcast, Data: b})
+		m.out.Messages = append(m.out.Messages, sim.Message{To: to, Data: b})
+	}
+	for i := range rd.Messages {
+		send(sim.Broadcast, &rd.Messages[i])
+	}
+	for i := range rd.Direct {
+		if to, ok := memberOfPeer(rd.Direct[i].To); ok {
+			send(to, &rd.Direct[i].Envelope)
+		} else {
+			m.out.Rejected++
+		}
 	}
 	for _, d := range rd.Delivered {
 		sender, err := MemberOf(d.Identity)
@@ -179,23 +203,34 @@ func (m *Member) collect() {
 			m.removed = true
 		}
 	}
-	m.core.Advance(rd)
+	for _, ev := range rd.Fork {
+		switch ev.Kind {
+		case fork.EventRejoined:
+			m.out.ReAdds++
+		case fork.EventStayOut:
+			m.removed = true
+		}
+	}
+	m.fm.Advance(rd)
+	if m.fm.Gone() {
+		m.removed = true
+	}
 }
 
 func (m *Member) inGroup() bool {
-	if m.core == nil || m.removed {
+	if m.fm == nil || m.removed {
 		return false
 	}
-	g := m.core.Head()
+	g := m.fm.Core().Head()
 	return g.Tree().Leaf(g.OwnLeaf()) != nil
 }
 
 // Tick implements sim.Member.
 func (m *Member) Tick(now sim.Time) {
-	if m.core == nil {
+	if m.fm == nil {
 		return
 	}
-	m.core.Tick()
+	m.fm.Tick()
 	m.collect()
 }
 
@@ -204,7 +239,7 @@ func (m *Member) Send(data []byte, now sim.Time) error {
 	if !m.inGroup() {
 		return sim.ErrNotInGroup
 	}
-	_, err := m.core.Send(data)
+	_, err := m.fm.Send(data)
 	m.collect()
 	return err
 }
@@ -214,7 +249,7 @@ func (m *Member) Update(now sim.Time) error {
 	if !m.inGroup() {
 		return sim.ErrNotInGroup
 	}
-	err := m.core.Commit()
+	err := m.fm.Commit()
 	m.collect()
 	return err
 }
@@ -228,7 +263,7 @@ func (m *Member) Add(keyPackage []byte, now sim.Time) error {
 	if err != nil || msg.KeyPackage == nil {
 		return fmt.Errorf("sim/cores: not a KeyPackage: %v", err)
 	}
-	err = m.core.Commit(mls.NewAdd(msg.KeyPackage))
+	err = m.fm.Commit(mls.NewAdd(msg.KeyPackage))
 	m.collect()
 	return err
 }
@@ -238,9 +273,9 @@ func (m *Member) Remove(target sim.MemberID, now sim.Time) error {
 	if !m.inGroup() {
 		return sim.ErrNotInGroup
 	}
-	for _, e := range roster(m.core.Head()) {
+	for _, e := range roster(m.fm.Core().Head()) {
 		if e.ID == target {
-			err := m.core.Commit(mls.NewRemove(e.Leaf))
+			err := m.fm.Commit(mls.NewRemove(e.Leaf))
 			m.collect()
 			return err
 		}
@@ -257,19 +292,19 @@ func (m *Member) Output() sim.Output {
 
 // Head implements sim.Member.
 func (m *Member) Head() sim.Head {
-	if m.core == nil {
+	if m.fm == nil {
 		return sim.Head{}
 	}
-	id := m.core.HeadID()
-	return sim.Head{InGroup: m.inGroup(), ID: sim.EpochID(id), Parent: sim.EpochID(m.parents[id]), Epoch: m.core.Head().Epoch()}
+	id := m.fm.Core().HeadID()
+	return sim.Head{InGroup: m.inGroup(), ID: sim.EpochID(id), Parent: sim.EpochID(m.parents[id]), Epoch: m.fm.Core().Head().Epoch()}
 }
 
 // Roster implements sim.Member.
 func (m *Member) Roster() []sim.RosterEntry {
-	if m.core == nil {
+	if m.fm == nil {
 		return nil
 	}
-	return roster(m.core.Head())
+	return roster(m.fm.Core().Head())
 }
 
 // String names the member in logs.
