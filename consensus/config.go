@@ -15,6 +15,7 @@ const (
 	DefaultMaxRetainedEpochs  = 64
 	DefaultMaxPendingPerEpoch = 64
 	DefaultMaxOutbox          = 1024
+	DefaultMaxPendingEpochs   = 16
 )
 
 // Config is what a Core needs. Group, SigningKey and Rand are required.
@@ -59,6 +60,12 @@ type Config struct {
 	// CommitHook, if set, may edit the by-value proposals of every commit
 	// the Core creates (package fork keeps a GroupContext extension up to
 	// date with it). It must be deterministic.
+	// SkipPersist leaves Ready.Persist nil (the simulator, which never
+	// restarts a Core, skips the cost of encoding the state each step).
+	SkipPersist bool
+	// MaxPendingEpochs bounds how many unknown epochs have messages held.
+	MaxPendingEpochs int
+
 	CommitHook func(head *mls.Group, proposals []*wire.Proposal) []*wire.Proposal
 }
 
@@ -84,6 +91,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if out.MaxPendingPerEpoch == 0 {
 		out.MaxPendingPerEpoch = DefaultMaxPendingPerEpoch
+	}
+	if out.MaxPendingEpochs == 0 {
+		out.MaxPendingEpochs = DefaultMaxPendingEpochs
 	}
 	if out.MaxOutbox == 0 {
 		out.MaxOutbox = DefaultMaxOutbox

@@ -1,117 +1,331 @@
 package consensus
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"sort"
 
 	"github.com/mlsnode/mlsnode/mls"
+	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/ratchettree"
-	"github.com/mlsnode/mlsnode/mls/wire"
 )
 
 // Core is the ordering state machine of one member in one group. It is not
 // safe for concurrent use; the caller serialises Step, Tick, Send,
 // Propose, Commit, Ready and Advance.
 type Core struct {
-	cfg Config
-	// head is the live MLS state of the head epoch.
-	head   *mls.Group
-	headID EpochID
-	tick   uint64
-	ready  Ready
+	cfg     Config
+	groupID []byte
+	tick    uint64
+
+	// The epoch tree: root is the oldest retained epoch, headNode the
+	// epoch the member lives in, head its live MLS state (nil once this
+	// member is removed on the head branch).
+	nodes    map[EpochID]*node
+	root     *node
+	headNode *node
+	head     *mls.Group
+
+	// seenCommits holds the digests of the commits in the tree (replays).
+	seenCommits map[[32]byte]*node
+	// pending holds envelopes for epochs not yet known, or commits
+	// waiting for a proposal, by epoch id.
+	pending      map[EpochID]*pendingQueue
+	pendingOrder []EpochID
+
+	outbox []*OutboxEntry
+	// delivered and seenApp remember delivered message ids and the
+	// digests of application envelopes, in FIFOs of bounded length.
+	delivered fifoSet[MessageID]
+	seenApp   fifoSet[[32]byte]
+	// forgotten remembers ids of closed epochs dropped from the tree.
+	forgotten fifoSet[EpochID]
+
+	// repropose holds the proposals of this member's losing commits until
+	// they are committed again on the head.
+	repropose []reproposal
+
+	ready Ready
+	dirty bool
 }
 
-// New starts a Core in the epoch of cfg.Group.
+type pendingQueue struct {
+	since uint64
+	envs  []Envelope
+}
+
+// New starts a Core in the epoch of cfg.Group; that epoch is the root of
+// the epoch tree and final by definition.
 func New(cfg Config) (*Core, error) {
 	if cfg.Group == nil || cfg.Rand == nil {
 		return nil, fmt.Errorf("%w: Group and Rand are required", ErrConfig)
 	}
-	c := &Core{cfg: cfg.withDefaults(), head: cfg.Group}
-	c.headID = EpochIDOf(cfg.Group)
+	cfg = cfg.withDefaults()
+	if cfg.MaxRivalsPerParent < 2 || cfg.MaxRetainedEpochs < 4 {
+		return nil, fmt.Errorf("%w: MaxRivalsPerParent must be >= 2 and MaxRetainedEpochs >= 4", ErrConfig)
+	}
+	g := cfg.Group
+	c := &Core{
+		cfg:         cfg,
+		groupID:     append([]byte{}, g.GroupID()...),
+		nodes:       map[EpochID]*node{},
+		seenCommits: map[[32]byte]*node{},
+		pending:     map[EpochID]*pendingQueue{},
+		head:        g,
+		delivered:   newFifoSet[MessageID](maxRemembered),
+		seenApp:     newFifoSet[[32]byte](maxRemembered),
+		forgotten:   newFifoSet[EpochID](maxRemembered),
+	}
+	c.cfg.Group = nil
+	root := &node{ref: EpochRef{Epoch: g.Epoch(), ID: EpochIDOf(g)}, closed: false, final: true, tree: g.Tree()}
+	c.addNode(root)
+	c.root, c.headNode = root, root
+	c.dirty = true
 	return c, nil
 }
 
-// Step processes one envelope from the network. A rejected envelope
-// returns an error wrapping one of the sentinels of errors.go and changes
-// nothing.
-func (c *Core) Step(env Envelope) error {
-	return fmt.Errorf("%w: not implemented yet", ErrNotHandled)
-}
+// maxRemembered bounds the replay and delivered-id memories.
+const maxRemembered = 4096
 
-// Tick advances logical time by one unit.
-func (c *Core) Tick() { c.tick++ }
-
-// Send seals application data in the head epoch and queues it for
-// broadcast. The message stays in the outbox until its epoch is final and
-// is re-sent (same MessageID) if its epoch loses.
-func (c *Core) Send(data []byte) (MessageID, error) {
-	return MessageID{}, fmt.Errorf("%w: not implemented yet", ErrConfig)
-}
-
-// Propose sends a proposal in the head epoch.
-func (c *Core) Propose(p *wire.Proposal) error {
-	return fmt.Errorf("%w: not implemented yet", ErrConfig)
-}
-
-// Commit commits the given proposals by value together with every
-// proposal received in the head epoch, with an UpdatePath when required or
-// when there are no proposals at all.
-func (c *Core) Commit(proposals ...*wire.Proposal) error {
-	return fmt.Errorf("%w: not implemented yet", ErrConfig)
+func (c *Core) addNode(n *node) {
+	n.bySigner = map[string]*node{}
+	n.equivocators = map[string]bool{}
+	c.nodes[n.ref.ID] = n
+	if n.parent != nil {
+		c.seenCommits[n.digest] = n
+	}
 }
 
 // HasReady reports whether Ready has anything.
-func (c *Core) HasReady() bool { return !c.ready.IsEmpty() }
+func (c *Core) HasReady() bool { return !c.ready.IsEmpty() || c.dirty }
 
 // Ready returns the output accumulated since the last Advance.
-func (c *Core) Ready() Ready { return c.ready }
+func (c *Core) Ready() Ready {
+	rd := c.ready
+	if c.dirty && !c.cfg.SkipPersist {
+		rd.Persist = c.persist()
+	}
+	return rd
+}
 
 // Advance acknowledges that the caller has acted on rd.
-func (c *Core) Advance(rd Ready) { c.ready = Ready{} }
+func (c *Core) Advance(rd Ready) {
+	c.ready.Messages = c.ready.Messages[len(rd.Messages):]
+	c.ready.Delivered = c.ready.Delivered[len(rd.Delivered):]
+	c.ready.Events = c.ready.Events[len(rd.Events):]
+	if len(c.ready.Messages) == 0 {
+		c.ready.Messages = nil
+	}
+	if len(c.ready.Delivered) == 0 {
+		c.ready.Delivered = nil
+	}
+	if len(c.ready.Events) == 0 {
+		c.ready.Events = nil
+	}
+	c.dirty = false
+}
 
-// Head is the live MLS state of the head epoch, for reading only.
+func (c *Core) emit(e Event)           { c.ready.Events = append(c.ready.Events, e) }
+func (c *Core) broadcast(env Envelope) { c.ready.Messages = append(c.ready.Messages, env) }
+func (c *Core) deliver(d Delivered)    { c.ready.Delivered = append(c.ready.Delivered, d) }
+func (c *Core) reject(reason string, err error) error {
+	c.emit(Event{Kind: EventCommitRejected, Reason: reason})
+	return err
+}
+
+// persist collects the durable state.
+func (c *Core) persist() *Persist {
+	p := &Persist{HeadID: c.headNode.ref.ID}
+	if c.head != nil {
+		if st, err := c.head.MarshalState(); err == nil {
+			p.HeadState = st
+		}
+	}
+	for _, n := range c.sortedNodes() {
+		r := RetainedEpoch{Ref: n.ref, State: n.state}
+		if n.parent != nil {
+			r.Parent = n.parent.ref.ID
+			r.Commit, _ = n.env.MarshalBinary()
+		}
+		p.Retained = append(p.Retained, r)
+	}
+	for _, o := range c.outbox {
+		p.Outbox = append(p.Outbox, *o)
+	}
+	return p
+}
+
+// sortedNodes lists the retained epochs by number, then id.
+func (c *Core) sortedNodes() []*node {
+	out := make([]*node, 0, len(c.nodes))
+	for _, n := range c.nodes {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].ref.Epoch != out[j].ref.Epoch {
+			return out[i].ref.Epoch < out[j].ref.Epoch
+		}
+		return string(out[i].ref.ID[:]) < string(out[j].ref.ID[:])
+	})
+	return out
+}
+
+// Head is the live MLS state of the head epoch, for reading only; nil once
+// this member has been removed on the head branch.
 func (c *Core) Head() *mls.Group { return c.head }
 
 // HeadID is the id of the head epoch.
-func (c *Core) HeadID() EpochID { return c.headID }
+func (c *Core) HeadID() EpochID { return c.headNode.ref.ID }
 
-// Tick count since New.
+// HeadRef is the number and id of the head epoch.
+func (c *Core) HeadRef() EpochRef { return c.headNode.ref }
+
+// Now is the number of ticks since New.
 func (c *Core) Now() uint64 { return c.tick }
 
-// Knows reports whether id names a retained epoch, on any branch.
-func (c *Core) Knows(id EpochID) bool { return id == c.headID }
+// Removed reports whether this member is removed on the head branch.
+func (c *Core) Removed() bool { return c.head == nil }
 
-// TreeOf is the ratchet tree of a retained epoch, or nil.
+// Knows reports whether id names a retained epoch, on any branch.
+func (c *Core) Knows(id EpochID) bool {
+	_, ok := c.nodes[id]
+	return ok
+}
+
+// TreeOf is the ratchet tree of a retained epoch, or nil when the member
+// never held that epoch's state (a rival it did not need to rebuild).
 func (c *Core) TreeOf(id EpochID) *ratchettree.Tree {
-	if id == c.headID {
+	n := c.nodes[id]
+	switch {
+	case n == nil:
+		return nil
+	case n == c.headNode && c.head != nil:
 		return c.head.Tree()
 	}
-	return nil
+	return n.tree
 }
 
 // Chain is the head chain, newest first, at most max entries (max <= 0:
 // all retained).
 func (c *Core) Chain(max int) []EpochRef {
-	return []EpochRef{{Epoch: c.head.Epoch(), ID: c.headID}}
+	var out []EpochRef
+	for n := c.headNode; n != nil && (max <= 0 || len(out) < max); n = n.parent {
+		out = append(out, n.ref)
+	}
+	return out
 }
 
 // CommitsAfter returns the commit envelopes on the head chain after epoch
-// id, oldest first, exactly as broadcast, at most max; ok is false when id
-// is not on the retained head chain.
+// id, oldest first, exactly as broadcast, at most max (max <= 0: all); ok
+// is false when id is not on the retained head chain.
 func (c *Core) CommitsAfter(id EpochID, max int) (envs []Envelope, ok bool) {
-	return nil, id == c.headID
+	n := c.nodes[id]
+	if n == nil || !n.isAncestorOf(c.headNode) {
+		return nil, false
+	}
+	for _, x := range pathFrom(n, c.headNode) {
+		if max > 0 && len(envs) == max {
+			break
+		}
+		envs = append(envs, x.env)
+	}
+	return envs, true
 }
-
-// Epochs describes the retained epoch tree, sorted by epoch number then
-// id, for tests, golden files and status pages.
-func (c *Core) Epochs() []EpochInfo { return nil }
 
 // EpochInfo describes one retained epoch.
 type EpochInfo struct {
 	Ref       EpochRef
 	Parent    EpochID
 	Committer uint32
+	// Rank is the position among the candidates on its parent (0 best).
+	Rank int
 	// OnChain: on the head chain. Head: the head itself. Final: final.
 	OnChain, Head, Final bool
-	// Equivocated: its commit's committer equivocated on the parent.
+	// Equivocated: its committer equivocated on the parent.
 	Equivocated bool
+	// Removed: this member is not in the epoch.
+	Removed bool
+}
+
+// Epochs describes the retained epoch tree, sorted by epoch number then
+// id, for tests, golden files and status pages.
+func (c *Core) Epochs() []EpochInfo {
+	var out []EpochInfo
+	for _, n := range c.sortedNodes() {
+		info := EpochInfo{Ref: n.ref, Committer: n.committer, OnChain: n.isAncestorOf(c.headNode),
+			Head: n == c.headNode, Final: n.final, Equivocated: n.equivocated, Removed: n.selfRemoved}
+		if n.parent != nil {
+			info.Parent = n.parent.ref.ID
+			for i, ch := range n.parent.children {
+				if ch == n {
+					info.Rank = i
+				}
+			}
+		}
+		out = append(out, info)
+	}
+	return out
+}
+
+// Outbox lists application messages sent but not yet final.
+func (c *Core) Outbox() []OutboxEntry {
+	out := make([]OutboxEntry, len(c.outbox))
+	for i, o := range c.outbox {
+		out[i] = *o
+	}
+	return out
+}
+
+// Stats are the sizes of the Core's bounded memories.
+type Stats struct {
+	Epochs, MaxRivals, Pending, PendingEpochs, Outbox, RetainedStates int
+}
+
+// Stats reports the sizes of what the Core holds, so tests can show the
+// bounds hold under a flood.
+func (c *Core) Stats() Stats {
+	s := Stats{Epochs: len(c.nodes), PendingEpochs: len(c.pending), Outbox: len(c.outbox)}
+	for _, n := range c.nodes {
+		s.MaxRivals = max(s.MaxRivals, len(n.children))
+		if n.state != nil {
+			s.RetainedStates++
+		}
+	}
+	for _, q := range c.pending {
+		s.Pending += len(q.envs)
+	}
+	return s
+}
+
+func digestOf(v codec.Marshaler) ([32]byte, []byte, error) {
+	b, err := codec.Marshal(v)
+	if err != nil {
+		return [32]byte{}, nil, err
+	}
+	return sha256.Sum256(b), b, nil
+}
+
+// fifoSet is a set that forgets its oldest element beyond a bound.
+type fifoSet[K comparable] struct {
+	max   int
+	set   map[K]struct{}
+	order []K
+}
+
+func newFifoSet[K comparable](max int) fifoSet[K] {
+	return fifoSet[K]{max: max, set: map[K]struct{}{}}
+}
+
+func (f *fifoSet[K]) has(k K) bool { _, ok := f.set[k]; return ok }
+
+func (f *fifoSet[K]) add(k K) {
+	if f.has(k) {
+		return
+	}
+	f.set[k] = struct{}{}
+	f.order = append(f.order, k)
+	if len(f.order) > f.max {
+		delete(f.set, f.order[0])
+		f.order = f.order[1:]
+	}
 }

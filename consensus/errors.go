@@ -41,6 +41,10 @@ var (
 	// ErrEquivocator: a commit from a member already proven to
 	// equivocate on this parent.
 	ErrEquivocator = errors.New("consensus: commit from a proven equivocator")
+	// ErrFinal: a commit or proposal for an epoch whose race is closed
+	// (its successor is final). After a partition longer than the window
+	// this is how the other branch shows up; package fork heals it.
+	ErrFinal = errors.New("consensus: epoch already decided")
 	// ErrNotHandled: an envelope kind the Core does not process (beacons
 	// and fetches belong to package fork).
 	ErrNotHandled = errors.New("consensus: envelope kind handled by another layer")
@@ -52,6 +56,12 @@ var (
 	ErrRemoved = errors.New("consensus: this member was removed from the group")
 	// ErrConfig: the configuration is unusable.
 	ErrConfig = errors.New("consensus: invalid configuration")
+	// ErrAlreadyCommitted: this member already has a commit on the head
+	// epoch; a second one would be equivocation.
+	ErrAlreadyCommitted = errors.New("consensus: this member already committed in this epoch")
+	// ErrOutboxFull: MaxOutbox messages await finality; Send refuses
+	// more until epochs become final (back-pressure).
+	ErrOutboxFull = errors.New("consensus: outbox full")
 	// ErrUnknownRule: RankByName or ApplyByName got an unknown name.
 	ErrUnknownRule = errors.New("consensus: unknown rule name")
 )

@@ -11,10 +11,6 @@ import (
 type Candidate struct {
 	// Parent is the epoch the commit is made on.
 	Parent EpochID
-	// ParentCommitter is the leaf index of the member whose commit
-	// created Parent, or -1 when unknown (the group's first epoch, or an
-	// epoch this member joined by Welcome).
-	ParentCommitter int64
 	// Committer is the committer's leaf index in Parent (for an external
 	// commit, the leaf it takes).
 	Committer uint32
@@ -34,22 +30,19 @@ type RankRule interface {
 
 // CommitterOrder is the default rule (docs/ordering.md, "Ranking"):
 //  1. commits that remove members rank before commits that do not;
-//  2. the member who committed the parent ranks after every other member,
-//     so that grinding the parent's secrets cannot favour itself;
-//  3. then the lowest SHA-256("mlsnode rank" || parent id || committer),
+//  2. then the lowest SHA-256("mlsnode rank" || parent id || committer),
 //     a fresh order of members per epoch that does not depend on the
 //     commit's bytes.
+//
+// Only facts every member of the parent epoch knows enter the key (a
+// member who joined in the parent by Welcome does not know who committed
+// it, so "who made the parent" cannot be part of it).
 type CommitterOrder struct{}
 
 func (CommitterOrder) Name() string { return "committer-order" }
 
 func (CommitterOrder) Key(c *Candidate) []byte {
-	key := make([]byte, 2, 2+sha256.Size)
-	key[0] = removeFlag(c)
-	if c.ParentCommitter >= 0 && uint32(c.ParentCommitter) == c.Committer {
-		key[1] = 1
-	}
-	return append(key, committerHash(c.Parent, c.Committer)...)
+	return append([]byte{removeFlag(c)}, committerHash(c.Parent, c.Committer)...)
 }
 
 // committerHash is the per-epoch position of a member in the committer

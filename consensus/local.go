@@ -1,0 +1,303 @@
+package consensus
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+
+	"github.com/mlsnode/mlsnode/mls"
+	"github.com/mlsnode/mlsnode/mls/codec"
+	"github.com/mlsnode/mlsnode/mls/wire"
+)
+
+// messageID names a message by its sender's credential and nonce.
+func messageID(credential []byte, nonce [16]byte) MessageID {
+	h := sha256.New()
+	h.Write([]byte("mlsnode message id"))
+	h.Write(credential)
+	h.Write(nonce[:])
+	var id MessageID
+	copy(id[:], h.Sum(nil))
+	return id
+}
+
+func (c *Core) ownCredential() []byte {
+	leaf := c.head.Tree().Leaf(c.head.OwnLeaf())
+	b, _ := codec.Marshal(&leaf.Credential)
+	return b
+}
+
+// Send seals application data in the head epoch and queues it for
+// broadcast. The message stays in the outbox until its epoch is final and
+// is re-sent with the same MessageID if its epoch loses a race.
+func (c *Core) Send(data []byte) (MessageID, error) {
+	if c.head == nil {
+		return MessageID{}, ErrRemoved
+	}
+	if len(c.outbox) >= c.cfg.MaxOutbox {
+		return MessageID{}, ErrOutboxFull
+	}
+	var nonce [16]byte
+	if _, err := c.cfg.Rand.Read(nonce[:]); err != nil {
+		return MessageID{}, err
+	}
+	o := &OutboxEntry{ID: messageID(c.ownCredential(), nonce), Nonce: nonce, Data: append([]byte{}, data...)}
+	if err := c.seal(o); err != nil {
+		return MessageID{}, err
+	}
+	c.outbox = append(c.outbox, o)
+	// The sender delivers its own message to its application too, once.
+	c.delivered.add(o.ID)
+	return o.ID, nil
+}
+
+// seal encrypts an outbox entry in the head and queues the envelope.
+func (c *Core) seal(o *OutboxEntry) error {
+	payload, err := codec.Marshal(&ApplicationPayload{Nonce: o.Nonce, Data: o.Data})
+	if err != nil {
+		return err
+	}
+	m, err := c.head.SealApplication(c.cfg.Rand, payload, nil, 0)
+	if err != nil {
+		return err
+	}
+	body, err := codec.Marshal(m)
+	if err != nil {
+		return err
+	}
+	o.EpochID = c.headNode.ref.ID
+	c.broadcast(Envelope{Kind: KindApplication, GroupID: c.groupID, Epoch: c.headNode.ref.Epoch, EpochID: o.EpochID, Body: body})
+	c.dirty = true
+	return nil
+}
+
+// Propose sends a proposal in the head epoch, as a PublicMessage.
+func (c *Core) Propose(p *wire.Proposal) error {
+	if c.head == nil {
+		return ErrRemoved
+	}
+	m, ref, err := c.head.Propose(c.cfg.Rand, p, mls.ProposeOptions{PublicMessage: true})
+	if err != nil {
+		return err
+	}
+	body, err := codec.Marshal(m)
+	if err != nil {
+		return err
+	}
+	c.headNode.proposalRefs = append(c.headNode.proposalRefs, ref)
+	c.broadcast(Envelope{Kind: KindProposal, GroupID: c.groupID, Epoch: c.headNode.ref.Epoch, EpochID: c.headNode.ref.ID, Body: body})
+	c.dirty = true
+	return nil
+}
+
+// Commit commits the given proposals by value together with the proposals
+// received in the head epoch, with an UpdatePath when they require one or
+// when there are none. The commit is a candidate like any other: it is
+// applied when the fork choice picks it.
+func (c *Core) Commit(proposals ...*wire.Proposal) error {
+	if c.head == nil {
+		return ErrRemoved
+	}
+	if c.cfg.CommitHook != nil {
+		proposals = c.cfg.CommitHook(c.head, proposals)
+	}
+	parent := c.headNode
+	me := string(c.head.Tree().Leaf(c.head.OwnLeaf()).SignatureKey)
+	if parent.equivocators[me] {
+		return fmt.Errorf("%w: this member", ErrEquivocator)
+	}
+	if parent.bySigner[me] != nil {
+		return fmt.Errorf("%w: epoch %v", ErrAlreadyCommitted, parent.ref.ID)
+	}
+	opts := mls.CommitOptions{Proposals: proposals, References: parent.proposalRefs, PublicMessage: true}
+	opts.ForcePath = len(proposals)+len(parent.proposalRefs) == 0
+	res, err := c.head.Commit(c.cfg.Rand, opts)
+	if err != nil && len(parent.proposalRefs) > 0 {
+		// A received proposal may conflict with the given ones; commit
+		// the given ones alone.
+		opts.References, opts.ForcePath = nil, len(proposals) == 0
+		res, err = c.head.Commit(c.cfg.Rand, opts)
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.cfg.Membership.Check(&ProposedCommit{Parent: c.head, Staged: res.Staged}); err != nil {
+		return fmt.Errorf("%w: %w", ErrPolicy, err)
+	}
+	body, err := codec.Marshal(&CommitBody{Commit: res.Commit, Welcome: res.Welcome})
+	if err != nil {
+		return err
+	}
+	digest, _, err := digestOf(res.Commit)
+	if err != nil {
+		return err
+	}
+	env := Envelope{Kind: KindCommit, GroupID: c.groupID, Epoch: parent.ref.Epoch, EpochID: parent.ref.ID, Body: body}
+	n := c.newChild(parent, env, res.Commit, digest, res.Staged, c.head, false)
+	n.signer = me
+	if err := c.admit(parent, n); err != nil {
+		return err
+	}
+	c.broadcast(env)
+	c.updateHead()
+	return nil
+}
+
+// reproposal is a proposal of this member's losing commit waiting to be
+// committed again: Remove proposals are re-targeted by credential, since
+// leaf indexes may differ between branches.
+type reproposal struct {
+	proposal *wire.Proposal
+	removed  []byte // credential of a Remove's target
+}
+
+// afterSwitch handles a branch switch: application messages sent in the
+// abandoned epochs are re-sent in the head, and proposals of this member
+// in abandoned commits are proposed or committed again.
+func (c *Core) afterSwitch(abandoned []*node) {
+	lost := map[EpochID]bool{}
+	for _, x := range abandoned {
+		lost[x.ref.ID] = true
+	}
+	for _, o := range c.outbox {
+		if lost[o.EpochID] {
+			if err := c.seal(o); err == nil {
+				c.emit(Event{Kind: EventResend, MessageID: o.ID, Epoch: c.headNode.ref.Epoch, ID: c.headNode.ref.ID})
+			}
+		}
+	}
+	me := c.head.Tree().Leaf(c.head.OwnLeaf()).SignatureKey
+	var again []reproposal
+	for _, x := range abandoned {
+		mine := x.signer == string(me)
+		for i, qp := range x.proposals {
+			if qp.Proposal.Type == wire.ProposalTypeUpdate {
+				continue // the path of the next commit refreshes the leaf
+			}
+			byMe := qp.Sender.SenderType == wire.SenderTypeMember && mine
+			if !byMe {
+				continue
+			}
+			r := reproposal{proposal: qp.Proposal}
+			if qp.Proposal.Type == wire.ProposalTypeRemove {
+				r.removed = x.removedIDs[indexOfRemove(x.proposals, i)]
+			}
+			again = append(again, r)
+		}
+	}
+	var list []*wire.Proposal
+	for _, r := range again {
+		if p := c.retarget(r); p != nil {
+			list = append(list, p)
+		}
+	}
+	if len(list) == 0 {
+		return
+	}
+	if err := c.Commit(list...); err == nil {
+		c.emit(Event{Kind: EventReproposed, Count: len(list), Epoch: c.headNode.ref.Epoch, ID: c.headNode.ref.ID})
+	} else {
+		c.emit(Event{Kind: EventCommitRejected, Reason: fmt.Sprintf("re-committing %d proposals: %v", len(list), err)})
+	}
+}
+
+// indexOfRemove maps the i-th proposal (a Remove) to its position among
+// the Removes, which is how removedIDs is ordered.
+func indexOfRemove(list []mls.QueuedProposal, i int) int {
+	k := 0
+	for j := 0; j < i; j++ {
+		if list[j].Proposal.Type == wire.ProposalTypeRemove {
+			k++
+		}
+	}
+	return k
+}
+
+// retarget adapts a proposal of a losing branch to the head, or drops it
+// when the head already has its effect.
+func (c *Core) retarget(r reproposal) *wire.Proposal {
+	tree := c.head.Tree()
+	switch r.proposal.Type {
+	case wire.ProposalTypeRemove:
+		for i := uint32(0); i < tree.LeafCount(); i++ {
+			leaf := tree.Leaf(leafIndex(i))
+			if leaf == nil {
+				continue
+			}
+			if b, _ := codec.Marshal(&leaf.Credential); bytes.Equal(b, r.removed) {
+				return mls.NewRemove(i)
+			}
+		}
+		return nil // already gone on this branch
+	case wire.ProposalTypeAdd:
+		key := r.proposal.Add.KeyPackage.LeafNode.SignatureKey
+		for i := uint32(0); i < tree.LeafCount(); i++ {
+			if leaf := tree.Leaf(leafIndex(i)); leaf != nil && bytes.Equal(leaf.SignatureKey, key) {
+				return nil // already in
+			}
+		}
+	}
+	return r.proposal
+}
+
+func (c *Core) stepApplication(env Envelope) error {
+	digest := sha256.Sum256(env.Body)
+	if c.seenApp.has(digest) {
+		return ErrDuplicate
+	}
+	m, err := wire.ParseMLSMessage(env.Body)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if m.PrivateMessage == nil || m.PrivateMessage.ContentType != wire.ContentTypeApplication {
+		return fmt.Errorf("%w: application envelope without an application PrivateMessage", ErrMalformed)
+	}
+	if m.PrivateMessage.Epoch != env.Epoch || !bytes.Equal(m.PrivateMessage.GroupID, c.groupID) {
+		return fmt.Errorf("%w: message for epoch %d", ErrEpochMismatch, m.PrivateMessage.Epoch)
+	}
+	n, err := c.parentOf(env, false)
+	if err != nil {
+		return err
+	}
+	onChain := n.isAncestorOf(c.headNode)
+	var rcv *mls.Received
+	g := c.head
+	if onChain && g != nil {
+		// The engine keeps the keys of the last few epochs.
+		rcv, err = g.OpenMessage(m)
+	}
+	if rcv == nil && n != c.headNode {
+		if g, err = c.groupCopyAt(n); err != nil {
+			return err
+		}
+		rcv, err = g.OpenMessage(m)
+	}
+	if rcv == nil && err == nil {
+		err = ErrRemoved
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidMessage, err)
+	}
+	c.seenApp.add(digest)
+	var p ApplicationPayload
+	if err := codec.Unmarshal(rcv.ApplicationData, &p); err != nil {
+		return fmt.Errorf("%w: application payload: %w", ErrMalformed, err)
+	}
+	tree := c.TreeOf(n.ref.ID)
+	if tree == nil {
+		tree = g.Tree()
+	}
+	leaf := tree.Leaf(rcv.Sender)
+	if leaf == nil {
+		return fmt.Errorf("%w: sender %d unknown", ErrInvalidMessage, rcv.Sender)
+	}
+	cred, _ := codec.Marshal(&leaf.Credential)
+	id := messageID(cred, p.Nonce)
+	if c.delivered.has(id) {
+		return nil // a re-send of a message already delivered
+	}
+	c.delivered.add(id)
+	c.deliver(Delivered{ID: id, Sender: uint32(rcv.Sender), Identity: leaf.Credential.Identity, Epoch: n.ref.Epoch,
+		EpochID: n.ref.ID, Data: p.Data, LosingBranch: !onChain})
+	return nil
+}
