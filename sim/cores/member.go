@@ -221,8 +221,9 @@ func (m *Member) inGroup() bool {
 	if m.fm == nil || m.removed {
 		return false
 	}
-	g := m.fm.Core().Head()
-	return g.Tree().Leaf(g.OwnLeaf()) != nil
+	core := m.fm.Core()
+	g := core.Head()
+	return !core.Removed() && g != nil && g.Tree().Leaf(g.OwnLeaf()) != nil
 }
 
 // Tick implements sim.Member.
@@ -295,13 +296,13 @@ func (m *Member) Head() sim.Head {
 	if m.fm == nil {
 		return sim.Head{}
 	}
-	id := m.fm.Core().HeadID()
-	return sim.Head{InGroup: m.inGroup(), ID: sim.EpochID(id), Parent: sim.EpochID(m.parents[id]), Epoch: m.fm.Core().Head().Epoch()}
+	ref := m.fm.Core().HeadRef()
+	return sim.Head{InGroup: m.inGroup(), ID: sim.EpochID(ref.ID), Parent: sim.EpochID(m.parents[ref.ID]), Epoch: ref.Epoch}
 }
 
 // Roster implements sim.Member.
 func (m *Member) Roster() []sim.RosterEntry {
-	if m.fm == nil {
+	if m.fm == nil || m.fm.Core().Head() == nil {
 		return nil
 	}
 	return roster(m.fm.Core().Head())
