@@ -66,9 +66,29 @@ func (c *Core) seal(o *OutboxEntry) error {
 		return err
 	}
 	o.EpochID = c.headNode.ref.ID
-	c.broadcast(Envelope{Kind: KindApplication, GroupID: c.groupID, Epoch: c.headNode.ref.Epoch, EpochID: o.EpochID, Body: body})
+	o.Sealed = Envelope{Kind: KindApplication, GroupID: c.groupID, Epoch: c.headNode.ref.Epoch, EpochID: o.EpochID, Body: body}
+	c.broadcast(o.Sealed)
 	c.dirty = true
 	return nil
+}
+
+// Unsettled returns what a peer that missed messages needs to reach this
+// member's head: the commit envelopes on the head chain after the oldest
+// epoch whose race is still open, oldest first, then the application
+// messages of the outbox as last sent. Gossip loses what crosses a
+// partition; the caller (package fork, on a heal or a fetch) sends these
+// again. Receivers drop what they already have as duplicates.
+func (c *Core) Unsettled() []Envelope {
+	var out []Envelope
+	for _, n := range pathFrom(nil, c.headNode) {
+		if n.parent != nil && !n.parent.closed {
+			out = append(out, n.env)
+		}
+	}
+	for _, o := range c.outbox {
+		out = append(out, o.Sealed)
+	}
+	return out
 }
 
 // Propose sends a proposal in the head epoch, as a PublicMessage.

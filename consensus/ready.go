@@ -127,6 +127,8 @@ type OutboxEntry struct {
 	EpochID EpochID
 	Nonce   [16]byte
 	Data    []byte
+	// Sealed is the envelope as last broadcast (for retransmission).
+	Sealed Envelope
 }
 
 // Ready is the Core's output since the last Advance.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mlsnode/mlsnode/mls"
 	"github.com/mlsnode/mlsnode/mls/codec"
+	"github.com/mlsnode/mlsnode/mls/framing"
 	"github.com/mlsnode/mlsnode/mls/wire"
 )
 
@@ -302,11 +303,10 @@ func (c *Core) penalise(parent *node, signer string, a, b *wire.MLSMessage) {
 		return
 	}
 	parent.equivocators[signer] = true
-	var leaf uint32
+	leaf := a.PublicMessage.Content.Sender.LeafIndex
 	for _, ch := range parent.children {
 		if ch.signer == signer {
 			ch.equivocated = true
-			leaf = ch.committer
 		}
 	}
 	ea, _ := codec.Marshal(a)
@@ -359,13 +359,26 @@ func (c *Core) stepEvidence(env Envelope) error {
 	if parent.equivocators[signer] {
 		return ErrDuplicate
 	}
-	// Both must be commits the engine accepts on the parent: signature,
-	// membership tag and the whole commit check.
 	for _, m := range []*wire.MLSMessage{ev.First, ev.Second} {
 		g, err := c.groupCopyAt(parent)
 		if err != nil {
 			return err
 		}
+		if uint32(g.OwnLeaf()) == sa.LeafIndex {
+			// Evidence naming this member: its Core never signs two
+			// commits on one epoch, so its key signed something it did
+			// not make. The engine refuses to stage commits in the
+			// member's own name, so only the signatures are checked;
+			// they suffice to show the key is used by someone else,
+			// and this member's commit then loses like any other
+			// equivocator's.
+			if err := framing.Verify(g.Suite(), leaf.SignatureKey, m.PublicMessage.AuthenticatedContent(), g.Context()); err != nil {
+				return fmt.Errorf("%w: %w", ErrBadEvidence, err)
+			}
+			continue
+		}
+		// Both must be commits the engine accepts on the parent:
+		// signature, membership tag and the whole commit check.
 		if _, err := g.ProcessHandshake(m); err != nil {
 			return fmt.Errorf("%w: %w", ErrBadEvidence, err)
 		}

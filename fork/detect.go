@@ -207,7 +207,7 @@ func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
 	}
 	m.det.lastSeq[id] = b.Seq
 	m.det.latest[id] = *b
-	if b.EpochID != m.core.HeadID() && !m.core.Knows(b.EpochID) || b.Epoch < m.core.Head().Epoch() {
+	if b.EpochID != m.core.HeadID() && !m.core.Knows(b.EpochID) || b.Epoch < m.core.HeadRef().Epoch {
 		m.onDemandBeacon()
 	}
 	return nil
@@ -246,7 +246,7 @@ func (m *Member) fetch(peer PeerID, want EpochRef) {
 }
 
 func (m *Member) headEnvelope(kind consensus.EnvelopeKind, body []byte) consensus.Envelope {
-	return consensus.Envelope{Kind: kind, GroupID: m.groupID, Epoch: m.core.Head().Epoch(),
+	return consensus.Envelope{Kind: kind, GroupID: m.groupID, Epoch: m.core.HeadRef().Epoch,
 		EpochID: m.core.HeadID(), Body: body}
 }
 
@@ -404,6 +404,9 @@ func (m *Member) stepFetchedCommit(env *consensus.Envelope) error {
 
 // prune keeps beacon bookkeeping to the identities of the current rosters.
 func (m *Member) prune() {
+	if m.gone {
+		return
+	}
 	keep := map[Identity]bool{m.self: true}
 	for _, id := range Roster(m.core.Head().Tree()) {
 		keep[id] = true

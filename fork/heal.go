@@ -89,6 +89,8 @@ func (m *Member) considerBranch(peer PeerID, b *BranchInfo) error {
 	switch {
 	case r.head.ID == head || m.inHistory(r.head.ID):
 		return nil // the peer is behind us on our chain; it will come
+	case m.gone:
+		return nil
 	case r.ids[head]:
 		// We are behind on the peer's chain, past anyone's retention:
 		// no contest, just catch up by rejoining.
@@ -253,10 +255,18 @@ func (m *Member) rejoin(r *rival) {
 	if err != nil {
 		return
 	}
+	// Still a member on the surviving branch (it never removed us, we
+	// only lost its state): the same commit removes our old leaf there,
+	// as a resync does (§12.4.3.2).
+	var removeOld *uint32
+	if leaf, ok := findIdentity(r.tree, m.self); ok {
+		l := uint32(leaf)
+		removeOld = &l
+	}
 	cc := m.cfg.Core
 	g, msg, err := mls.JoinExternal(cc.Rand, m.suite, mls.ExternalJoinConfig{
 		GroupInfo: gi, KeyPackage: kp, SigningKey: cc.SigningKey, PSKs: cc.PSKs,
-		Credentials: cc.Credentials, AuthenticatedData: aad,
+		Credentials: cc.Credentials, AuthenticatedData: aad, RemoveOld: removeOld,
 	})
 	if err != nil {
 		// A stale or bad GroupInfo: forget the rival; the next beacon of
@@ -294,9 +304,7 @@ func (m *Member) rejoin(r *rival) {
 		if r.removed.Contains(id) || id == m.self {
 			continue
 		}
-		if leaf, ok := g.Tree().FindLeaf(func(_ treemath.LeafIndex, ln *wire.LeafNode) bool {
-			return IdentityOf(&ln.Credential) == id
-		}); ok {
+		if leaf, ok := findIdentity(g.Tree(), id); ok {
 			removals = append(removals, mls.NewRemove(uint32(leaf)))
 		}
 	}
@@ -306,9 +314,11 @@ func (m *Member) rejoin(r *rival) {
 		}
 	}
 	// Messages we sent on our branch after the fork, under their ids.
+	// The fork point's own epoch counts: a message sent in it after the
+	// partition began never crossed.
 	resent := 0
 	for _, e := range slices.Clone(m.sent) {
-		if r.ids[e.EpochID] {
+		if r.ids[e.EpochID] && (note.ForkPoint == nil || e.EpochID != note.ForkPoint.ID) {
 			continue
 		}
 		if _, err := m.resend(e); err == nil {
@@ -317,6 +327,13 @@ func (m *Member) rejoin(r *rival) {
 	}
 	m.beaconNow()
 	m.emit(Event{Kind: EventRejoined, Peer: r.peer, Rival: r.head, From: from, To: to, Count: resent, Removals: len(removals)})
+}
+
+// findIdentity finds the leaf of identity id in tree.
+func findIdentity(tree *ratchettree.Tree, id Identity) (treemath.LeafIndex, bool) {
+	return tree.FindLeaf(func(_ treemath.LeafIndex, ln *wire.LeafNode) bool {
+		return IdentityOf(&ln.Credential) == id
+	})
 }
 
 // freshKeyPackage makes the KeyPackage for a rejoin: the member's
@@ -333,7 +350,8 @@ func (m *Member) freshKeyPackage(old *mls.Group) (*mls.KeyPackageBundle, error) 
 }
 
 // serveRejoiner re-sends this member's messages sent on the surviving
-// chain after note's fork point, once per fork point, so that a member
+// chain since note's fork point (its own epoch included: a message sent
+// in it after the partition began never crossed), once per fork point, so that a member
 // who rejoined from the other branch receives them.
 func (m *Member) serveRejoiner(note *healNote) {
 	var fp EpochRef
@@ -349,7 +367,7 @@ func (m *Member) serveRejoiner(note *healNote) {
 	}
 	after := map[EpochID]bool{}
 	for _, h := range m.history {
-		if note.ForkPoint == nil || h.Epoch > fp.Epoch {
+		if note.ForkPoint == nil || h.Epoch >= fp.Epoch {
 			after[h.ID] = true
 		}
 	}

@@ -179,8 +179,9 @@ type Member struct {
 	// good (removed on the surviving branch).
 	gone bool
 
-	sent []consensus.OutboxEntry // own messages, oldest first
-	seen seenSet
+	sent    []consensus.OutboxEntry // own messages, oldest first
+	sentIdx map[consensus.MessageID]int
+	seen    seenSet
 	// served lists fork points for which this member already re-sent its
 	// messages to rejoining members.
 	served []EpochRef
@@ -205,6 +206,7 @@ func New(cfg Config) (*Member, error) {
 		self:    IdentityOf(&g.Tree().Leaf(g.OwnLeaf()).Credential),
 		seq:     c.BeaconSeq,
 		seen:    newSeenSet(c.MaxSeen),
+		sentIdx: map[consensus.MessageID]int{},
 	}
 	m.det.init()
 	core, err := consensus.New(m.coreConfig(g))
@@ -309,7 +311,11 @@ func (m *Member) Send(data []byte) (consensus.MessageID, error) {
 		return consensus.MessageID{}, consensus.ErrRemoved
 	}
 	defer m.drain()
-	return m.core.Send(data)
+	id, err := m.core.Send(data)
+	if err == nil {
+		m.logOutbox(id)
+	}
+	return id, err
 }
 
 // Propose sends a proposal in the head epoch.
@@ -349,6 +355,9 @@ func (m *Member) drain() {
 		m.core.Advance(rd)
 		m.absorb(rd)
 	}
+	if m.core.Removed() {
+		m.gone = true
+	}
 }
 
 func (m *Member) absorb(rd consensus.Ready) {
@@ -367,13 +376,12 @@ func (m *Member) absorb(rd consensus.Ready) {
 			headMoved = true
 		case consensus.EventRemoved:
 			m.gone = true
+		case consensus.EventResend:
+			m.logOutbox(ev.MessageID)
 		}
 	}
 	if rd.Persist != nil {
 		m.out.Persist = rd.Persist
-		for _, e := range rd.Persist.Outbox {
-			m.logSent(e)
-		}
 	}
 	if headMoved {
 		m.beaconNow()
@@ -415,16 +423,35 @@ func (m *Member) historyNewestFirst(n int) []EpochRef {
 	return out
 }
 
-// logSent keeps an own message for re-send after a heal.
-func (m *Member) logSent(e consensus.OutboxEntry) {
-	for i := range m.sent {
-		if m.sent[i].ID == e.ID {
+// logOutbox records the core's outbox entry id (just sent or re-sealed)
+// in the sent log.
+func (m *Member) logOutbox(id consensus.MessageID) {
+	out := m.core.Outbox()
+	for i := len(out) - 1; i >= 0; i-- {
+		if out[i].ID == id {
+			m.logSent(out[i])
 			return
 		}
 	}
+}
+
+// logSent keeps an own message for re-send after a heal; a message
+// already logged takes its newer epoch.
+func (m *Member) logSent(e consensus.OutboxEntry) {
+	if i, ok := m.sentIdx[e.ID]; ok {
+		m.sent[i].EpochID = e.EpochID
+		return
+	}
+	m.sentIdx[e.ID] = len(m.sent)
 	m.sent = append(m.sent, e)
 	if over := len(m.sent) - m.cfg.MaxSentLog; over > 0 {
+		for _, old := range m.sent[:over] {
+			delete(m.sentIdx, old.ID)
+		}
 		m.sent = slices.Delete(m.sent, 0, over)
+		for i, e := range m.sent {
+			m.sentIdx[e.ID] = i
+		}
 	}
 }
 

@@ -100,6 +100,9 @@ func (m *Member) screenCommit(env *consensus.Envelope) (*healNote, error) {
 		pm.Content.Commit == nil || pm.Content.Commit.Path == nil {
 		return nil, nil
 	}
+	if m.gone {
+		return nil, nil
+	}
 	id := IdentityOf(&pm.Content.Commit.Path.LeafNode.Credential)
 	set, err := RemovedSetOf(m.core.Head().Context().Extensions)
 	if err == nil && set.Contains(id) {

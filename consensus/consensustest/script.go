@@ -45,6 +45,7 @@ func NewRunner() *Runner {
 		"queue":      cmdQueue,
 		"equivocate": cmdEquivocate,
 		"converged":  cmdConverged,
+		"sync":       cmdSync,
 	}}
 }
 
@@ -248,12 +249,32 @@ func cmdSend(r *Runner, args []string, _ map[string]string) error {
 	return nil
 }
 
+// cmdDeliver delivers due messages matching from=/to= (all by default),
+// and what they cause; with n=K only the first K matching messages.
 func cmdDeliver(r *Runner, _ []string, kv map[string]string) error {
 	f, err := r.filter(kv)
 	if err != nil {
 		return err
 	}
-	r.Net.Printf("delivered %d\n", r.Net.Deliver(f))
+	limit, err := atoiDefault(kv, "n", -1)
+	if err != nil {
+		return err
+	}
+	if limit < 0 {
+		r.Net.Printf("delivered %d\n", r.Net.Deliver(f))
+		return nil
+	}
+	count := 0
+	for ; count < limit; count++ {
+		i := r.Net.next(f)
+		if i < 0 {
+			break
+		}
+		m := r.Net.Queue[i]
+		r.Net.Queue = append(r.Net.Queue[:i], r.Net.Queue[i+1:]...)
+		r.Net.Step(m.To, m.From, m.Env)
+	}
+	r.Net.Printf("delivered %d\n", count)
 	return nil
 }
 
@@ -374,6 +395,20 @@ func cmdConverged(r *Runner, _ []string, _ map[string]string) error {
 	}
 	for _, id := range order {
 		r.Net.Printf("head %v: %s\n", id, strings.Join(heads[id], ","))
+	}
+	return nil
+}
+
+// cmdSync makes every member re-broadcast what others may have missed
+// (Core.Unsettled) over the links that are up: the anti-entropy that
+// package fork runs after a heal, reduced to its effect.
+func cmdSync(r *Runner, _ []string, _ map[string]string) error {
+	for i, m := range r.Net.Members {
+		envs := m.Core.Unsettled()
+		r.Net.Printf("%s: re-broadcasts %d\n", m.Name, len(envs))
+		for _, env := range envs {
+			r.Net.Broadcast(i, env)
+		}
 	}
 	return nil
 }
