@@ -44,6 +44,10 @@ type Output struct {
 	Undecryptable int
 	// Rejected counts inputs the member refused (bad, stale or unknown).
 	Rejected int
+	// Crashes are panics of the member's code, caught by its adapter and
+	// reported here; each is an invariant violation (input must never
+	// make a core panic).
+	Crashes []string
 }
 
 // RosterEntry is one member of an epoch as its ratchet tree says.

@@ -313,6 +313,9 @@ func (o *observer) counters(s *slot, out Output) {
 	o.coreReAdds += out.ReAdds
 	o.undecryptable += out.Undecryptable
 	o.rejected += out.Rejected
+	for _, c := range out.Crashes {
+		o.violate("crash/"+c, "member-panicked", "member %d: %s", s.id, c)
+	}
 }
 
 func (o *observer) partition(on bool) {

@@ -70,6 +70,10 @@ type Config struct {
 	WindowMs    Time
 	Rank, Apply string
 	Suite       uint16
+	// BeaconTicks is fork's beacon interval in ticks (0: its default).
+	// Every member verifies every beacon, so the cost grows as members^2
+	// per interval; large runs raise it.
+	BeaconTicks uint64
 }
 
 // Scenarios lists the scenario names in a stable order.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +50,7 @@ type runFlags struct {
 	latency                        string
 	loss, dup, reorder             float64
 	commitRate, appRate            float64
+	beaconTicks                    uint64
 	rank, apply, member            string
 	suite                          uint
 	set                            map[string]bool
@@ -75,6 +77,7 @@ func newRunFlags(name string, stderr io.Writer) *runFlags {
 	fs.StringVar(&f.rank, "rank", "", "rank rule of the consensus core (its default if empty)")
 	fs.StringVar(&f.apply, "apply", "", "apply policy of the consensus core (its default if empty)")
 	fs.UintVar(&f.suite, "suite", uint(d.Suite), "MLS cipher suite")
+	fs.Uint64Var(&f.beaconTicks, "beacon-ticks", 0, "fork's beacon interval in ticks of 100 ms (0: fork's default)")
 	fs.StringVar(&f.member, "member", defaultMember, "member implementation: "+strings.Join(memberKinds(), ", "))
 	return f
 }
@@ -139,6 +142,7 @@ func (f *runFlags) applyTo(c *sim.Config) {
 		c.Workload.AppPerMemberPerSec = f.appRate
 	}
 	c.Rank, c.Apply, c.Suite = f.rank, f.apply, uint16(f.suite)
+	c.BeaconTicks = f.beaconTicks
 }
 
 // runSim is the `mlsnode sim` sub-command.
@@ -163,6 +167,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	jsonOut := f.fs.String("json", "", "write every measure to this JSON file")
 	plotOut := f.fs.String("plot", "", "draw heads over time to this .svg file")
 	progress := f.fs.String("progress", "auto", "progress bar on stderr: auto (when a terminal), always, never")
+	cpuProfile := f.fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := f.parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -190,6 +195,17 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	f.applyTo(&cfg)
 	fmt.Fprintf(stdout, "seed %d: %s, %d members, member=%s\n", cfg.Seed, cfg.Scenario, cfg.Members, f.member)
 
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(pf)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "mlsnode sim: cpuprofile:", err)
+			return 1
+		}
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	}
 	start := time.Now()
 	pop, err := populations[f.member](cfg)
 	if err != nil {

@@ -3,6 +3,8 @@ package cores
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -22,6 +24,7 @@ type Population struct {
 	rank        consensus.RankRule
 	apply       consensus.ApplyPolicy
 	windowTicks uint64
+	beaconTicks uint64
 	dir         *directory
 }
 
@@ -32,7 +35,7 @@ func NewPopulation(c sim.Config) (sim.Population, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sim/cores: suite %d: %w", c.Suite, err)
 	}
-	p := &Population{cs: cs, seed: c.Seed, dir: &directory{keys: map[sim.MemberID][]byte{}}}
+	p := &Population{cs: cs, seed: c.Seed, beaconTicks: c.BeaconTicks, dir: &directory{keys: map[sim.MemberID][]byte{}}}
 	if c.Rank != "" {
 		if p.rank, err = consensus.RankByName(c.Rank); err != nil {
 			return nil, err
@@ -100,6 +103,7 @@ func (m *Member) start(g *mls.Group) error {
 			Rank: m.p.rank, Apply: m.p.apply, WindowTicks: m.p.windowTicks,
 		},
 		KeyPackageLifetime: lifetime,
+		BeaconInterval:     m.p.beaconTicks,
 	})
 	if err != nil {
 		return err
@@ -111,8 +115,50 @@ func (m *Member) start(g *mls.Group) error {
 	return nil
 }
 
+// guard turns a panic of the cores into a reported crash, so that one bug
+// shows up as an invariant violation in the results instead of ending the
+// run. The input that caused it is dropped.
+func (m *Member) guard(what string) {
+	if r := recover(); r != nil {
+		m.out.Crashes = append(m.out.Crashes, fmt.Sprintf("panic in %s: %v at %s", what, r, panicSite()))
+	}
+}
+
+func (m *Member) guardErr(what string, err *error) {
+	if r := recover(); r != nil {
+		m.out.Crashes = append(m.out.Crashes, fmt.Sprintf("panic in %s: %v at %s", what, r, panicSite()))
+		*err = fmt.Errorf("sim/cores: %s panicked", what)
+	}
+}
+
+// panicSite names the first frame of mlsnode code below the runtime, so
+// equal crashes are reported once.
+func panicSite() string {
+	pcs := make([]uintptr, 32)
+	n := runtime.Callers(3, pcs)
+	frames := runtime.CallersFrames(pcs[:n])
+	first := "unknown"
+	for {
+		f, more := frames.Next()
+		site := fmt.Sprintf("%s (%s:%d)", strings.TrimPrefix(f.Function, "github.com/mlsnode/mlsnode/"), filepath.Base(f.File), f.Line)
+		if strings.Contains(f.Function, "mlsnode/mlsnode/fork.") || strings.Contains(f.Function, "mlsnode/mlsnode/consensus.") {
+			if first != "unknown" {
+				return site + " via " + first
+			}
+			return site
+		}
+		if first == "unknown" && strings.Contains(f.Function, "mlsnode/mlsnode/") {
+			first = site
+		}
+		if !more {
+			return first
+		}
+	}
+}
+
 // Receive implements sim.Member.
 func (m *Member) Receive(from sim.MemberID, data []byte, now sim.Time) {
+	defer m.guard("Step")
 	env, err := consensus.UnmarshalEnvelope(data)
 	if err != nil {
 		m.out.Rejected++
@@ -228,6 +274,7 @@ func (m *Member) inGroup() bool {
 
 // Tick implements sim.Member.
 func (m *Member) Tick(now sim.Time) {
+	defer m.guard("Tick")
 	if m.fm == nil {
 		return
 	}
@@ -236,27 +283,30 @@ func (m *Member) Tick(now sim.Time) {
 }
 
 // Send implements sim.Member.
-func (m *Member) Send(data []byte, now sim.Time) error {
+func (m *Member) Send(data []byte, now sim.Time) (err error) {
+	defer m.guardErr("Send", &err)
 	if !m.inGroup() {
 		return sim.ErrNotInGroup
 	}
-	_, err := m.fm.Send(data)
+	_, err = m.fm.Send(data)
 	m.collect()
 	return err
 }
 
 // Update implements sim.Member: an empty commit with a fresh path.
-func (m *Member) Update(now sim.Time) error {
+func (m *Member) Update(now sim.Time) (err error) {
+	defer m.guardErr("Update", &err)
 	if !m.inGroup() {
 		return sim.ErrNotInGroup
 	}
-	err := m.fm.Commit()
+	err = m.fm.Commit()
 	m.collect()
 	return err
 }
 
 // Add implements sim.Member.
-func (m *Member) Add(keyPackage []byte, now sim.Time) error {
+func (m *Member) Add(keyPackage []byte, now sim.Time) (err error) {
+	defer m.guardErr("Add", &err)
 	if !m.inGroup() {
 		return sim.ErrNotInGroup
 	}
@@ -270,7 +320,8 @@ func (m *Member) Add(keyPackage []byte, now sim.Time) error {
 }
 
 // Remove implements sim.Member.
-func (m *Member) Remove(target sim.MemberID, now sim.Time) error {
+func (m *Member) Remove(target sim.MemberID, now sim.Time) (err error) {
+	defer m.guardErr("Remove", &err)
 	if !m.inGroup() {
 		return sim.ErrNotInGroup
 	}
