@@ -21,6 +21,10 @@ func messageID(credential []byte, nonce [16]byte) MessageID {
 	return id
 }
 
+func (c *Core) ownKey() string {
+	return string(c.head.Tree().Leaf(c.head.OwnLeaf()).SignatureKey)
+}
+
 func (c *Core) ownCredential() []byte {
 	leaf := c.head.Tree().Leaf(c.head.OwnLeaf())
 	b, _ := codec.Marshal(&leaf.Credential)
@@ -45,7 +49,11 @@ func (c *Core) Send(data []byte) (MessageID, error) {
 	if err := c.seal(o); err != nil {
 		return MessageID{}, err
 	}
-	c.outbox = append(c.outbox, o)
+	if !c.headNode.final {
+		// A message sent in a final epoch can never need re-sending.
+		c.outbox = append(c.outbox, o)
+	}
+	c.builtOn(c.headNode, c.ownKey())
 	// The sender delivers its own message to its application too, once.
 	c.delivered.add(o.ID)
 	return o.ID, nil
@@ -105,6 +113,7 @@ func (c *Core) Propose(p *wire.Proposal) error {
 		return err
 	}
 	c.headNode.proposalRefs = append(c.headNode.proposalRefs, ref)
+	c.builtOn(c.headNode, c.ownKey())
 	c.broadcast(Envelope{Kind: KindProposal, GroupID: c.groupID, Epoch: c.headNode.ref.Epoch, EpochID: c.headNode.ref.ID, Body: body})
 	c.dirty = true
 	return nil
@@ -158,8 +167,10 @@ func (c *Core) Commit(proposals ...*wire.Proposal) error {
 	if err := c.admit(parent, n); err != nil {
 		return err
 	}
+	c.builtOn(parent, me)
 	c.broadcast(env)
 	c.updateHead()
+	c.releaseKnown()
 	return nil
 }
 
@@ -172,8 +183,11 @@ type reproposal struct {
 }
 
 // afterSwitch handles a branch switch: application messages sent in the
-// abandoned epochs are re-sent in the head, and proposals of this member
-// in abandoned commits are proposed or committed again.
+// abandoned epochs are re-sent in the head, and this member's proposals in
+// abandoned commits are committed again (when the losing commit was its
+// own) or proposed again (when another member committed them). Proposals
+// are matched to this member by leaf index, which is the same on every
+// branch unless the member was removed and re-added.
 func (c *Core) afterSwitch(abandoned []*node) {
 	lost := map[EpochID]bool{}
 	for _, x := range abandoned {
@@ -187,37 +201,53 @@ func (c *Core) afterSwitch(abandoned []*node) {
 		}
 	}
 	me := c.head.Tree().Leaf(c.head.OwnLeaf()).SignatureKey
-	var again []reproposal
+	myLeaf := uint32(c.head.OwnLeaf())
+	var recommit, repropose []reproposal
 	for _, x := range abandoned {
 		mine := x.signer == string(me)
 		for i, qp := range x.proposals {
 			if qp.Proposal.Type == wire.ProposalTypeUpdate {
 				continue // the path of the next commit refreshes the leaf
 			}
-			byMe := qp.Sender.SenderType == wire.SenderTypeMember && mine
-			if !byMe {
-				continue
+			if qp.Sender.SenderType != wire.SenderTypeMember || qp.Sender.LeafIndex != myLeaf {
+				continue // its own proposer re-proposes it
 			}
 			r := reproposal{proposal: qp.Proposal}
 			if qp.Proposal.Type == wire.ProposalTypeRemove {
 				r.removed = x.removedIDs[indexOfRemove(x.proposals, i)]
 			}
-			again = append(again, r)
+			if mine {
+				recommit = append(recommit, r)
+			} else {
+				repropose = append(repropose, r)
+			}
+		}
+	}
+	count := 0
+	for _, r := range repropose {
+		if p := c.retarget(r); p != nil {
+			if err := c.Propose(p); err != nil {
+				c.emit(Event{Kind: EventCommitRejected, Reason: fmt.Sprintf("re-proposing: %v", err)})
+				continue
+			}
+			count++
 		}
 	}
 	var list []*wire.Proposal
-	for _, r := range again {
+	for _, r := range recommit {
 		if p := c.retarget(r); p != nil {
 			list = append(list, p)
 		}
 	}
-	if len(list) == 0 {
-		return
+	if len(list) > 0 {
+		if err := c.Commit(list...); err != nil {
+			c.emit(Event{Kind: EventCommitRejected, Reason: fmt.Sprintf("re-committing %d proposals: %v", len(list), err)})
+		} else {
+			count += len(list)
+		}
 	}
-	if err := c.Commit(list...); err == nil {
-		c.emit(Event{Kind: EventReproposed, Count: len(list), Epoch: c.headNode.ref.Epoch, ID: c.headNode.ref.ID})
-	} else {
-		c.emit(Event{Kind: EventCommitRejected, Reason: fmt.Sprintf("re-committing %d proposals: %v", len(list), err)})
+	if count > 0 {
+		c.emit(Event{Kind: EventReproposed, Count: count, Epoch: c.headNode.ref.Epoch, ID: c.headNode.ref.ID})
 	}
 }
 
@@ -317,6 +347,7 @@ func (c *Core) stepApplication(env Envelope) error {
 		return nil // a re-send of a message already delivered
 	}
 	c.delivered.add(id)
+	c.builtOn(n, string(leaf.SignatureKey))
 	c.deliver(Delivered{ID: id, Sender: uint32(rcv.Sender), Identity: leaf.Credential.Identity, Epoch: n.ref.Epoch,
 		EpochID: n.ref.ID, Data: p.Data, LosingBranch: !onChain})
 	return nil

@@ -34,9 +34,9 @@ type detector struct {
 	inflight map[PeerID]fetchInFlight
 	nextID   uint64
 	served   map[PeerID]int
-	// onDemand is set once an on-demand beacon went out since the last
-	// periodic one; at most one per interval.
-	onDemand bool
+	// onDemand and antiEntropy are set once an on-demand beacon, or a
+	// re-broadcast of unsettled messages, went out in this interval.
+	onDemand, antiEntropy bool
 }
 
 type pendingBeacon struct {
@@ -61,6 +61,7 @@ func (d *detector) init() {
 func (d *detector) newServeWindow() {
 	clear(d.served)
 	d.onDemand = false
+	d.antiEntropy = false
 }
 
 // expire forgets fetches older than timeout ticks.
@@ -207,10 +208,31 @@ func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
 	}
 	m.det.lastSeq[id] = b.Seq
 	m.det.latest[id] = *b
-	if b.EpochID != m.core.HeadID() && !m.core.Knows(b.EpochID) || b.Epoch < m.core.HeadRef().Epoch {
+	if b.EpochID != m.core.HeadID() && id != m.self && !m.gone {
+		// The sender is behind us or on a rival branch: tell it our head
+		// (it fetches what it lacks) and send again what gossip may not
+		// have carried to it.
 		m.onDemandBeacon()
+		m.antiEntropy()
 	}
 	return nil
+}
+
+// antiEntropy re-broadcasts this member's application messages that are
+// not final yet (consensus.Core.Unsettled), at most once per beacon
+// interval. Gossip does not re-send what a partition or a restart made a
+// peer miss; receivers drop what they already have by message id. Commits
+// are not included: a peer that lacks them fetches them.
+func (m *Member) antiEntropy() {
+	if m.det.antiEntropy {
+		return
+	}
+	m.det.antiEntropy = true
+	for _, env := range m.core.Unsettled() {
+		if env.Kind == consensus.KindApplication {
+			m.out.Messages = append(m.out.Messages, env)
+		}
+	}
 }
 
 // noticeEpoch turns an epoch id seen in an envelope into a fetch when it
@@ -235,7 +257,7 @@ func (m *Member) fetch(peer PeerID, want EpochRef) {
 	if _, busy := m.det.inflight[peer]; busy || len(m.det.inflight) >= m.cfg.MaxInflightFetches {
 		return
 	}
-	req := FetchRequest{GroupID: m.groupID, RequestID: m.det.nextID, Want: want, Have: m.core.Chain(MaxHave)}
+	req := FetchRequest{GroupID: m.groupID, RequestID: m.det.nextID, Want: want, Have: m.haveChain()}
 	body, err := codec.Marshal(&req)
 	if err != nil {
 		return
@@ -243,6 +265,28 @@ func (m *Member) fetch(peer PeerID, want EpochRef) {
 	m.det.nextID++
 	m.det.inflight[peer] = fetchInFlight{id: req.RequestID, at: m.tick, want: want}
 	m.out.Direct = append(m.out.Direct, Directed{To: peer, Envelope: m.headEnvelope(consensus.KindFetchRequest, body)})
+}
+
+// haveChain lists the epochs of our head chain on which we can still take
+// a commit, newest first: back to and including the newest final epoch
+// (an older one's children are decided and its state released). A
+// responder that retains one of them sends the commits after it; one that
+// retains none sends a BranchInfo.
+func (m *Member) haveChain() []EpochRef {
+	final := map[EpochID]bool{}
+	for _, e := range m.core.Epochs() {
+		if e.Final {
+			final[e.Ref.ID] = true
+		}
+	}
+	var out []EpochRef
+	for _, ref := range m.core.Chain(MaxHave) {
+		out = append(out, ref)
+		if final[ref.ID] {
+			break
+		}
+	}
+	return out
 }
 
 func (m *Member) headEnvelope(kind consensus.EnvelopeKind, body []byte) consensus.Envelope {
@@ -270,6 +314,12 @@ func (m *Member) stepFetchRequest(from PeerID, env *consensus.Envelope) error {
 	resp := FetchResponse{GroupID: m.groupID, RequestID: req.RequestID}
 	for _, have := range req.Have {
 		envs, ok := m.core.CommitsAfter(have.ID, MaxFetchCommits)
+		if !ok && m.join != nil && have.ID == m.join.onto {
+			// The peer holds the epoch we rejoined onto: our external
+			// commit, then what our core built on it.
+			after, _ := m.core.CommitsAfter(m.core.Chain(0)[len(m.core.Chain(0))-1].ID, MaxFetchCommits-1)
+			envs, ok = append([]consensus.Envelope{m.join.commit}, after...), true
+		}
 		if !ok {
 			continue
 		}
@@ -368,6 +418,11 @@ func (m *Member) stepFetchResponse(from PeerID, env *consensus.Envelope) error {
 		if err == nil {
 			err = m.stepFetchedCommit(e)
 		}
+		if errors.Is(err, ErrRemovedMember) {
+			// The epoch we asked about is built on a removed member's
+			// rejoin: nothing there for us; stop asking about it.
+			m.addLoser(f.want.ID)
+		}
 		if err != nil && !errors.Is(err, consensus.ErrDuplicate) && first == nil {
 			first = err
 		}
@@ -387,19 +442,7 @@ func (m *Member) stepFetchResponse(from PeerID, env *consensus.Envelope) error {
 // any commit, but its parent is not fetched again (the response is in
 // order).
 func (m *Member) stepFetchedCommit(env *consensus.Envelope) error {
-	note, err := m.screenCommit(env)
-	if err != nil {
-		return err
-	}
-	before := m.core.HeadID()
-	if err := m.core.Step(*env); err != nil {
-		return err
-	}
-	m.drain()
-	if note != nil && m.core.HeadID() != before {
-		m.serveRejoiner(note)
-	}
-	return nil
+	return m.stepCommit(env)
 }
 
 // prune keeps beacon bookkeeping to the identities of the current rosters.

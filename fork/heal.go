@@ -71,7 +71,16 @@ func (m *Member) verifyBranch(peer PeerID, b *BranchInfo) (*rival, error) {
 	if err != nil {
 		return nil, bad("%w", err)
 	}
-	r := &rival{peer: peer, info: b, tree: tree, roster: Roster(tree), removed: removed,
+	roster := Roster(tree)
+	for _, id := range roster {
+		// Only an external commit can put a listed identity back in the
+		// tree (an Add takes it off the list), and honest members refuse
+		// it: this branch admitted a removed member.
+		if removed.Contains(id) {
+			return nil, bad("a removed member is in the tree")
+		}
+	}
+	r := &rival{peer: peer, info: b, tree: tree, roster: roster, removed: removed,
 		ids: make(map[EpochID]bool, len(b.History)), head: b.History[0], since: m.tick}
 	for _, h := range b.History {
 		r.ids[h.ID] = true
@@ -91,10 +100,11 @@ func (m *Member) considerBranch(peer PeerID, b *BranchInfo) error {
 		return nil // the peer is behind us on our chain; it will come
 	case m.gone:
 		return nil
-	case r.ids[head]:
-		// We are behind on the peer's chain, past anyone's retention:
-		// no contest, just catch up by rejoining.
-		m.rival = r
+	case m.join != nil && m.tick-m.join.at <= 2*m.cfg.HealDelay && r.ids[m.join.onto] && !r.ids[head]:
+		// We just rejoined onto the survivor's head, and the survivor
+		// went on without our commit (another rejoiner's external
+		// commit won the race on that head): the choice is made, rejoin
+		// again at once.
 		m.recordAttestations(r)
 		m.rejoin(r)
 		return nil
@@ -286,8 +296,9 @@ func (m *Member) rejoin(r *rival) {
 	}
 	m.drain()
 	m.core = core
-	m.out.Messages = append(m.out.Messages, consensus.Envelope{Kind: consensus.KindCommit, GroupID: m.groupID,
-		Epoch: gi.GroupContext.Epoch, EpochID: r.head.ID, Body: body})
+	joinEnv := consensus.Envelope{Kind: consensus.KindCommit, GroupID: m.groupID,
+		Epoch: gi.GroupContext.Epoch, EpochID: r.head.ID, Body: body}
+	m.out.Messages = append(m.out.Messages, joinEnv)
 	// Our history is now the survivor's chain plus the joined epoch.
 	m.history = m.history[:0]
 	for i := len(r.info.History) - 1; i >= 0; i-- {
@@ -297,6 +308,7 @@ func (m *Member) rejoin(r *rival) {
 	m.pushHistory(to)
 	m.addLoser(from.ID)
 	m.rival = nil
+	m.join = &joinRecord{onto: r.head.ID, at: m.tick, commit: joinEnv}
 
 	// Removals our branch made that the survivor has not.
 	var removals []*wire.Proposal
@@ -327,6 +339,16 @@ func (m *Member) rejoin(r *rival) {
 	}
 	m.beaconNow()
 	m.emit(Event{Kind: EventRejoined, Peer: r.peer, Rival: r.head, From: from, To: to, Count: resent, Removals: len(removals)})
+}
+
+// joinRecord remembers this member's last external rejoin: the survivor
+// head it joined onto, when, and the commit, which its core does not hold
+// (the core starts in the epoch the commit made) but which a survivor
+// that missed it must be able to fetch.
+type joinRecord struct {
+	onto   EpochID
+	at     uint64
+	commit consensus.Envelope
 }
 
 // findIdentity finds the leaf of identity id in tree.
@@ -389,7 +411,10 @@ func (m *Member) emit(ev Event) { m.out.Fork = append(m.out.Fork, ev) }
 
 // resend seals an own message again in the head under its original id.
 func (m *Member) resend(e consensus.OutboxEntry) (consensus.MessageID, error) {
-	// Until consensus.Core.Resend(nonce, data) lands the message gets a
-	// new id; receivers then may deliver it twice.
-	return m.core.Send(e.Data)
+	epoch := m.core.HeadID()
+	id, err := m.sendWithNonce(e.Nonce, e.Data)
+	if err == nil {
+		m.logOutbox(id, epoch)
+	}
+	return id, err
 }

@@ -1,6 +1,7 @@
 package fork
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -70,6 +71,16 @@ func (p removalPolicy) Check(c *consensus.ProposedCommit) error {
 		}
 	}
 	if c.External {
+		// The joiner's credential is in its UpdatePath leaf. Judged
+		// against the parent epoch's set, so every member agrees, even
+		// one whose head is behind or ahead.
+		if c.Message != nil && c.Message.PublicMessage != nil {
+			if cm := c.Message.PublicMessage.Content.Commit; cm != nil && cm.Path != nil {
+				if before.Contains(IdentityOf(&cm.Path.LeafNode.Credential)) {
+					return ErrRemovedMember
+				}
+			}
+		}
 		// An external commit may only remove the joiner's own old leaf
 		// (§12.4.3.2) and cannot carry a GroupContextExtensions proposal.
 		return nil
@@ -87,31 +98,45 @@ func (p removalPolicy) Check(c *consensus.ProposedCommit) error {
 	return nil
 }
 
-// screenCommit refuses an external commit by an identity the head's
-// removed set lists, before the core spends any work on it, and reads the
-// heal note a rejoining member puts in its authenticated data.
-func (m *Member) screenCommit(env *consensus.Envelope) (*healNote, error) {
+// screenCommit reads the heal note a rejoining member puts in the
+// authenticated data of its external commit, and whether the joiner is
+// listed in the head's removed set (for the event only: the refusal
+// itself is removalPolicy's, judged against the commit's parent epoch).
+func (m *Member) screenCommit(env *consensus.Envelope) (note *healNote, removedJoiner bool) {
 	var body consensus.CommitBody
-	if err := codec.Unmarshal(env.Body, &body); err != nil {
-		return nil, nil // the core reports it as malformed
+	if err := codec.Unmarshal(env.Body, &body); err != nil || m.gone {
+		return nil, false // the core reports a malformed one
 	}
 	pm := body.Commit.PublicMessage
 	if pm == nil || pm.Content.Sender.SenderType != wire.SenderTypeNewMemberCommit ||
 		pm.Content.Commit == nil || pm.Content.Commit.Path == nil {
-		return nil, nil
+		return nil, false
 	}
-	if m.gone {
-		return nil, nil
-	}
-	id := IdentityOf(&pm.Content.Commit.Path.LeafNode.Credential)
 	set, err := RemovedSetOf(m.core.Head().Context().Extensions)
-	if err == nil && set.Contains(id) {
-		m.emit(Event{Kind: EventRefusedRejoin, Rival: EpochRef{Epoch: env.Epoch, ID: env.EpochID}})
-		return nil, fmt.Errorf("%w (%w)", ErrRemovedMember, consensus.ErrPolicy)
+	removedJoiner = err == nil && set.Contains(IdentityOf(&pm.Content.Commit.Path.LeafNode.Credential))
+	var n healNote
+	if codec.Unmarshal(pm.Content.AuthenticatedData, &n) == nil {
+		note = &n
 	}
-	var note healNote
-	if codec.Unmarshal(pm.Content.AuthenticatedData, &note) != nil {
-		return nil, nil
+	return note, removedJoiner
+}
+
+// stepCommit steps a commit into the core and follows up on a rejoin: a
+// refusal of a removed joiner is reported, an accepted rejoin is served.
+func (m *Member) stepCommit(env *consensus.Envelope) error {
+	note, removedJoiner := m.screenCommit(env)
+	before := m.core.HeadID()
+	err := m.core.Step(*env)
+	if err != nil {
+		if removedJoiner && errors.Is(err, consensus.ErrPolicy) {
+			m.emit(Event{Kind: EventRefusedRejoin, Rival: EpochRef{Epoch: env.Epoch, ID: env.EpochID}})
+			return fmt.Errorf("%w (%w)", ErrRemovedMember, err)
+		}
+		return err
 	}
-	return &note, nil
+	m.drain()
+	if note != nil && m.core.HeadID() != before {
+		m.serveRejoiner(note)
+	}
+	return nil
 }

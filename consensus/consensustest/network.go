@@ -9,7 +9,9 @@ import (
 
 	"github.com/mlsnode/mlsnode/consensus"
 	"github.com/mlsnode/mlsnode/mls"
+	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/suite"
+	"github.com/mlsnode/mlsnode/mls/treemath"
 	"github.com/mlsnode/mlsnode/mls/wire"
 )
 
@@ -30,6 +32,13 @@ type Options struct {
 	Suite suite.ID
 	// Configure, if set, adjusts each member's Config before New.
 	Configure func(i int, cfg *consensus.Config)
+	// Admins, if set, lists the members named in the admins extension of
+	// the group's GroupContext (consensus.AdminPolicy reads it).
+	Admins []int
+	// Capabilities are extension types every member advertises, beyond
+	// consensus.ExtensionTypeAdmins, which is always listed (package fork
+	// adds its own GroupContext extension here).
+	Capabilities []wire.ExtensionType
 }
 
 // Message is an envelope in flight from one member to another.
@@ -87,14 +96,32 @@ func NewNetwork(opts Options) (*Network, error) {
 		if err != nil {
 			return nil, err
 		}
+		caps := &wire.Capabilities{
+			Versions:     []wire.ProtocolVersion{wire.ProtocolVersionMLS10},
+			CipherSuites: []wire.CipherSuite{wire.CipherSuite(cs.ID())},
+			Credentials:  []wire.CredentialType{wire.CredentialTypeBasic},
+			Extensions:   append([]wire.ExtensionType{consensus.ExtensionTypeAdmins}, opts.Capabilities...),
+		}
 		kp, err := mls.NewKeyPackage(setup, cs, wire.Credential{CredentialType: wire.CredentialTypeBasic, Identity: []byte(Name(i))}, key,
-			mls.KeyPackageOptions{Lifetime: wire.Lifetime{NotBefore: 0, NotAfter: 1 << 40}})
+			mls.KeyPackageOptions{Lifetime: wire.Lifetime{NotBefore: 0, NotAfter: 1 << 40}, Capabilities: caps})
 		if err != nil {
 			return nil, err
 		}
 		js = append(js, joiner{key, kp})
 	}
-	creator, err := mls.CreateGroup(setup, cs, mls.CreateConfig{GroupID: []byte("group"), KeyPackage: js[0].kp, SigningKey: js[0].key})
+	var exts wire.Extensions
+	if len(opts.Admins) > 0 {
+		var ids [][]byte
+		for _, a := range opts.Admins {
+			ids = append(ids, []byte(Name(a)))
+		}
+		ext, err := consensus.AdminsExtension(ids...)
+		if err != nil {
+			return nil, err
+		}
+		exts = append(exts, ext)
+	}
+	creator, err := mls.CreateGroup(setup, cs, mls.CreateConfig{GroupID: []byte("group"), KeyPackage: js[0].kp, SigningKey: js[0].key, Extensions: exts})
 	if err != nil {
 		return nil, err
 	}
@@ -194,14 +221,18 @@ func (n *Network) Broadcast(from int, env consensus.Envelope) {
 	}
 }
 
-// Filter selects messages; -1 matches any member.
-type Filter struct{ From, To int }
+// Filter selects messages: From and To are member indexes (-1 matches
+// any member), Kind an envelope kind (0 matches any).
+type Filter struct {
+	From, To int
+	Kind     consensus.EnvelopeKind
+}
 
 // Any matches every message.
-var Any = Filter{-1, -1}
+var Any = Filter{From: -1, To: -1}
 
 func (f Filter) match(m *Message) bool {
-	return (f.From < 0 || f.From == m.From) && (f.To < 0 || f.To == m.To)
+	return (f.From < 0 || f.From == m.From) && (f.To < 0 || f.To == m.To) && (f.Kind == 0 || f.Kind == m.Env.Kind)
 }
 
 // Deliver delivers the due messages that match f, and what they cause,
@@ -362,3 +393,30 @@ func (n *Network) RenderState() {
 		}
 	}
 }
+
+// RawCommit signs a commit of member i on its head epoch with the MLS
+// engine directly, bypassing its Core, and returns the envelope (not sent).
+// Tests use it to play a faulty or malicious member.
+func (n *Network) RawCommit(i int, proposals ...*wire.Proposal) (consensus.Envelope, error) {
+	m := n.Members[i]
+	st, err := m.Core.Head().MarshalState()
+	if err != nil {
+		return consensus.Envelope{}, err
+	}
+	g, err := mls.LoadGroup(st, mls.LoadConfig{SigningKey: m.Key})
+	if err != nil {
+		return consensus.Envelope{}, err
+	}
+	res, err := g.Commit(m.Rand, mls.CommitOptions{Proposals: proposals, ForcePath: len(proposals) == 0, PublicMessage: true})
+	if err != nil {
+		return consensus.Envelope{}, err
+	}
+	body, err := codec.Marshal(&consensus.CommitBody{Commit: res.Commit, Welcome: res.Welcome})
+	if err != nil {
+		return consensus.Envelope{}, err
+	}
+	h := m.Core.HeadRef()
+	return consensus.Envelope{Kind: consensus.KindCommit, GroupID: g.GroupID(), Epoch: h.Epoch, EpochID: h.ID, Body: body}, nil
+}
+
+func leafIndex(i uint32) treemath.LeafIndex { return treemath.LeafIndex(i) }

@@ -4,12 +4,12 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/mlsnode/mlsnode/consensus"
 	"github.com/mlsnode/mlsnode/mls"
-	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/wire"
 )
 
@@ -26,26 +26,29 @@ type Runner struct {
 	// Configure is applied to every member's Config by "group" after the
 	// script's own options (package fork adds its settings here).
 	Configure func(i int, cfg *consensus.Config)
+	// Capabilities are passed to Options.Capabilities by "group".
+	Capabilities []wire.ExtensionType
 }
 
 // NewRunner returns a Runner with the built-in commands.
 func NewRunner() *Runner {
 	return &Runner{Commands: map[string]Command{
-		"group":      cmdGroup,
-		"commit":     cmdCommit,
-		"propose":    cmdPropose,
-		"send":       cmdSend,
-		"deliver":    cmdDeliver,
-		"drop":       cmdDrop,
-		"partition":  cmdPartition,
-		"heal":       func(r *Runner, _ []string, _ map[string]string) error { r.Net.Heal(); return nil },
-		"delay":      cmdDelay,
-		"tick":       cmdTick,
-		"state":      func(r *Runner, _ []string, _ map[string]string) error { r.Net.RenderState(); return nil },
-		"queue":      cmdQueue,
-		"equivocate": cmdEquivocate,
-		"converged":  cmdConverged,
-		"sync":       cmdSync,
+		"group":     cmdGroup,
+		"commit":    cmdCommit,
+		"propose":   cmdPropose,
+		"send":      cmdSend,
+		"deliver":   cmdDeliver,
+		"drop":      cmdDrop,
+		"partition": cmdPartition,
+		"heal":      func(r *Runner, _ []string, _ map[string]string) error { r.Net.Heal(); return nil },
+		"delay":     cmdDelay,
+		"tick":      cmdTick,
+		"state":     func(r *Runner, _ []string, _ map[string]string) error { r.Net.RenderState(); return nil },
+		"queue":     cmdQueue,
+		"rawcommit": cmdRawCommit,
+		"converged": cmdConverged,
+		"sync":      cmdSync,
+		"order":     cmdOrder,
 	}}
 }
 
@@ -119,6 +122,16 @@ func (r *Runner) filter(kv map[string]string) (Filter, error) {
 			return f, err
 		}
 	}
+	if s, ok := kv["kind"]; ok {
+		for k := consensus.EnvelopeKind(1); k < 32; k++ {
+			if k.String() == s {
+				f.Kind = k
+			}
+		}
+		if f.Kind == 0 {
+			return f, fmt.Errorf("unknown kind %q", s)
+		}
+	}
 	return f, nil
 }
 
@@ -158,14 +171,18 @@ func cmdGroup(r *Runner, _ []string, kv map[string]string) error {
 		}
 	}
 	var policy consensus.MembershipPolicy
+	var admins []int
 	if s, ok := kv["admins"]; ok {
-		var ids [][]byte
 		for _, a := range strings.Split(s, ",") {
-			ids = append(ids, []byte(a))
+			i, err := strconv.Atoi(strings.TrimPrefix(a, "m"))
+			if err != nil {
+				return fmt.Errorf("admins: %q", a)
+			}
+			admins = append(admins, i)
 		}
-		policy = consensus.AdminPolicy{Bootstrap: ids}
+		policy = consensus.AdminPolicy{}
 	}
-	net, err := NewNetwork(Options{Members: members, Seed: uint64(seed), Configure: func(i int, cfg *consensus.Config) {
+	net, err := NewNetwork(Options{Members: members, Seed: uint64(seed), Admins: admins, Capabilities: r.Capabilities, Configure: func(i int, cfg *consensus.Config) {
 		cfg.WindowTicks = uint64(ints[0])
 		cfg.MaxRivalsPerParent = ints[1]
 		cfg.MaxRetainedEpochs = ints[2]
@@ -345,34 +362,25 @@ func cmdQueue(r *Runner, _ []string, _ map[string]string) error {
 	return nil
 }
 
-// cmdEquivocate makes member mX sign a second, different commit on its
-// head epoch, bypassing its Core (which refuses to equivocate), and
-// broadcasts it.
-func cmdEquivocate(r *Runner, args []string, _ map[string]string) error {
+// cmdRawCommit makes member mX sign a commit on its head epoch without
+// its Core, which would refuse it (a second commit on one epoch, or one
+// its membership policy forbids), and broadcasts it: the behaviour of a
+// faulty or malicious member. remove=mY adds Remove proposals.
+func cmdRawCommit(r *Runner, args []string, kv map[string]string) error {
 	i, err := r.Member(args[0])
 	if err != nil {
 		return err
 	}
-	m := r.Net.Members[i]
-	st, err := m.Core.Head().MarshalState()
+	ps, err := r.proposals(kv)
 	if err != nil {
 		return err
 	}
-	g, err := mls.LoadGroup(st, mls.LoadConfig{SigningKey: m.Key})
+	env, err := r.Net.RawCommit(i, ps...)
 	if err != nil {
 		return err
 	}
-	res, err := g.Commit(m.Rand, mls.CommitOptions{ForcePath: true, PublicMessage: true})
-	if err != nil {
-		return err
-	}
-	body, err := codec.Marshal(&consensus.CommitBody{Commit: res.Commit})
-	if err != nil {
-		return err
-	}
-	h := m.Core.HeadRef()
-	r.Net.Printf("%s: second commit on epoch %d %v\n", m.Name, h.Epoch, h.ID)
-	r.Net.Broadcast(i, consensus.Envelope{Kind: consensus.KindCommit, GroupID: g.GroupID(), Epoch: h.Epoch, EpochID: h.ID, Body: body})
+	r.Net.Printf("%s: raw commit on epoch %d %v\n", Name(i), env.Epoch, env.EpochID)
+	r.Net.Broadcast(i, env)
 	return nil
 }
 
@@ -410,5 +418,35 @@ func cmdSync(r *Runner, _ []string, _ map[string]string) error {
 			r.Net.Broadcast(i, env)
 		}
 	}
+	return nil
+}
+
+// cmdOrder prints the committer order of member mX's head epoch under its
+// rank rule, for commits without removals: who wins a race there.
+func cmdOrder(r *Runner, args []string, _ map[string]string) error {
+	i, err := r.Member(args[0])
+	if err != nil {
+		return err
+	}
+	m := r.Net.Members[i]
+	rule := m.Core.RankRule()
+	h := m.Core.HeadRef()
+	type entry struct {
+		leaf uint32
+		key  []byte
+	}
+	var es []entry
+	tree := m.Core.Head().Tree()
+	for l := uint32(0); l < tree.LeafCount(); l++ {
+		if tree.Leaf(leafIndex(l)) != nil {
+			es = append(es, entry{l, rule.Key(&consensus.Candidate{Parent: h.ID, Committer: l})})
+		}
+	}
+	sort.Slice(es, func(a, b int) bool { return string(es[a].key) < string(es[b].key) })
+	var names []string
+	for _, e := range es {
+		names = append(names, fmt.Sprintf("leaf %d", e.leaf))
+	}
+	r.Net.Printf("%s: %s order on epoch %d %v: %s\n", m.Name, rule.Name(), h.Epoch, h.ID, strings.Join(names, ", "))
 	return nil
 }
