@@ -32,6 +32,8 @@ type Core struct {
 	// waiting for a proposal, by epoch id.
 	pending      map[EpochID]*pendingQueue
 	pendingOrder []EpochID
+	// known lists epochs admitted since the last release of held messages.
+	known []EpochID
 
 	outbox []*OutboxEntry
 	// delivered and seenApp remember delivered message ids and the
@@ -89,6 +91,7 @@ const maxRemembered = 4096
 
 func (c *Core) addNode(n *node) {
 	n.bySigner = map[string]*node{}
+	n.builders = map[string]bool{}
 	n.equivocators = map[string]bool{}
 	c.nodes[n.ref.ID] = n
 	if n.parent != nil {

@@ -17,6 +17,11 @@ var (
 	// retain (too old, final and released, or on a branch it never saw).
 	// Package fork turns unknown ids into fetch requests.
 	ErrUnknownEpoch = errors.New("consensus: unknown epoch")
+	// ErrPendingProposal: a commit refers to a proposal this member has
+	// not received yet; the commit is held (bounded) and processed again
+	// when a proposal arrives in its epoch. Like ErrUnknownEpoch it is
+	// not evidence of a bad peer: gossip reorders.
+	ErrPendingProposal = errors.New("consensus: commit refers to a proposal not received yet (held)")
 	// ErrEpochMismatch: the header's epoch number or id disagrees with
 	// the MLS message it carries.
 	ErrEpochMismatch = errors.New("consensus: envelope header disagrees with its message")

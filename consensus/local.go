@@ -21,6 +21,10 @@ func messageID(credential []byte, nonce [16]byte) MessageID {
 	return id
 }
 
+func (c *Core) ownKey() string {
+	return string(c.head.Tree().Leaf(c.head.OwnLeaf()).SignatureKey)
+}
+
 func (c *Core) ownCredential() []byte {
 	leaf := c.head.Tree().Leaf(c.head.OwnLeaf())
 	b, _ := codec.Marshal(&leaf.Credential)
@@ -45,7 +49,11 @@ func (c *Core) Send(data []byte) (MessageID, error) {
 	if err := c.seal(o); err != nil {
 		return MessageID{}, err
 	}
-	c.outbox = append(c.outbox, o)
+	if !c.headNode.final {
+		// A message sent in a final epoch can never need re-sending.
+		c.outbox = append(c.outbox, o)
+	}
+	c.builtOn(c.headNode, c.ownKey())
 	// The sender delivers its own message to its application too, once.
 	c.delivered.add(o.ID)
 	return o.ID, nil
@@ -105,6 +113,7 @@ func (c *Core) Propose(p *wire.Proposal) error {
 		return err
 	}
 	c.headNode.proposalRefs = append(c.headNode.proposalRefs, ref)
+	c.builtOn(c.headNode, c.ownKey())
 	c.broadcast(Envelope{Kind: KindProposal, GroupID: c.groupID, Epoch: c.headNode.ref.Epoch, EpochID: c.headNode.ref.ID, Body: body})
 	c.dirty = true
 	return nil
@@ -158,8 +167,10 @@ func (c *Core) Commit(proposals ...*wire.Proposal) error {
 	if err := c.admit(parent, n); err != nil {
 		return err
 	}
+	c.builtOn(parent, me)
 	c.broadcast(env)
 	c.updateHead()
+	c.releaseKnown()
 	return nil
 }
 
@@ -336,6 +347,7 @@ func (c *Core) stepApplication(env Envelope) error {
 		return nil // a re-send of a message already delivered
 	}
 	c.delivered.add(id)
+	c.builtOn(n, string(leaf.SignatureKey))
 	c.deliver(Delivered{ID: id, Sender: uint32(rcv.Sender), Identity: leaf.Credential.Identity, Epoch: n.ref.Epoch,
 		EpochID: n.ref.ID, Data: p.Data, LosingBranch: !onChain})
 	return nil

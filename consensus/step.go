@@ -16,7 +16,7 @@ import (
 // returns an error wrapping one of the sentinels of errors.go and changes
 // nothing, with one exception: an envelope for an epoch not yet known
 // (ErrUnknownEpoch) or a commit naming a proposal not yet received
-// (mls.ErrUnknownProposal) is held, within MaxPendingPerEpoch and
+// (ErrPendingProposal) is held, within MaxPendingPerEpoch and
 // MaxPendingEpochs, and processed again when the epoch or a proposal
 // arrives.
 func (c *Core) Step(env Envelope) error {
@@ -39,7 +39,20 @@ func (c *Core) Step(env Envelope) error {
 		return fmt.Errorf("%w: %d", ErrUnknownKind, env.Kind)
 	}
 	c.updateHead()
+	c.finalize()
+	c.releaseKnown()
 	return err
+}
+
+// releaseKnown processes again the messages held for epochs that have
+// since entered the tree, once the head has moved (so that a message of
+// the new head is not taken for one of a losing branch).
+func (c *Core) releaseKnown() {
+	for len(c.known) > 0 {
+		id := c.known[0]
+		c.known = c.known[1:]
+		c.release(id)
+	}
 }
 
 // hold keeps an envelope for later, within the bounds.
@@ -181,7 +194,7 @@ func (c *Core) stepCommit(env Envelope) error {
 			if herr := c.hold(parent.ref.ID, env); herr != nil {
 				return herr
 			}
-			return fmt.Errorf("%w (held): %w", ErrInvalidMessage, err)
+			return fmt.Errorf("%w: %w", ErrPendingProposal, err)
 		}
 		return c.reject(fmt.Sprintf("invalid commit on %v: %v", parent.ref.ID, err), fmt.Errorf("%w: %w", ErrInvalidMessage, err))
 	}
@@ -207,7 +220,22 @@ func (c *Core) stepCommit(env Envelope) error {
 	}
 	n := c.newChild(parent, env, body.Commit, digest, sc, g, external)
 	n.signer = signer
-	return c.admit(parent, n)
+	if err := c.admit(parent, n); err != nil {
+		return err
+	}
+	c.builtOn(parent, signer)
+	return nil
+}
+
+// builtOn records that the member with signature key signer sent
+// something in epoch n, so it accepted n and every ancestor of n.
+func (c *Core) builtOn(n *node, signer string) {
+	for ; n != nil; n = n.parent {
+		if n.builders[signer] {
+			return
+		}
+		n.builders[signer] = true
+	}
 }
 
 // newChild builds the node of a staged commit on parent (whose state is g).
@@ -261,12 +289,6 @@ func (c *Core) admit(parent *node, n *node) error {
 		}
 		c.drop(victim)
 	}
-	if len(c.nodes) >= c.cfg.MaxRetainedEpochs && parent != c.headNode {
-		c.prune()
-		if len(c.nodes) >= c.cfg.MaxRetainedEpochs {
-			return fmt.Errorf("%w: %d epochs retained", ErrRivalLimit, len(c.nodes))
-		}
-	}
 	if !parent.hadChild {
 		parent.hadChild, parent.firstChild = true, c.tick
 	}
@@ -274,7 +296,14 @@ func (c *Core) admit(parent *node, n *node) error {
 	parent.bySigner[n.signer] = n
 	c.addNode(n)
 	c.dirty = true
-	c.release(n.ref.ID)
+	if len(c.nodes) > c.cfg.MaxRetainedEpochs {
+		c.updateHead()
+		c.prune()
+		if c.nodes[n.ref.ID] == nil {
+			return fmt.Errorf("%w: %d epochs retained", ErrRivalLimit, len(c.nodes))
+		}
+	}
+	c.known = append(c.known, n.ref.ID)
 	return nil
 }
 
@@ -345,6 +374,9 @@ func (c *Core) stepEvidence(env Envelope) error {
 	parent, err := c.parentOf(env, false)
 	if err != nil {
 		return err
+	}
+	if parent.closed {
+		return fmt.Errorf("%w: the race on epoch %v is closed", ErrFinal, parent.ref.ID)
 	}
 	if parent.tree == nil {
 		if _, err := c.groupAt(parent); err != nil {
@@ -419,12 +451,17 @@ func (c *Core) stepProposal(env Envelope) error {
 		return fmt.Errorf("%w: %d proposals in epoch %v", ErrPendingLimit, len(n.proposalRefs), n.ref.ID)
 	}
 	n.proposalRefs = append(n.proposalRefs, p.ProposalRef)
+	if p.Proposal != nil && p.Proposal.Sender.SenderType == wire.SenderTypeMember {
+		if leaf := g.Tree().Leaf(leafIndex(p.Proposal.Sender.LeafIndex)); leaf != nil {
+			c.builtOn(n, string(leaf.SignatureKey))
+		}
+	}
 	if n != c.headNode {
 		if n.state, err = g.MarshalState(); err != nil {
 			return err
 		}
 	}
 	c.dirty = true
-	c.release(n.ref.ID)
+	c.known = append(c.known, n.ref.ID)
 	return nil
 }

@@ -51,6 +51,11 @@ type node struct {
 	// the head chain and its parent's race is closed.
 	closed, final bool
 
+	// builders are the signature keys of members known to have sent
+	// something (commit, proposal, application message) in this epoch
+	// or a descendant: they accepted it (see finalize).
+	builders map[string]bool
+
 	bySigner     map[string]*node // candidate children by committer signature key
 	equivocators map[string]bool
 	// proposalRefs are the proposals received in this epoch, in order.

@@ -10,6 +10,7 @@ import (
 	"github.com/mlsnode/mlsnode/fork/forktest"
 	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/suite"
+	"github.com/mlsnode/mlsnode/mls/wire"
 )
 
 func newNet(t testing.TB) *forktest.Network {
@@ -282,4 +283,8 @@ func TestBadBranchInfo(t *testing.T) {
 	if err := a.Step("x", &renv); !errors.Is(err, fork.ErrUnsolicited) {
 		t.Fatalf("second response: %v, want ErrUnsolicited", err)
 	}
+}
+
+func idOfName(name string) fork.Identity {
+	return fork.IdentityOf(&wire.Credential{CredentialType: wire.CredentialTypeBasic, Identity: []byte(name)})
 }

@@ -418,6 +418,11 @@ func (m *Member) stepFetchResponse(from PeerID, env *consensus.Envelope) error {
 		if err == nil {
 			err = m.stepFetchedCommit(e)
 		}
+		if errors.Is(err, ErrRemovedMember) {
+			// The epoch we asked about is built on a removed member's
+			// rejoin: nothing there for us; stop asking about it.
+			m.addLoser(f.want.ID)
+		}
 		if err != nil && !errors.Is(err, consensus.ErrDuplicate) && first == nil {
 			first = err
 		}

@@ -411,7 +411,10 @@ func (m *Member) emit(ev Event) { m.out.Fork = append(m.out.Fork, ev) }
 
 // resend seals an own message again in the head under its original id.
 func (m *Member) resend(e consensus.OutboxEntry) (consensus.MessageID, error) {
-	// Until consensus.Core.Resend(nonce, data) lands the message gets a
-	// new id; receivers then may deliver it twice.
-	return m.core.Send(e.Data)
+	epoch := m.core.HeadID()
+	id, err := m.sendWithNonce(e.Nonce, e.Data)
+	if err == nil {
+		m.logOutbox(id, epoch)
+	}
+	return id, err
 }

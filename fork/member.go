@@ -2,12 +2,15 @@ package fork
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/mlsnode/mlsnode/consensus"
 	"github.com/mlsnode/mlsnode/mls"
+	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/suite"
 	"github.com/mlsnode/mlsnode/mls/wire"
 )
@@ -188,6 +191,8 @@ type Member struct {
 	// messages to rejoining members.
 	served []EpochRef
 
+	rand *nonceRand // the core's Rand (see sendWithNonce)
+
 	out Ready
 }
 
@@ -210,6 +215,7 @@ func New(cfg Config) (*Member, error) {
 		seen:    newSeenSet(c.MaxSeen),
 		sentIdx: map[consensus.MessageID]int{},
 	}
+	m.rand = &nonceRand{r: c.Core.Rand}
 	m.det.init()
 	core, err := consensus.New(m.coreConfig(g))
 	if err != nil {
@@ -229,6 +235,7 @@ func New(cfg Config) (*Member, error) {
 func (m *Member) coreConfig(g *mls.Group) consensus.Config {
 	cc := m.cfg.Core
 	cc.Group = g
+	cc.Rand = m.rand
 	cc.CommitHook = recordRemovalsHook
 	cc.Membership = removalPolicy{inner: m.cfg.Core.Membership}
 	return cc
@@ -304,11 +311,76 @@ func (m *Member) Send(data []byte) (consensus.MessageID, error) {
 		return consensus.MessageID{}, consensus.ErrRemoved
 	}
 	defer m.drain()
-	id, err := m.core.Send(data)
+	var nonce [16]byte
+	if _, err := io.ReadFull(m.cfg.Core.Rand, nonce[:]); err != nil {
+		return consensus.MessageID{}, err
+	}
+	epoch := m.core.HeadID()
+	id, err := m.sendWithNonce(nonce, data)
 	if err == nil {
-		m.logOutbox(id)
+		m.logSent(consensus.OutboxEntry{ID: id, EpochID: epoch, Nonce: nonce, Data: slices.Clone(data)})
 	}
 	return id, err
+}
+
+// sendWithNonce seals data under the given nonce, so that a re-send keeps
+// the message id (SHA-256 of the credential and the nonce, see
+// consensus.MessageID).
+//
+// consensus.Core has no such entry point yet (requested); until it does,
+// the nonce reaches Core.Send through the Rand the core was given, which
+// Send reads first for its nonce. The returned id is checked against the
+// one the nonce must give, so a change in the core fails loudly here
+// rather than re-sending under new ids.
+func (m *Member) sendWithNonce(nonce [16]byte, data []byte) (consensus.MessageID, error) {
+	m.rand.inject(nonce)
+	id, err := m.core.Send(data)
+	injected := m.rand.take()
+	if err != nil {
+		return id, err
+	}
+	if injected || id != m.messageID(nonce) {
+		return id, fmt.Errorf("%w: the core did not seal under the given nonce", errInternal)
+	}
+	return id, nil
+}
+
+// messageID is consensus's message id for a nonce of this member.
+func (m *Member) messageID(nonce [16]byte) consensus.MessageID {
+	head := m.core.Head()
+	cred, _ := codec.Marshal(&head.Tree().Leaf(head.OwnLeaf()).Credential)
+	h := sha256.New()
+	h.Write([]byte("mlsnode message id"))
+	h.Write(cred)
+	h.Write(nonce[:])
+	var id consensus.MessageID
+	copy(id[:], h.Sum(nil))
+	return id
+}
+
+// nonceRand is the Rand handed to the core: the caller's, except that one
+// injected 16-byte nonce is returned by the next 16-byte read.
+type nonceRand struct {
+	r       io.Reader
+	pending bool
+	nonce   [16]byte
+}
+
+func (n *nonceRand) inject(nonce [16]byte) { n.nonce, n.pending = nonce, true }
+
+// take clears the injection and reports whether it was still unused.
+func (n *nonceRand) take() bool {
+	unused := n.pending
+	n.pending = false
+	return unused
+}
+
+func (n *nonceRand) Read(p []byte) (int, error) {
+	if n.pending && len(p) == len(n.nonce) {
+		n.pending = false
+		return copy(p, n.nonce[:]), nil
+	}
+	return n.r.Read(p)
 }
 
 // Propose sends a proposal in the head epoch.
@@ -370,7 +442,7 @@ func (m *Member) absorb(rd consensus.Ready) {
 		case consensus.EventRemoved:
 			m.gone = true
 		case consensus.EventResend:
-			m.logOutbox(ev.MessageID)
+			m.logOutbox(ev.MessageID, ev.ID)
 		}
 	}
 	if rd.Persist != nil {
@@ -416,15 +488,10 @@ func (m *Member) historyNewestFirst(n int) []EpochRef {
 	return out
 }
 
-// logOutbox records the core's outbox entry id (just sent or re-sealed)
-// in the sent log.
-func (m *Member) logOutbox(id consensus.MessageID) {
-	out := m.core.Outbox()
-	for i := len(out) - 1; i >= 0; i-- {
-		if out[i].ID == id {
-			m.logSent(out[i])
-			return
-		}
+// logOutbox notes that the core re-sealed message id in epoch.
+func (m *Member) logOutbox(id consensus.MessageID, epoch EpochID) {
+	if i, ok := m.sentIdx[id]; ok {
+		m.sent[i].EpochID = epoch
 	}
 }
 

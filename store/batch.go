@@ -49,32 +49,56 @@ func (w *writes) del(key ds.Key) {
 func (w *writes) purgePrefix(p ds.Key) { w.purges = append(w.purges, p) }
 
 func (w *writes) commit(ctx context.Context) error {
+	purge, err := w.apply(ctx)
+	if err != nil {
+		return err
+	}
+	return purge()
+}
+
+// apply writes the batch and returns the purge to run afterwards, which
+// callers run after releasing their locks.
+func (w *writes) apply(ctx context.Context) (purge func() error, err error) {
+	nothing := func() error { return nil }
 	s := w.s
 	if s.closed.Load() {
-		return ErrClosed
+		return nil, ErrClosed
+	}
+	done := s.takePurged()
+	if len(w.order) == 0 && len(done) == 0 {
+		return nothing, nil
 	}
 	b, err := s.ds.Batch(ctx)
 	if err != nil {
-		return fmt.Errorf("store: starting a batch: %w", err)
+		s.returnPurged(done)
+		return nil, fmt.Errorf("store: starting a batch: %w", err)
+	}
+	for _, m := range done {
+		if _, ok := w.ops[m]; !ok {
+			if err := b.Delete(ctx, m); err != nil {
+				s.returnPurged(done)
+				return nil, fmt.Errorf("store: deleting %s: %w", m, err)
+			}
+		}
 	}
 	for _, key := range w.order {
 		op := w.ops[key]
 		if op.rec == nil {
 			if err := b.Delete(ctx, key); err != nil {
-				return fmt.Errorf("store: deleting %s: %w", key, err)
+				return nil, fmt.Errorf("store: deleting %s: %w", key, err)
 			}
 			continue
 		}
 		body, err := encodeRecord(op.rec)
 		if err != nil {
-			return fmt.Errorf("%w: encoding %s record: %v", ErrInvalidArgument, op.kind, err)
+			return nil, fmt.Errorf("%w: encoding %s record: %v", ErrInvalidArgument, op.kind, err)
 		}
 		val, err := s.f.seal(key, op.kind, body)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := b.Put(ctx, key, val); err != nil {
-			return fmt.Errorf("store: writing %s: %w", key, err)
+			return nil, fmt.Errorf("store: writing %s: %w", key, err)
 		}
 	}
 	var marker ds.Key
@@ -84,7 +108,7 @@ func (w *writes) commit(ctx context.Context) error {
 		// before the purge below finishes, Open finishes it.
 		var id [8]byte
 		if _, err := rand.Read(id[:]); err != nil {
-			return fmt.Errorf("store: %w", err)
+			return nil, fmt.Errorf("store: %w", err)
 		}
 		marker = keyShred.ChildString(hex.EncodeToString(id[:]))
 		m := &shredRecord{}
@@ -93,21 +117,22 @@ func (w *writes) commit(ctx context.Context) error {
 		}
 		body, err := encodeRecord(m)
 		if err != nil {
-			return fmt.Errorf("store: encoding purge marker: %w", err)
+			return nil, fmt.Errorf("store: encoding purge marker: %w", err)
 		}
 		val, err := s.f.seal(marker, KindShred, body)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := b.Put(ctx, marker, val); err != nil {
-			return fmt.Errorf("store: writing %s: %w", marker, err)
+			return nil, fmt.Errorf("store: writing %s: %w", marker, err)
 		}
 	}
 	if err := b.Commit(ctx); err != nil {
-		return fmt.Errorf("store: committing: %w", err)
+		s.returnPurged(done)
+		return nil, fmt.Errorf("store: committing: %w", err)
 	}
-	if purging {
-		return s.purge(ctx, []ds.Key{marker}, w.purges)
+	if !purging {
+		return nothing, nil
 	}
-	return nil
+	return func() error { return s.purge(ctx, []ds.Key{marker}, w.purges) }, nil
 }

@@ -147,6 +147,14 @@ func (g *Group) Received(ctx context.Context) ([]Received, error) {
 	return out, err
 }
 
+// ReceivedFrom returns up to limit received messages with Seq >= from,
+// oldest first (limit <= 0: no limit), for reading a long history in pages.
+func (g *Group) ReceivedFrom(ctx context.Context, from uint64, limit int) ([]Received, error) {
+	var out []Received
+	err := eachRecordFrom(g, ctx, groupPrefix(g.id).ChildString("m"), keyReceived(g.id, from), limit, KindReceived, func(m *Received) { out = append(out, *m) })
+	return out, err
+}
+
 // CommitsSeen returns the recorded edges of the epoch tree, in key order.
 func (g *Group) CommitsSeen(ctx context.Context) ([]CommitSeen, error) {
 	var out []CommitSeen
@@ -160,12 +168,21 @@ func eachRecord[T any, P interface {
 	*T
 	record
 }](g *Group, ctx context.Context, prefix ds.Key, kind Kind, fn func(P)) error {
+	return eachRecordFrom(g, ctx, prefix, ds.Key{}, 0, kind, fn)
+}
+
+// eachRecordFrom is eachRecord starting at key from (the zero Key: the
+// start of prefix), stopping after limit records (0: no limit).
+func eachRecordFrom[T any, P interface {
+	*T
+	record
+}](g *Group, ctx context.Context, prefix, from ds.Key, limit int, kind Kind, fn func(P)) error {
 	if err := g.check(); err != nil {
 		return err
 	}
 	g.lock.rw.RLock()
 	defer g.lock.rw.RUnlock()
-	return g.s.each(ctx, g.id, prefix, kind, false, func(key ds.Key, val []byte) error {
+	return g.s.eachFrom(ctx, g.id, prefix, from, limit, kind, false, func(key ds.Key, val []byte) error {
 		var v T
 		if err := g.s.decodeValue(g.id, kind, key, val, P(&v)); err != nil {
 			return err

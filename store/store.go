@@ -66,7 +66,8 @@ type Store struct {
 	mu     sync.Mutex
 	groups map[string]*groupLock
 
-	purgeMu sync.Mutex // one purge at a time
+	purgeMu sync.Mutex // one purge at a time; guards purged
+	purged  []ds.Key   // markers of finished purges, not yet deleted
 }
 
 // Open opens or creates a store on any Batching datastore. If d also
@@ -76,6 +77,7 @@ func Open(ctx context.Context, d ds.Batching, opts ...Option) (*Store, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	defer clear(o.passphrase)
 	s := &Store{ds: d, f: &framer{}, groups: map[string]*groupLock{}}
 	if p, ok := d.(Purger); ok {
 		s.purger = p
@@ -111,6 +113,9 @@ func Open(ctx context.Context, d ds.Batching, opts ...Option) (*Store, error) {
 		}
 	}
 	if err := s.finishPurges(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.newWrites().commit(ctx); err != nil { // deletes the markers
 		return nil, err
 	}
 	return s, nil
@@ -161,10 +166,12 @@ func (s *Store) create(ctx context.Context, o *options) error {
 
 // Close closes the underlying datastore.
 func (s *Store) Close() error {
-	if s.closed.Swap(true) {
+	if s.closed.Load() {
 		return nil
 	}
-	return s.ds.Close()
+	err := s.newWrites().commit(context.Background()) // deletes finished purge markers
+	s.closed.Store(true)
+	return errors.Join(err, s.ds.Close())
 }
 
 // Datastore returns the underlying datastore (for tools and tests).
@@ -218,10 +225,20 @@ func (s *Store) has(ctx context.Context, gid []byte, kind Kind, key ds.Key) (boo
 // each calls fn for every record of one kind under prefix, in key order.
 // newRec returns a fresh record to decode into. keysOnly skips decoding.
 func (s *Store) each(ctx context.Context, gid []byte, prefix ds.Key, kind Kind, keysOnly bool, fn func(key ds.Key, val []byte) error) error {
+	return s.eachFrom(ctx, gid, prefix, ds.Key{}, 0, kind, keysOnly, fn)
+}
+
+// eachFrom is each starting at key from (zero Key: all of prefix) and
+// stopping after limit entries (0: all).
+func (s *Store) eachFrom(ctx context.Context, gid []byte, prefix, from ds.Key, limit int, kind Kind, keysOnly bool, fn func(key ds.Key, val []byte) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	res, err := s.ds.Query(ctx, dsq.Query{Prefix: prefix.String(), KeysOnly: keysOnly, Orders: []dsq.Order{dsq.OrderByKey{}}})
+	q := dsq.Query{Prefix: prefix.String(), KeysOnly: keysOnly, Orders: []dsq.Order{dsq.OrderByKey{}}, Limit: max(limit, 0)}
+	if from.String() != "" {
+		q.Filters = []dsq.Filter{dsq.FilterKeyCompare{Op: dsq.GreaterThanOrEqual, Key: from.String()}}
+	}
+	res, err := s.ds.Query(ctx, q)
 	if err != nil {
 		return s.backendError(gid, kind, prefix, err)
 	}
@@ -230,7 +247,7 @@ func (s *Store) each(ctx context.Context, gid []byte, prefix ds.Key, kind Kind, 
 		if r.Error != nil {
 			return s.backendError(gid, kind, prefix, r.Error)
 		}
-		if err := fn(ds.RawKey(r.Key), r.Value); err != nil {
+		if err := fn(ds.NewKey(r.Key), r.Value); err != nil {
 			return err
 		}
 	}
@@ -269,7 +286,7 @@ func (s *Store) finishPurges(ctx context.Context) error {
 		}
 		markers = append(markers, key)
 		for _, p := range m.Prefixes {
-			prefixes = append(prefixes, ds.RawKey(p))
+			prefixes = append(prefixes, ds.NewKey(p))
 		}
 		return nil
 	})
@@ -279,8 +296,10 @@ func (s *Store) finishPurges(ctx context.Context) error {
 	return s.purge(ctx, markers, prefixes)
 }
 
-// purge asks the backend to purge prefixes, then deletes the markers that
-// recorded them.
+// purge asks the backend to purge prefixes. The markers that recorded
+// them are deleted with the next batch (or by Close), which saves a synced
+// write per transaction; if the process dies first, Open purges those
+// prefixes again, which is harmless.
 func (s *Store) purge(ctx context.Context, markers, prefixes []ds.Key) error {
 	if s.purger == nil {
 		return nil
@@ -290,19 +309,25 @@ func (s *Store) purge(ctx context.Context, markers, prefixes []ds.Key) error {
 	if err := s.purger.Purge(ctx, prefixes); err != nil {
 		return fmt.Errorf("%w: %v", ErrPurgeIncomplete, err)
 	}
-	b, err := s.ds.Batch(ctx)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrPurgeIncomplete, err)
-	}
-	for _, m := range markers {
-		if err := b.Delete(ctx, m); err != nil {
-			return fmt.Errorf("%w: %v", ErrPurgeIncomplete, err)
-		}
-	}
-	if err := b.Commit(ctx); err != nil {
-		return fmt.Errorf("%w: %v", ErrPurgeIncomplete, err)
-	}
+	s.purged = append(s.purged, markers...)
 	return nil
+}
+
+// takePurged returns the markers of finished purges, for the next batch
+// to delete.
+func (s *Store) takePurged() []ds.Key {
+	s.purgeMu.Lock()
+	defer s.purgeMu.Unlock()
+	m := s.purged
+	s.purged = nil
+	return m
+}
+
+// returnPurged puts back markers whose deleting batch failed.
+func (s *Store) returnPurged(m []ds.Key) {
+	s.purgeMu.Lock()
+	defer s.purgeMu.Unlock()
+	s.purged = append(s.purged, m...)
 }
 
 // Groups lists the ids of the groups in the store.

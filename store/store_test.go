@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 )
 
@@ -237,4 +238,102 @@ func equalOutbox(a, b []OutboxEntry) bool {
 	return slices.EqualFunc(a, b, func(x, y OutboxEntry) bool {
 		return x.ID == y.ID && x.Epoch == y.Epoch && bytes.Equal(x.Plaintext, y.Plaintext) && bytes.Equal(x.Message, y.Message)
 	})
+}
+
+func TestReceivedFrom(t *testing.T) {
+	ctx := context.Background()
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			g := s.Group([]byte("r"))
+			tx := g.Begin()
+			for i := 0; i < 20; i++ {
+				tx.PutReceived(Received{Data: []byte{byte(i)}})
+			}
+			must(t, tx.Commit(ctx))
+			page, err := g.ReceivedFrom(ctx, 7, 5)
+			must(t, err)
+			if len(page) != 5 || page[0].Seq != 7 || page[4].Seq != 11 || page[0].Data[0] != 7 {
+				t.Fatalf("page %+v", page)
+			}
+			rest, err := g.ReceivedFrom(ctx, 18, 0)
+			must(t, err)
+			if len(rest) != 2 || rest[1].Seq != 19 {
+				t.Fatalf("rest %+v", rest)
+			}
+		})
+	}
+}
+
+// TestConcurrentTransactions runs transactions on several groups and on
+// one shared group from many goroutines, with readers alongside (run it
+// with -race), and checks that no transaction was lost.
+func TestConcurrentTransactions(t *testing.T) {
+	ctx := context.Background()
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			const workers, steps = 4, 15
+			errs := make(chan error, workers*2)
+			var wg sync.WaitGroup
+			for w := 0; w < workers; w++ {
+				wg.Add(2)
+				go func() { // own group: epoch transitions
+					defer wg.Done()
+					g := s.Group([]byte{'w', byte(w)})
+					for n := 0; n < steps; n++ {
+						tx := g.Begin()
+						tx.PutEpoch(Epoch{ID: eid("w", w*100+n), Number: uint64(n), State: []byte{byte(n)}})
+						tx.SetHead(eid("w", w*100+n))
+						if n >= 2 {
+							tx.DropEpoch(eid("w", w*100+n-2))
+						}
+						if err := tx.Commit(ctx); err != nil {
+							errs <- err
+							return
+						}
+						if _, err := g.Head(ctx); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+				go func() { // shared group: outbox entries
+					defer wg.Done()
+					g := s.Group([]byte("shared"))
+					for n := 0; n < steps; n++ {
+						tx := g.Begin()
+						tx.AddOutbox(EpochID{}, []byte{byte(w)}, nil)
+						if err := tx.Commit(ctx); err != nil {
+							errs <- err
+							return
+						}
+						if _, err := g.Outbox(ctx); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			ob, err := s.Group([]byte("shared")).Outbox(ctx)
+			must(t, err)
+			if len(ob) != workers*steps {
+				t.Fatalf("%d outbox entries, want %d", len(ob), workers*steps)
+			}
+			for w := 0; w < workers; w++ {
+				g := s.Group([]byte{'w', byte(w)})
+				if _, n, err := g.HeadID(ctx); err != nil || n != steps-1 {
+					t.Fatalf("worker %d head %d %v", w, n, err)
+				}
+				if ids, _ := g.EpochIDs(ctx); len(ids) != 2 {
+					t.Fatalf("worker %d keeps %d epochs", w, len(ids))
+				}
+			}
+		})
+	}
 }

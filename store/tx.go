@@ -247,6 +247,16 @@ func (tx *Transaction) Commit(ctx context.Context) error {
 	if tx.err != nil {
 		return tx.err
 	}
+	purge, err := tx.apply(ctx)
+	if err != nil {
+		return err
+	}
+	// Purging (a compaction on leveldb) runs after the group is unlocked,
+	// so that readers of the group do not wait for it.
+	return purge()
+}
+
+func (tx *Transaction) apply(ctx context.Context) (func() error, error) {
 	g, s := tx.g, tx.g.s
 	g.lock.rw.Lock()
 	defer g.lock.rw.Unlock()
@@ -254,20 +264,20 @@ func (tx *Transaction) Commit(ctx context.Context) error {
 	// Epochs dropped: delete everything filed under them.
 	for _, id := range tx.dropOrder {
 		if _, ok := tx.epochs[id]; ok {
-			return fmt.Errorf("%w: epoch %x is both put and dropped", ErrInvalidArgument, id[:8])
+			return nil, fmt.Errorf("%w: epoch %x is both put and dropped", ErrInvalidArgument, id[:8])
 		}
 		err := s.each(ctx, g.id, epochPrefix(g.id, id), KindEpoch, true, func(key ds.Key, _ []byte) error {
 			tx.w.set(key, writeOp{})
 			return nil
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		tx.w.purgePrefix(epochPrefix(g.id, id))
 	}
 	for _, id := range tx.needEpoch {
 		if err := tx.epochStored(ctx, id); err != nil {
-			return err
+			return nil, err
 		}
 	}
 
@@ -275,13 +285,13 @@ func (tx *Transaction) Commit(ctx context.Context) error {
 	if tx.head != nil {
 		id := *tx.head
 		if err := tx.epochStored(ctx, id); err != nil {
-			return err
+			return nil, err
 		}
 		num, ok := tx.epochs[id]
 		if !ok {
 			var e Epoch
 			if err := s.get(ctx, g.id, keyEpoch(g.id, id), KindEpoch, &e); err != nil {
-				return err
+				return nil, err
 			}
 			num = e.Number
 		}
@@ -291,10 +301,10 @@ func (tx *Transaction) Commit(ctx context.Context) error {
 		var h head
 		err := s.get(ctx, g.id, keyHead(g.id), KindHead, &h)
 		if err != nil && !errors.Is(err, ErrNotFound) {
-			return err
+			return nil, err
 		}
 		if err == nil && tx.drops[h.ID] {
-			return fmt.Errorf("%w: epoch %x is the head and cannot be dropped", ErrInvalidArgument, h.ID[:8])
+			return nil, fmt.Errorf("%w: epoch %x is the head and cannot be dropped", ErrInvalidArgument, h.ID[:8])
 		}
 	}
 
@@ -303,10 +313,10 @@ func (tx *Transaction) Commit(ctx context.Context) error {
 		e, ok := tx.outbox[m.id]
 		if !ok {
 			if op, deleted := tx.w.ops[keyOutbox(g.id, m.id)]; deleted && op.rec == nil {
-				return fmt.Errorf("%w: outbox entry %d is moved and acknowledged", ErrInvalidArgument, m.id)
+				return nil, fmt.Errorf("%w: outbox entry %d is moved and acknowledged", ErrInvalidArgument, m.id)
 			}
 			if err := s.get(ctx, g.id, keyOutbox(g.id, m.id), KindOutbox, &e); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		e.Epoch, e.Message = m.epoch, m.message
@@ -317,7 +327,7 @@ func (tx *Transaction) Commit(ctx context.Context) error {
 	for _, ref := range tx.kpUsed {
 		var kp KeyPackage
 		if err := s.get(ctx, nil, keyKeyPackage(ref), KindKeyPackage, &kp); err != nil {
-			return err
+			return nil, err
 		}
 		if !kp.LastResort {
 			tx.w.del(keyKeyPackage(ref))
@@ -330,7 +340,7 @@ func (tx *Transaction) Commit(ctx context.Context) error {
 			continue
 		}
 		if ok, err := s.has(ctx, g.id, o.kind, o.key); err != nil {
-			return err
+			return nil, err
 		} else if ok {
 			tx.w.purgePrefix(o.key)
 		}
@@ -342,7 +352,7 @@ func (tx *Transaction) Commit(ctx context.Context) error {
 		g.lock.seqMu.Unlock()
 		tx.w.put(g.id, keySeq(g.id), KindSequence, &next)
 	}
-	return tx.w.commit(ctx)
+	return tx.w.apply(ctx)
 }
 
 // epochStored checks that id is stored or put in this transaction, and not

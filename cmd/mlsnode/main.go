@@ -17,6 +17,7 @@ Usage:
   mlsnode init     [flags]              create the identity and the store
   mlsnode run      [flags]              run the daemon
   mlsnode demo     [flags]              several nodes in one process: partition, heal, converge
+  mlsnode sim      [flags] SCENARIO     the deterministic simulator (mlsnode sim list)
   mlsnode id       [flags]              this node's peer id and addresses
   mlsnode peers    [flags]              connected peers
   mlsnode connect  [flags] <multiaddr>  dial a peer
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdRun(ctx, rest, stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, rest, stdout, stderr)
+	case "sim":
+		return runSim(rest, stdout, stderr)
 	case "id", "peers", "connect", "group", "send", "tail", "net":
 		return cmdClient(ctx, cmd, rest, stdout, stderr)
 	}

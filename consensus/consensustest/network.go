@@ -221,14 +221,18 @@ func (n *Network) Broadcast(from int, env consensus.Envelope) {
 	}
 }
 
-// Filter selects messages; -1 matches any member.
-type Filter struct{ From, To int }
+// Filter selects messages: From and To are member indexes (-1 matches
+// any member), Kind an envelope kind (0 matches any).
+type Filter struct {
+	From, To int
+	Kind     consensus.EnvelopeKind
+}
 
 // Any matches every message.
-var Any = Filter{-1, -1}
+var Any = Filter{From: -1, To: -1}
 
 func (f Filter) match(m *Message) bool {
-	return (f.From < 0 || f.From == m.From) && (f.To < 0 || f.To == m.To)
+	return (f.From < 0 || f.From == m.From) && (f.To < 0 || f.To == m.To) && (f.Kind == 0 || f.Kind == m.Env.Kind)
 }
 
 // Deliver delivers the due messages that match f, and what they cause,

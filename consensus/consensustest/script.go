@@ -122,6 +122,16 @@ func (r *Runner) filter(kv map[string]string) (Filter, error) {
 			return f, err
 		}
 	}
+	if s, ok := kv["kind"]; ok {
+		for k := consensus.EnvelopeKind(1); k < 32; k++ {
+			if k.String() == s {
+				f.Kind = k
+			}
+		}
+		if f.Kind == 0 {
+			return f, fmt.Errorf("unknown kind %q", s)
+		}
+	}
 	return f, nil
 }
 

@@ -55,6 +55,7 @@ type Node struct {
 type packet struct {
 	from, to string
 	env      consensus.Envelope
+	due      uint64 // network tick from which it may be delivered
 }
 
 type sentMsg struct {
@@ -72,6 +73,9 @@ type Network struct {
 	names []string
 	queue []packet
 	cut   map[[2]string]bool
+	// delay holds packets on a link for that many network ticks.
+	delay map[[2]string]uint64
+	now   uint64
 	// side assigns nodes to partition sides (0: unassigned, linked to
 	// all); a node added later takes its adder's side.
 	side map[string]int
@@ -90,7 +94,7 @@ func New(opts Options, names ...string) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Network{opts: opts, cs: cs, nodes: map[string]*Node{}, cut: map[[2]string]bool{}, side: map[string]int{}, Errors: map[string]int{}}
+	n := &Network{opts: opts, cs: cs, nodes: map[string]*Node{}, cut: map[[2]string]bool{}, delay: map[[2]string]uint64{}, side: map[string]int{}, Errors: map[string]int{}}
 	for _, name := range names {
 		if _, err := n.newNode(name); err != nil {
 			return nil, err
@@ -187,6 +191,10 @@ func (n *Network) member(name string) (*Node, error) {
 	return nd, nil
 }
 
+// SigningKey is the named node's signature key (for tests that forge or
+// pre-sign messages).
+func (n *Network) SigningKey(name string) *suite.SigningKey { return n.nodes[name].key }
+
 // Node returns the named node.
 func (n *Network) Node(name string) *Node { return n.nodes[name] }
 
@@ -215,12 +223,12 @@ func (n *Network) flush(nd *Node) {
 	for _, env := range rd.Messages {
 		for _, to := range n.names {
 			if to != nd.Name {
-				n.queue = append(n.queue, packet{from: nd.Name, to: to, env: env})
+				n.enqueue(packet{from: nd.Name, to: to, env: env})
 			}
 		}
 	}
 	for _, d := range rd.Direct {
-		n.queue = append(n.queue, packet{from: nd.Name, to: string(d.To), env: d.Envelope})
+		n.enqueue(packet{from: nd.Name, to: string(d.To), env: d.Envelope})
 	}
 	for _, d := range rd.Delivered {
 		if nd.delivered[d.ID] {
@@ -243,6 +251,11 @@ func (n *Network) flush(nd *Node) {
 	for _, ev := range rd.Fork {
 		n.logf("%s: %s", nd.Name, renderEvent(ev))
 	}
+}
+
+func (n *Network) enqueue(p packet) {
+	p.due = n.now + n.delay[[2]string{p.from, p.to}]
+	n.queue = append(n.queue, p)
 }
 
 func renderEvent(ev fork.Event) string {
@@ -269,15 +282,21 @@ func (n *Network) flushAll() {
 // deliveries happened), dropping those across a cut.
 func (n *Network) Deliver(limit int) int {
 	done := 0
+	var held []packet
 	for len(n.queue) > 0 && done < limit {
 		p := n.queue[0]
 		n.queue = n.queue[1:]
 		if n.cut[[2]string{p.from, p.to}] || n.side[p.from] != n.side[p.to] {
 			continue
 		}
+		if p.due > n.now {
+			held = append(held, p)
+			continue
+		}
 		done++
 		n.receive(p)
 	}
+	n.queue = append(held, n.queue...)
 	return done
 }
 
@@ -326,8 +345,9 @@ func (n *Network) maybeJoin(nd *Node, env consensus.Envelope) {
 	}
 }
 
-// Tick advances every member by one tick, then delivers everything.
+// Tick advances every member by one tick, then delivers everything due.
 func (n *Network) Tick() {
+	n.now++
 	for _, name := range n.names {
 		if m := n.nodes[name].Member; m != nil {
 			m.Tick()
@@ -351,6 +371,9 @@ func (n *Network) Partition(sides ...[]string) {
 	}
 }
 
+// Delay holds what travels from -> to for ticks network ticks.
+func (n *Network) Delay(from, to string, ticks uint64) { n.delay[[2]string{from, to}] = ticks }
+
 // Drop cuts the link from -> to.
 func (n *Network) Drop(from, to string) { n.cut[[2]string{from, to}] = true }
 
@@ -358,6 +381,7 @@ func (n *Network) Drop(from, to string) { n.cut[[2]string{from, to}] = true }
 func (n *Network) Heal() {
 	clear(n.cut)
 	clear(n.side)
+	clear(n.delay)
 }
 
 // Send has a member send text.
@@ -473,12 +497,33 @@ func (n *Network) roster(m *fork.Member) []string {
 	return out
 }
 
-// Check renders the invariants: whether the live members agree on one
-// head, and which messages some member that should have one lacks.
+// Check renders the invariants: whether the members agree on one head,
+// and which messages some member that should have one lacks. A node that
+// no other node's head lists as a member (a removed adversary that
+// believes itself in) is listed apart and neither owed messages nor
+// counted as a fork.
 func (n *Network) Check(w io.Writer) {
+	var outside []string
+	for _, name := range n.liveMembers() {
+		listed := false
+		for _, other := range n.liveMembers() {
+			if other != name && slices.Contains(n.roster(n.nodes[other].Member), name) {
+				listed = true
+			}
+		}
+		if !listed && len(n.liveMembers()) > 1 {
+			outside = append(outside, name)
+		}
+	}
+	if len(outside) > 0 {
+		fmt.Fprintf(w, "outside the group: %s\n", strings.Join(outside, ","))
+	}
 	heads := map[consensus.EpochID][]string{}
 	var order []consensus.EpochID
 	for _, name := range n.liveMembers() {
+		if slices.Contains(outside, name) {
+			continue
+		}
 		id := n.nodes[name].Member.Core().HeadID()
 		if _, ok := heads[id]; !ok {
 			order = append(order, id)
@@ -494,12 +539,17 @@ func (n *Network) Check(w io.Writer) {
 		}
 		fmt.Fprintf(w, "forked: %s\n", strings.Join(parts, " "))
 	}
-	live := n.liveMembers()
+	var live []string
+	for _, name := range n.liveMembers() {
+		if !slices.Contains(outside, name) {
+			live = append(live, name)
+		}
+	}
 	var lost, excused []string
-	for i, s := range n.sent {
+	for _, s := range n.sent {
 		for _, r := range live {
 			nd := n.nodes[r]
-			if r == s.from || !slices.Contains(s.members, r) || nd.joinedAt > i && !slices.Contains(s.members, r) {
+			if r == s.from || !slices.Contains(s.members, r) {
 				continue
 			}
 			if nd.delivered[s.id] {

@@ -29,7 +29,8 @@ import (
 //	add <by> <name>             commit the addition of a new node
 //	partition a,b c,d           cut every link between the sides
 //	drop <from> <to>            cut one direction of one link
-//	heal                        restore every link
+//	delay <from> <to> <ticks>   hold that direction's packets for ticks
+//	heal                        restore every link, lift every delay
 //	deliver                     deliver everything in flight
 //	tick [n]                    n rounds of: every member ticks, deliver all
 //	status                      every node's head and roster
@@ -115,6 +116,9 @@ func runCommand(net *Network, line string) (string, *Network, error) {
 		net.Partition(sides...)
 	case "drop":
 		net.Drop(args[0], args[1])
+	case "delay":
+		ticks, _ := strconv.ParseUint(args[2], 10, 64)
+		net.Delay(args[0], args[1], ticks)
 	case "heal":
 		net.Heal()
 	case "deliver":
