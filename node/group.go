@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -47,6 +46,11 @@ type group struct {
 	removed      bool
 	serving      *serving
 	history      [][]byte // recent application envelopes (history.go)
+	// proposalAt is the tick count when a proposal from another member
+	// (a Leave) was accepted and not yet committed; 0 when none.
+	proposalAt uint64
+	proposer   uint32
+	ticks      uint64
 
 	// ctx ends when the group stops; bg tracks the goroutines of its
 	// sync requests.
@@ -203,7 +207,9 @@ func (g *group) run() {
 		case fn := <-g.cmds:
 			fn()
 		case <-t.C:
+			g.ticks++
 			g.m.Tick()
+			g.commitProposals()
 		case p := <-g.nudges:
 			// A peer (re)connected: it may hold messages this node
 			// missed. Commits come through fork's beacons and fetches.
@@ -229,6 +235,40 @@ func (g *group) step(in inbound) {
 	}
 	g.remember(in.env)
 	g.n.met.envelopesIn.WithLabelValues("accepted").Inc()
+	if in.env.Kind == consensus.KindProposal {
+		if msg, err := wire.ParseMLSMessage(in.env.Body); err == nil && msg.PublicMessage != nil {
+			g.proposalAt = g.ticks + 1
+			g.proposer = msg.PublicMessage.Content.Sender.LeafIndex
+		}
+	}
+}
+
+// commitProposals commits proposals received from others (a member's
+// Leave) a few ticks after they arrived, on one designated member only:
+// the lowest leaf other than the proposer. If it is offline nobody
+// commits until another member commits for its own reasons; if two
+// commit, the ordering rule settles the race.
+func (g *group) commitProposals() {
+	if g.proposalAt == 0 || g.ticks < g.proposalAt+3 {
+		return
+	}
+	g.proposalAt = 0
+	head := g.m.Core().Head()
+	if head == nil {
+		return
+	}
+	own := uint32(head.OwnLeaf())
+	for _, li := range head.Tree().Members() {
+		if uint32(li) == g.proposer {
+			continue
+		}
+		if uint32(li) == own {
+			if err := g.m.Commit(); err != nil {
+				g.log.Debug("committing received proposals", "err", err)
+			}
+		}
+		return
+	}
 }
 
 func (g *group) drainReady() {
@@ -420,7 +460,7 @@ func (g *group) persist(rd *fork.Ready, delivered []consensus.Delivered, metaCha
 				parent = r.Parent
 			}
 		}
-		tx.PutEpoch(store.Epoch{ID: toStoreID(p.HeadID), Number: g.m.Core().Head().Epoch(), Parent: toStoreID(parent), State: p.HeadState})
+		tx.PutEpoch(store.Epoch{ID: toStoreID(p.HeadID), Number: g.headEpoch(p), Parent: toStoreID(parent), State: p.HeadState})
 		tx.SetHead(toStoreID(p.HeadID))
 		newEpochs[p.HeadID] = true
 		for id := range g.storedEpochs {
@@ -502,7 +542,7 @@ func (g *group) noteEvents(evs []consensus.Event) bool {
 	for _, e := range evs {
 		switch e.Kind {
 		case consensus.EventEpochMerged:
-			tree := g.m.Core().Head().Tree()
+			tree := g.tree()
 			actor := g.peerAt(tree, e.Committer)
 			for _, leaf := range e.Added {
 				p := g.peerAt(tree, leaf)
@@ -524,9 +564,17 @@ func (g *group) noteEvents(evs []consensus.Event) bool {
 	return changed
 }
 
+// peerString renders an identity the ordering layer reports: raw peer id
+// bytes, or an encoded MLS Credential whose identity is the peer id.
 func peerString(ident []byte) string {
 	if p, err := peer.IDFromBytes(ident); err == nil {
 		return p.String()
+	}
+	var cred wire.Credential
+	if codec.Unmarshal(ident, &cred) == nil {
+		if p, err := peer.IDFromBytes(cred.Identity); err == nil {
+			return p.String()
+		}
 	}
 	return hex.EncodeToString(ident)
 }
@@ -552,7 +600,7 @@ func (g *group) emitEvents(evs []consensus.Event, now time.Time) {
 			ev := base
 			ev.Kind = EventEpochChanged
 			g.n.events.publish(ev)
-			tree := g.m.Core().Head().Tree()
+			tree := g.tree()
 			actor := g.peerAt(tree, e.Committer)
 			for _, leaf := range e.Added {
 				ev := base
@@ -590,6 +638,9 @@ func (g *group) status() (GroupStatus, error) {
 	defer cancel()
 	err := g.do(ctx, func() error {
 		head := g.m.Core().Head()
+		if head == nil {
+			return fmt.Errorf("%w: this node is no longer a member", ErrUnknownGroup)
+		}
 		id := g.m.Core().HeadID()
 		st = GroupStatus{
 			Group: g.hexID, Epoch: head.Epoch(), EpochID: hex.EncodeToString(id[:]),
@@ -607,6 +658,9 @@ func (g *group) members() ([]Member, error) {
 	defer cancel()
 	err := g.do(ctx, func() error {
 		head := g.m.Core().Head()
+		if head == nil {
+			return fmt.Errorf("%w: this node is no longer a member", ErrUnknownGroup)
+		}
 		tree := head.Tree()
 		own := head.OwnLeaf()
 		for _, li := range tree.Members() {
@@ -631,7 +685,10 @@ func (g *group) members() ([]Member, error) {
 }
 
 func (g *group) leafOf(p peer.ID) (uint32, bool) {
-	tree := g.m.Core().Head().Tree()
+	tree := g.tree()
+	if tree == nil {
+		return 0, false
+	}
 	for _, li := range tree.Members() {
 		leaf := tree.Leaf(li)
 		if leaf != nil && bytes.Equal(leaf.Credential.Identity, []byte(p)) {
@@ -641,7 +698,6 @@ func (g *group) leafOf(p peer.ID) (uint32, bool) {
 	return 0, false
 }
 
-var errRemoved = errors.New("node: removed from the group")
 
 func (g *group) emitForkEvents(evs []fork.Event, now time.Time) {
 	for _, e := range evs {
@@ -678,4 +734,25 @@ func (g *group) emitForkEvents(evs []fork.Event, now time.Time) {
 			g.log.Info("fork event", "kind", e.Kind, "peer", base.Peer, "rival_epoch", e.Rival.Epoch, "count", e.Count)
 		}
 	}
+}
+
+// tree is the head epoch's ratchet tree, nil once this member is out.
+func (g *group) tree() *ratchettree.Tree {
+	if h := g.m.Core().Head(); h != nil {
+		return h.Tree()
+	}
+	return nil
+}
+
+// headEpoch is the epoch number of the persisted head.
+func (g *group) headEpoch(p *consensus.Persist) uint64 {
+	for _, r := range p.Retained {
+		if r.Ref.ID == p.HeadID {
+			return r.Ref.Epoch
+		}
+	}
+	if h := g.m.Core().Head(); h != nil {
+		return h.Epoch()
+	}
+	return 0
 }

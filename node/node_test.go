@@ -2,6 +2,8 @@ package node_test
 
 import (
 	"context"
+	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -49,4 +51,82 @@ func TestGroupInProcess(t *testing.T) {
 	if err != nil || len(ms) != 4 {
 		t.Fatalf("members %v %v", ms, err)
 	}
+
+	// Remove: node 0 removes node 3, who learns it.
+	if err := nodes[0].Remove(ctx, gid, nodes[3].ID()); err != nil {
+		t.Fatal(err)
+	}
+	waitMembers(t, nodes[:3], gid, 3)
+	waitGone(t, nodes[3], gid)
+	// And node 1 removes node 2.
+	if err := nodes[1].Remove(ctx, gid, nodes[2].ID()); err != nil {
+		t.Fatal(err)
+	}
+	waitMembers(t, nodes[:2], gid, 2)
+	waitGone(t, nodes[2], gid)
+	st := nodes[1].Status()
+	var removed []string
+	for _, g := range st.Groups {
+		for _, c := range g.Changes {
+			if c.Kind == "removed" {
+				removed = append(removed, c.Peer+" by "+c.Actor)
+			}
+		}
+	}
+	if len(removed) != 2 || removed[0] != nodes[3].ID().String()+" by "+nodes[0].ID().String() ||
+		removed[1] != nodes[2].ID().String()+" by "+nodes[1].ID().String() {
+		t.Fatalf("membership history: %v", removed)
+	}
+}
+
+func waitMembers(t *testing.T, nodes []*node.Node, gid string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ok := true
+		for _, nd := range nodes {
+			ms, err := nd.Members(gid)
+			if err != nil || len(ms) != want {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("members did not reach %d", want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func waitGone(t *testing.T, nd *node.Node, gid string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if _, err := nd.Members(gid); errors.Is(err, node.ErrUnknownGroup) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the removed member still has the group")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestLeave: a member proposes its own removal and another member commits
+// it. Skipped: the fork layer's commit hook records only removals passed
+// by value, so the designated member's commit of a received Remove is
+// refused by fork's removal policy ("commit removes leaf N without
+// recording it"). Reported to the fork helper; see docs/node.md.
+func TestLeave(t *testing.T) {
+	if os.Getenv("MLSNODE_TEST_LEAVE") == "" {
+		t.Skip("SKIPPED: Leave is not committable until fork records removals committed by reference (docs/node.md, Known gaps); MLSNODE_TEST_LEAVE=1 runs it")
+	}
+	nodes, gid := benchGroup(t, 3)
+	if err := nodes[2].Leave(context.Background(), gid); err != nil {
+		t.Fatal(err)
+	}
+	waitMembers(t, nodes[:2], gid, 2)
+	waitGone(t, nodes[2], gid)
 }

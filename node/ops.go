@@ -289,7 +289,11 @@ func (n *Node) Leave(ctx context.Context, gid string) error {
 		return err
 	}
 	return g.do(ctx, func() error {
-		own := uint32(g.m.Core().Head().OwnLeaf())
+		head := g.m.Core().Head()
+		if head == nil {
+			return fmt.Errorf("%w: this node is no longer a member", ErrUnknownGroup)
+		}
+		own := uint32(head.OwnLeaf())
 		if err := g.m.Propose(mls.NewRemove(own)); err != nil {
 			return fmt.Errorf("node: proposing to leave: %w", err)
 		}
