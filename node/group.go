@@ -698,7 +698,6 @@ func (g *group) leafOf(p peer.ID) (uint32, bool) {
 	return 0, false
 }
 
-
 func (g *group) emitForkEvents(evs []fork.Event, now time.Time) {
 	for _, e := range evs {
 		base := Event{Group: g.hexID, Time: now}
