@@ -31,11 +31,12 @@ type group struct {
 	log   *slog.Logger
 	sg    *store.Group
 
-	inbox  chan inbound
-	cmds   chan func()
-	quit   chan struct{} // closed by stop
-	done   chan struct{} // closed when run returns
-	nudges chan peer.ID
+	inbox    chan inbound
+	cmds     chan func()
+	quit     chan struct{} // closed by stop, or by the loop when it ends by itself
+	quitOnce sync.Once
+	done     chan struct{} // closed when run returns
+	nudges   chan peer.ID
 
 	// loop-owned
 	m            machine
@@ -174,11 +175,7 @@ func (g *group) do(ctx context.Context, fn func() error) error {
 }
 
 func (g *group) stop() {
-	select {
-	case <-g.quit:
-	default:
-		close(g.quit)
-	}
+	g.closeQuit()
 	<-g.done
 	g.cancel()
 	g.bg.Wait()
@@ -218,14 +215,14 @@ func (g *group) run() {
 		g.drainReady()
 		if g.removed {
 			g.n.dropGroup(g)
-			g.drainQuit()
+			g.closeQuit() // callers of do stop waiting at once
 			return
 		}
 	}
 }
 
-// drainQuit lets the node's stop() return after the loop ended by itself.
-func (g *group) drainQuit() {}
+// closeQuit closes quit once, from stop or from the loop itself.
+func (g *group) closeQuit() { g.quitOnce.Do(func() { close(g.quit) }) }
 
 func (g *group) step(in inbound) {
 	if err := g.m.Step(fork.PeerID(in.from), in.env); err != nil {
