@@ -60,6 +60,12 @@ type Config struct {
 	// CommitHook, if set, may edit the by-value proposals of every commit
 	// the Core creates (package fork keeps a GroupContext extension up to
 	// date with it). It must be deterministic.
+	// SealHandshakes makes the Core send its commits, proposals and
+	// evidence as KindSealed envelopes, encrypted under a key only
+	// members of the epoch can derive, so that the topic does not show
+	// who adds or removes whom (docs/ordering.md, "Sealed handshakes").
+	// A Core opens sealed envelopes whatever this says.
+	SealHandshakes bool
 	// SkipPersist leaves Ready.Persist nil (the simulator, which never
 	// restarts a Core, skips the cost of encoding the state each step).
 	SkipPersist bool
@@ -67,6 +73,10 @@ type Config struct {
 	MaxPendingEpochs int
 
 	CommitHook func(head *mls.Group, proposals []*wire.Proposal) []*wire.Proposal
+	// CommitHookRefs, if set, is used instead of CommitHook and also sees
+	// the proposals the commit will include by reference (read only):
+	// those received in the head epoch, in order.
+	CommitHookRefs func(head *mls.Group, byValue, byRef []*wire.Proposal) []*wire.Proposal
 }
 
 func (c *Config) withDefaults() Config {

@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"sort"
@@ -8,6 +9,7 @@ import (
 	"github.com/mlsnode/mlsnode/mls"
 	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/ratchettree"
+	"github.com/mlsnode/mlsnode/mls/suite"
 )
 
 // Core is the ordering state machine of one member in one group. It is not
@@ -16,6 +18,7 @@ import (
 type Core struct {
 	cfg     Config
 	groupID []byte
+	cs      *suite.Suite
 	tick    uint64
 
 	// The epoch tree: root is the oldest retained epoch, headNode the
@@ -70,6 +73,7 @@ func New(cfg Config) (*Core, error) {
 	c := &Core{
 		cfg:         cfg,
 		groupID:     append([]byte{}, g.GroupID()...),
+		cs:          g.Suite(),
 		nodes:       map[EpochID]*node{},
 		seenCommits: map[[32]byte]*node{},
 		pending:     map[EpochID]*pendingQueue{},
@@ -145,7 +149,8 @@ func (c *Core) persist() *Persist {
 		}
 	}
 	for _, n := range c.sortedNodes() {
-		r := RetainedEpoch{Ref: n.ref, State: n.state}
+		// A copy: the Core zeroes its own when the epoch is released.
+		r := RetainedEpoch{Ref: n.ref, State: bytes.Clone(n.state)}
 		if n.parent != nil {
 			r.Parent = n.parent.ref.ID
 			r.Commit, _ = n.env.MarshalBinary()
@@ -185,6 +190,9 @@ func (c *Core) HeadRef() EpochRef { return c.headNode.ref }
 
 // Now is the number of ticks since New.
 func (c *Core) Now() uint64 { return c.tick }
+
+// suite is the group's cipher suite.
+func (c *Core) suite() *suite.Suite { return c.cs }
 
 // RankRule is the rule the Core ranks rivals with.
 func (c *Core) RankRule() RankRule { return c.cfg.Rank }

@@ -147,3 +147,8 @@ func FuzzAdmins(f *testing.F) {
 	f.Add([]byte{4, 3, 'a', 'b', 'c'})
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzCanonical[Admins](t, data) })
 }
+
+func FuzzSealed(f *testing.F) {
+	f.Add([]byte{1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3, 0})
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzCanonical[Sealed](t, data) })
+}

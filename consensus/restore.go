@@ -33,7 +33,7 @@ func Restore(cfg Config, p *Persist) (*Core, error) {
 	}
 	for i := range p.Outbox {
 		o := p.Outbox[i]
-		if err := c.seal(&o); err != nil {
+		if err := c.sealApp(&o); err != nil {
 			return nil, err
 		}
 		c.delivered.add(o.ID)

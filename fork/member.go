@@ -2,7 +2,6 @@ package fork
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/mlsnode/mlsnode/consensus"
 	"github.com/mlsnode/mlsnode/mls"
-	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/suite"
 	"github.com/mlsnode/mlsnode/mls/wire"
 )
@@ -68,8 +66,10 @@ type Config struct {
 	// History bounds the head-chain epoch ids remembered (<= MaxHistory).
 	History int
 
-	// BeaconSeq is the first beacon sequence number to use; a restarted
-	// node passes State.BeaconSeq from its store.
+	// State restores fork's own state after a restart (the last
+	// Ready.State written); nil starts afresh. BeaconSeq, if larger, is
+	// the first beacon sequence number to use.
+	State     *State
 	BeaconSeq uint64
 	// KeyPackageLifetime is the lifetime of the fresh KeyPackage made for
 	// a rejoin when the member's own leaf carries none.
@@ -119,13 +119,6 @@ type Directed struct {
 	Envelope consensus.Envelope
 }
 
-// State is fork's own durable state, to persist with consensus.Persist.
-type State struct {
-	// BeaconSeq: after a restart, pass it as Config.BeaconSeq. Beacons
-	// with a lower sequence number are refused by peers as replays.
-	BeaconSeq uint64
-}
-
 // Ready is a Member's output since the last Advance: the consensus core's
 // output (Messages, Delivered, Events, Persist) merged with fork's own.
 // Persist (and State) must be written before Messages and Direct are sent,
@@ -169,6 +162,9 @@ type Member struct {
 	self    Identity
 	tick    uint64
 	seq     uint64 // next beacon sequence number
+	// seqLimit is the sequence number persisted in State: every number
+	// used is below it, so a restart from State never reuses one.
+	seqLimit uint64
 
 	// history is the head chain, oldest first, bounded by cfg.History;
 	// it outlives the retained states, so a fork point older than the
@@ -177,7 +173,7 @@ type Member struct {
 
 	det    detector
 	rival  *rival
-	losers []EpochID // heads of branches that lost to ours, newest last
+	losers []loser // heads of branches that lost to ours, newest last
 	// join records the last rejoin by external commit (nil if none).
 	join *joinRecord
 	// gone is set once this member knows it is out of the group for
@@ -186,12 +182,16 @@ type Member struct {
 
 	sent    []consensus.OutboxEntry // own messages, oldest first
 	sentIdx map[consensus.MessageID]int
-	seen    seenSet
+	// resentAt is when a logged message was last re-sent (same keys as
+	// sentIdx).
+	resentAt map[consensus.MessageID]uint64
+	seen     seenSet
 	// served lists fork points for which this member already re-sent its
 	// messages to rejoining members.
 	served []EpochRef
 
-	rand *nonceRand // the core's Rand (see sendWithNonce)
+	// stateDirty: Ready must carry a State.
+	stateDirty bool
 
 	out Ready
 }
@@ -202,20 +202,20 @@ func New(cfg Config) (*Member, error) {
 	if c.Core.Group == nil || c.Core.SigningKey == nil || c.Core.Rand == nil {
 		return nil, fmt.Errorf("%w: Core.Group, Core.SigningKey and Core.Rand are required", consensus.ErrConfig)
 	}
-	if c.Core.CommitHook != nil {
-		return nil, fmt.Errorf("%w: fork.Member installs Core.CommitHook itself", consensus.ErrConfig)
+	if c.Core.CommitHook != nil || c.Core.CommitHookRefs != nil {
+		return nil, fmt.Errorf("%w: fork.Member installs the commit hook itself", consensus.ErrConfig)
 	}
 	g := c.Core.Group
 	m := &Member{
-		cfg:     c,
-		groupID: slices.Clone(g.GroupID()),
-		suite:   g.Suite(),
-		self:    IdentityOf(&g.Tree().Leaf(g.OwnLeaf()).Credential),
-		seq:     c.BeaconSeq,
-		seen:    newSeenSet(c.MaxSeen),
-		sentIdx: map[consensus.MessageID]int{},
+		cfg:      c,
+		groupID:  slices.Clone(g.GroupID()),
+		suite:    g.Suite(),
+		self:     IdentityOf(&g.Tree().Leaf(g.OwnLeaf()).Credential),
+		seq:      c.BeaconSeq,
+		seen:     newSeenSet(c.MaxSeen),
+		sentIdx:  map[consensus.MessageID]int{},
+		resentAt: map[consensus.MessageID]uint64{},
 	}
-	m.rand = &nonceRand{r: c.Core.Rand}
 	m.det.init()
 	core, err := consensus.New(m.coreConfig(g))
 	if err != nil {
@@ -226,6 +226,9 @@ func New(cfg Config) (*Member, error) {
 	for i := len(chain) - 1; i >= 0; i-- {
 		m.history = append(m.history, chain[i])
 	}
+	if st := c.State; st != nil {
+		m.restore(st)
+	}
 	m.beaconNow()
 	m.drain()
 	return m, nil
@@ -235,8 +238,7 @@ func New(cfg Config) (*Member, error) {
 func (m *Member) coreConfig(g *mls.Group) consensus.Config {
 	cc := m.cfg.Core
 	cc.Group = g
-	cc.Rand = m.rand
-	cc.CommitHook = recordRemovalsHook
+	cc.CommitHookRefs = recordRemovalsHook
 	cc.Membership = removalPolicy{inner: m.cfg.Core.Membership}
 	return cc
 }
@@ -326,61 +328,8 @@ func (m *Member) Send(data []byte) (consensus.MessageID, error) {
 // sendWithNonce seals data under the given nonce, so that a re-send keeps
 // the message id (SHA-256 of the credential and the nonce, see
 // consensus.MessageID).
-//
-// consensus.Core has no such entry point yet (requested); until it does,
-// the nonce reaches Core.Send through the Rand the core was given, which
-// Send reads first for its nonce. The returned id is checked against the
-// one the nonce must give, so a change in the core fails loudly here
-// rather than re-sending under new ids.
 func (m *Member) sendWithNonce(nonce [16]byte, data []byte) (consensus.MessageID, error) {
-	m.rand.inject(nonce)
-	id, err := m.core.Send(data)
-	injected := m.rand.take()
-	if err != nil {
-		return id, err
-	}
-	if injected || id != m.messageID(nonce) {
-		return id, fmt.Errorf("%w: the core did not seal under the given nonce", errInternal)
-	}
-	return id, nil
-}
-
-// messageID is consensus's message id for a nonce of this member.
-func (m *Member) messageID(nonce [16]byte) consensus.MessageID {
-	head := m.core.Head()
-	cred, _ := codec.Marshal(&head.Tree().Leaf(head.OwnLeaf()).Credential)
-	h := sha256.New()
-	h.Write([]byte("mlsnode message id"))
-	h.Write(cred)
-	h.Write(nonce[:])
-	var id consensus.MessageID
-	copy(id[:], h.Sum(nil))
-	return id
-}
-
-// nonceRand is the Rand handed to the core: the caller's, except that one
-// injected 16-byte nonce is returned by the next 16-byte read.
-type nonceRand struct {
-	r       io.Reader
-	pending bool
-	nonce   [16]byte
-}
-
-func (n *nonceRand) inject(nonce [16]byte) { n.nonce, n.pending = nonce, true }
-
-// take clears the injection and reports whether it was still unused.
-func (n *nonceRand) take() bool {
-	unused := n.pending
-	n.pending = false
-	return unused
-}
-
-func (n *nonceRand) Read(p []byte) (int, error) {
-	if n.pending && len(p) == len(n.nonce) {
-		n.pending = false
-		return copy(p, n.nonce[:]), nil
-	}
-	return n.r.Read(p)
+	return m.core.SendWithNonce(nonce, data)
 }
 
 // Propose sends a proposal in the head epoch.
@@ -403,14 +352,23 @@ func (m *Member) Commit(proposals ...*wire.Proposal) error {
 }
 
 // HasReady reports whether Ready has anything.
-func (m *Member) HasReady() bool { return !m.out.IsEmpty() }
+func (m *Member) HasReady() bool { return m.stateDirty || !m.out.IsEmpty() }
 
 // Ready returns the output accumulated since the last Advance.
-func (m *Member) Ready() Ready { return m.out }
+func (m *Member) Ready() Ready {
+	rd := m.out
+	if m.stateDirty {
+		rd.State = m.currentState()
+	}
+	return rd
+}
 
 // Advance acknowledges that the caller has acted on rd (persisted, sent,
 // delivered).
-func (m *Member) Advance(rd Ready) { m.out = Ready{} }
+func (m *Member) Advance(rd Ready) {
+	m.out = Ready{}
+	m.stateDirty = false
+}
 
 // drain moves the core's output into the Member's Ready, keeping fork's
 // own view (history, sent log, seen ids) in step with it.
@@ -465,6 +423,7 @@ func (m *Member) pushHistory(ref EpochRef) {
 	if over := len(m.history) - m.cfg.History; over > 0 {
 		m.history = slices.Delete(m.history, 0, over)
 	}
+	m.stateChanged()
 }
 
 // inHistory reports whether id is on this member's head chain, as far as
@@ -492,12 +451,14 @@ func (m *Member) historyNewestFirst(n int) []EpochRef {
 func (m *Member) logOutbox(id consensus.MessageID, epoch EpochID) {
 	if i, ok := m.sentIdx[id]; ok {
 		m.sent[i].EpochID = epoch
+		m.stateChanged()
 	}
 }
 
 // logSent keeps an own message for re-send after a heal; a message
 // already logged takes its newer epoch.
 func (m *Member) logSent(e consensus.OutboxEntry) {
+	defer m.stateChanged()
 	if i, ok := m.sentIdx[e.ID]; ok {
 		m.sent[i].EpochID = e.EpochID
 		return
@@ -507,6 +468,7 @@ func (m *Member) logSent(e consensus.OutboxEntry) {
 	if over := len(m.sent) - m.cfg.MaxSentLog; over > 0 {
 		for _, old := range m.sent[:over] {
 			delete(m.sentIdx, old.ID)
+			delete(m.resentAt, old.ID)
 		}
 		m.sent = slices.Delete(m.sent, 0, over)
 		for i, e := range m.sent {

@@ -11,15 +11,16 @@ import (
 	"github.com/mlsnode/mlsnode/mls/wire"
 )
 
-// recordRemovalsHook is the consensus CommitHook of every Member: each
-// commit it creates keeps the removed set (ExtensionTypeRemoved) right.
-func recordRemovalsHook(head *mls.Group, proposals []*wire.Proposal) []*wire.Proposal {
-	out, err := RecordRemovals(head.Context(), head.Tree(), proposals)
+// recordRemovalsHook is the consensus commit hook of every Member: each
+// commit it creates keeps the removed set (ExtensionTypeRemoved) right,
+// for the proposals it carries by value and those it references.
+func recordRemovalsHook(head *mls.Group, byValue, byRef []*wire.Proposal) []*wire.Proposal {
+	out, err := RecordRemovals(head.Context(), head.Tree(), byValue, byRef)
 	if err != nil {
-		// The removed set is full or damaged: commit as asked; the
-		// policy below then refuses the commit everywhere, ours first,
-		// rather than let a removal go unrecorded.
-		return proposals
+		// The removed set is full, damaged or cannot be merged: commit
+		// as asked; the policy below then refuses the commit everywhere,
+		// ours first, rather than let a removal go unrecorded.
+		return byValue
 	}
 	return out
 }
