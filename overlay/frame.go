@@ -111,6 +111,10 @@ func readFrame(r *bufio.Reader, max int) ([]byte, error) {
 		if i == binary.MaxVarintLen64 || (i == binary.MaxVarintLen64-1 && c > 1) {
 			return nil, malformed("frame length overflows", nil)
 		}
+		if c == 0 && i > 0 {
+			// A trailing zero group: a longer encoding of a shorter number.
+			return nil, malformed("frame length not minimal", nil)
+		}
 		n |= uint64(c&0x7f) << (7 * i)
 		if c < 0x80 {
 			break

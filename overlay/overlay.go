@@ -41,7 +41,8 @@ type Overlay struct {
 	kp   *kpDirectory
 	mail *mailbox
 
-	disc *discovery
+	disc   *discovery
+	notify *network.NotifyBundle
 }
 
 // New builds a real libp2p host (TCP and QUIC on cfg.ListenAddrs, the gater,
@@ -103,10 +104,11 @@ func build(ctx context.Context, h host.Host, g *Gater, c Config, own bool) (*Ove
 	h.SetStreamHandler(SyncProtocol, o.serve(SyncProtocol, o.handleSync))
 	h.SetStreamHandler(KeyPackageProtocol, o.serve(KeyPackageProtocol, o.kp.handle))
 	h.SetStreamHandler(MailboxProtocol, o.serve(MailboxProtocol, o.mail.handle))
-	h.Network().Notify(&network.NotifyBundle{
+	o.notify = &network.NotifyBundle{
 		ConnectedF:    func(_ network.Network, c network.Conn) { o.onConnected(c.RemotePeer()) },
 		DisconnectedF: func(_ network.Network, c network.Conn) { o.pen.forget(c.RemotePeer()) },
-	})
+	}
+	h.Network().Notify(o.notify)
 	return o, nil
 }
 
@@ -126,6 +128,7 @@ func (o *Overlay) Close() error {
 	for _, p := range []protocol.ID{SyncProtocol, KeyPackageProtocol, MailboxProtocol} {
 		o.host.RemoveStreamHandler(p)
 	}
+	o.host.Network().StopNotify(o.notify)
 	for _, gt := range groups {
 		gt.close()
 	}

@@ -109,3 +109,7 @@ func (o *Overlay) MeshPeers(group []byte) []peer.ID { return o.tr.meshPeers(Topi
 
 // GossipStats returns the gossip counters.
 func (o *Overlay) GossipStats() GossipStats { return o.tr.stats() }
+
+// GossipPeers lists the peers gossipsub currently has a stream to, on any
+// topic.
+func (o *Overlay) GossipPeers() []peer.ID { return o.ps.ListPeers("") }

@@ -4,11 +4,11 @@
 //
 // The in-memory network has pitfalls (ARCHITECTURE.md): unlinking two peers
 // leaves their connections up, nothing re-dials after a heal, and under
-// -race a message already in flight can cross a cut. Cut therefore does
-// three things: it blocks each peer in the other's overlay (gossipsub RPCs
-// from the other side are dropped by an RPC inspector, nothing is sent to
-// it, stream requests are refused), unlinks, and disconnects. Heal undoes
-// all three and dials again.
+// -race a message already in flight can cross a cut. Cut therefore blocks
+// each peer in the other's overlay (gossipsub RPCs from the other side are
+// dropped by an RPC inspector, nothing is forwarded to it, stream requests
+// are refused) and unlinks them; see Cut for why it leaves the connection
+// open. Heal undoes both.
 package memnet
 
 import (
@@ -18,7 +18,6 @@ import (
 	"math/rand/v2"
 	"sync"
 
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	"github.com/mlsnode/mlsnode/overlay"
@@ -31,7 +30,7 @@ type Net struct {
 	index    map[peer.ID]int
 
 	mu  sync.Mutex
-	cut map[[2]int]bool // value: the pair was connected when cut
+	cut map[[2]int]bool
 }
 
 // Topology says which peers are connected at the start.
@@ -152,56 +151,57 @@ func key(a, b int) [2]int {
 	return [2]int{a, b}
 }
 
-// Cut separates peers a and b in both directions.
+// Cut separates peers a and b in both directions: each blocks the other in
+// its overlay's Gater (gossipsub RPCs from the other are dropped on arrival
+// by the RPC inspector, nothing is forwarded to it, stream requests are
+// refused both ways) and the link is removed so that nothing can dial.
+//
+// The connection itself is left open, on purpose. Closing it and dialling
+// again at Heal races gossipsub: it learns that a peer died only when its
+// stream read fails, and on the in-memory network that news can come late
+// or never; arriving after the new connection's hello, it wipes the peer's
+// topic subscriptions, which are never sent again, and the pair stays
+// connected but deaf. With the connection open and every RPC dropped, the
+// partition is just as tight (TestCutAndHeal, TestBlockDropsInFlight) and
+// Heal needs no re-dial: gossipsub's own state survives, and the mesh
+// re-forms at the next heartbeats. Messages sent during the cut are not
+// replayed after it, as on a real network; catching up is the sync
+// protocol's job.
 func (nt *Net) Cut(a, b int) error {
 	if a == b {
 		return nil
 	}
 	oa, ob := nt.overlays[a], nt.overlays[b]
-	connected := oa.Host().Network().Connectedness(ob.ID()) == network.Connected
 	nt.mu.Lock()
-	if _, already := nt.cut[key(a, b)]; !already {
-		nt.cut[key(a, b)] = connected
-	}
+	nt.cut[key(a, b)] = true
 	nt.mu.Unlock()
-	// Block first, so anything already in flight is dropped on arrival.
-	oa.Block(ob.ID())
-	ob.Block(oa.ID())
+	oa.Gater().Block(ob.ID())
+	ob.Gater().Block(oa.ID())
 	if len(nt.mn.LinksBetweenPeers(oa.ID(), ob.ID())) > 0 {
 		if err := nt.mn.UnlinkPeers(oa.ID(), ob.ID()); err != nil {
 			return fmt.Errorf("memnet: unlink %d-%d: %w", a, b, err)
 		}
 	}
-	if err := nt.mn.DisconnectPeers(oa.ID(), ob.ID()); err != nil {
-		return fmt.Errorf("memnet: disconnect %d-%d: %w", a, b, err)
-	}
 	return nil
 }
 
-// Heal undoes Cut(a, b): it links the two peers again and, if they were
-// connected when cut, connects them (the in-memory network never re-dials
-// by itself).
+// Heal undoes Cut(a, b).
 func (nt *Net) Heal(a, b int) error {
 	if a == b {
 		return nil
 	}
 	oa, ob := nt.overlays[a], nt.overlays[b]
 	nt.mu.Lock()
-	wasConnected, wasCut := nt.cut[key(a, b)]
+	wasCut := nt.cut[key(a, b)]
 	delete(nt.cut, key(a, b))
 	nt.mu.Unlock()
 	if !wasCut {
 		return nil
 	}
-	oa.Unblock(ob.ID())
-	ob.Unblock(oa.ID())
+	oa.Gater().Unblock(ob.ID())
+	ob.Gater().Unblock(oa.ID())
 	if _, err := nt.mn.LinkPeers(oa.ID(), ob.ID()); err != nil {
 		return fmt.Errorf("memnet: link %d-%d: %w", a, b, err)
-	}
-	if wasConnected {
-		if _, err := nt.mn.ConnectPeers(oa.ID(), ob.ID()); err != nil {
-			return fmt.Errorf("memnet: connect %d-%d: %w", a, b, err)
-		}
 	}
 	return nil
 }
@@ -251,8 +251,7 @@ func (nt *Net) HealAll() error {
 func (nt *Net) IsCut(a, b int) bool {
 	nt.mu.Lock()
 	defer nt.mu.Unlock()
-	_, ok := nt.cut[key(a, b)]
-	return ok
+	return nt.cut[key(a, b)]
 }
 
 // Close stops every overlay and the network.
