@@ -68,15 +68,19 @@ func (w *writes) apply(ctx context.Context) (purge func() error, err error) {
 	if len(w.order) == 0 && len(done) == 0 {
 		return nothing, nil
 	}
+	committed := false
+	defer func() {
+		if !committed {
+			s.returnPurged(done) // still to delete
+		}
+	}()
 	b, err := s.ds.Batch(ctx)
 	if err != nil {
-		s.returnPurged(done)
 		return nil, fmt.Errorf("store: starting a batch: %w", err)
 	}
 	for _, m := range done {
 		if _, ok := w.ops[m]; !ok {
 			if err := b.Delete(ctx, m); err != nil {
-				s.returnPurged(done)
 				return nil, fmt.Errorf("store: deleting %s: %w", m, err)
 			}
 		}
@@ -128,9 +132,9 @@ func (w *writes) apply(ctx context.Context) (purge func() error, err error) {
 		}
 	}
 	if err := b.Commit(ctx); err != nil {
-		s.returnPurged(done)
 		return nil, fmt.Errorf("store: committing: %w", err)
 	}
+	committed = true
 	if !purging {
 		return nothing, nil
 	}

@@ -22,6 +22,8 @@ import (
 // detector; MLSNODE_LONG=1 runs the default 100.
 func TestBackendConformance(t *testing.T) {
 	if os.Getenv("MLSNODE_LONG") == "" {
+		// No other test of this package uses dstest, so setting its
+		// global is safe while TestCrashRecovery runs in parallel.
 		old := dstest.ElemCount
 		dstest.ElemCount = 20
 		defer func() { dstest.ElemCount = old }()

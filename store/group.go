@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -194,23 +195,10 @@ func eachRecordFrom[T any, P interface {
 
 func epochIDFromHex(s string) (EpochID, error) {
 	var id EpochID
-	if len(s) != 2*len(id) {
-		return id, fmt.Errorf("epoch id %q has the wrong length", s)
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(id) {
+		return id, fmt.Errorf("epoch id %q is not %d bytes of hex", s, len(id))
 	}
-	for i := range id {
-		var b byte
-		for j := 0; j < 2; j++ {
-			c := s[2*i+j]
-			switch {
-			case c >= '0' && c <= '9':
-				b = b<<4 | (c - '0')
-			case c >= 'a' && c <= 'f':
-				b = b<<4 | (c - 'a' + 10)
-			default:
-				return id, fmt.Errorf("epoch id %q is not hex", s)
-			}
-		}
-		id[i] = b
-	}
+	copy(id[:], b)
 	return id, nil
 }

@@ -141,3 +141,40 @@ func writeAndDelete(t *testing.T, s *Store) (gone, live namedSecrets) {
 	live.add("key of epoch 11", secretBytes("key", 11))
 	return gone, live
 }
+
+// TestDeletedSealedValuesLeaveFiles is the same check for an encrypted
+// store, where the plaintext is never in the files: the sealed bytes of a
+// dropped epoch must be gone too, while those of a live epoch are found.
+func TestDeletedSealedValuesLeaveFiles(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := OpenDir(ctx, dir, WithPassphrase([]byte("pw")), WithKDFParams(fastKDF))
+	must(t, err)
+	defer s.Close()
+	g := s.Group([]byte("sealed"))
+	sealedChunk := func(id EpochID) []byte {
+		v, err := s.Datastore().Get(ctx, keyEpoch(g.id, id))
+		must(t, err)
+		return bytes.Clone(v[len(v)/2 : len(v)/2+32])
+	}
+	for n := 0; n < 2; n++ {
+		tx := g.Begin()
+		tx.PutEpoch(Epoch{ID: eid("s", n), Number: uint64(n), State: bytes.Repeat(secretBytes("s", n), 64)})
+		tx.SetHead(eid("s", n))
+		must(t, tx.Commit(ctx))
+	}
+	dropped, live := sealedChunk(eid("s", 0)), sealedChunk(eid("s", 1))
+	tx := g.Begin()
+	tx.DropEpoch(eid("s", 0))
+	must(t, tx.Commit(ctx))
+	found := dirContains(t, dir, [][]byte{dropped, live, secretBytes("s", 1)})
+	if found[0] {
+		t.Error("the sealed state of a dropped epoch is still in the files")
+	}
+	if !found[1] {
+		t.Error("the sealed state of the live epoch is not found: the check is blind")
+	}
+	if found[2] {
+		t.Error("plaintext of an encrypted store found in the files")
+	}
+}

@@ -222,8 +222,8 @@ func (s *Store) has(ctx context.Context, gid []byte, kind Kind, key ds.Key) (boo
 	return ok, nil
 }
 
-// each calls fn for every record of one kind under prefix, in key order.
-// newRec returns a fresh record to decode into. keysOnly skips decoding.
+// each calls fn with every key (and, unless keysOnly, value) under prefix,
+// in key order. kind names what is listed in errors.
 func (s *Store) each(ctx context.Context, gid []byte, prefix ds.Key, kind Kind, keysOnly bool, fn func(key ds.Key, val []byte) error) error {
 	return s.eachFrom(ctx, gid, prefix, ds.Key{}, 0, kind, keysOnly, fn)
 }

@@ -337,3 +337,32 @@ func TestConcurrentTransactions(t *testing.T) {
 		})
 	}
 }
+
+// TestDeleteGroupLeavesOthers deletes a group whose id (in hex) is a
+// string prefix of another group's: the other must be untouched.
+func TestDeleteGroupLeavesOthers(t *testing.T) {
+	ctx := context.Background()
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			for _, gid := range []string{"ab", "abcd"} {
+				tx := s.Group([]byte(gid)).Begin()
+				tx.PutEpoch(Epoch{ID: eid(gid, 0), State: []byte(gid)})
+				tx.SetHead(eid(gid, 0))
+				tx.AddOutbox(eid(gid, 0), []byte(gid), nil)
+				must(t, tx.Commit(ctx))
+			}
+			must(t, s.DeleteGroup(ctx, []byte("ab")))
+			h, err := s.Group([]byte("abcd")).Head(ctx)
+			if err != nil || string(h.State) != "abcd" {
+				t.Fatalf("other group after delete: %v", err)
+			}
+			if ob, err := s.Group([]byte("abcd")).Outbox(ctx); err != nil || len(ob) != 1 {
+				t.Fatalf("other group's outbox: %d %v", len(ob), err)
+			}
+			if _, err := s.Group([]byte("ab")).Head(ctx); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("deleted group: %v", err)
+			}
+		})
+	}
+}
