@@ -46,7 +46,8 @@ func (n *Node) newMachine(grp *mls.Group, beaconSeq uint64) (machine, error) {
 			Rand:        n.opts.rand,
 			WindowTicks: n.opts.windowTicks,
 		},
-		BeaconSeq: beaconSeq,
+		BeaconSeq:      beaconSeq,
+		BeaconInterval: n.opts.beaconTicks,
 		KeyPackageLifetime: wire.Lifetime{
 			NotBefore: kpNotBefore,
 			NotAfter:  uint64(now.Add(n.opts.kpLifetime).Unix()),

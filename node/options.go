@@ -37,6 +37,7 @@ type options struct {
 	keyPackages   int
 	kpLifetime    time.Duration
 	windowTicks   uint64
+	beaconTicks   uint64
 	publishTimout time.Duration
 }
 
@@ -141,6 +142,13 @@ func WithHeartbeat(d time.Duration) Option {
 // (0: the ordering layer's default).
 func WithWindowTicks(n uint64) Option {
 	return func(o *options) error { o.windowTicks = n; return nil }
+}
+
+// WithBeaconTicks sets how many ticks pass between a member's signed head
+// beacons (0: fork's default, 5). Every member verifies every beacon, so
+// with n members this costs n^2 signature checks per interval.
+func WithBeaconTicks(n uint64) Option {
+	return func(o *options) error { o.beaconTicks = n; return nil }
 }
 
 // WithSuite selects the cipher suite of groups this node creates.
