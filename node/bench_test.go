@@ -30,6 +30,10 @@ func benchGroup(tb testing.TB, n int, extra ...node.Option) ([]*node.Node, strin
 		tb.Fatal(err)
 	}
 	benchDirs = append(benchDirs, dir)
+	if t, ok := tb.(*testing.T); ok {
+		// Registered first, so it runs after the nodes' Close.
+		t.Cleanup(func() { os.RemoveAll(dir) })
+	}
 	var nodes []*node.Node
 	for i := 0; i < n; i++ {
 		opts := append([]node.Option{
@@ -58,9 +62,6 @@ func benchGroup(tb testing.TB, n int, extra ...node.Option) ([]*node.Node, strin
 				tb.Fatal(err)
 			}
 		}
-	}
-	if t, ok := tb.(*testing.T); ok {
-		t.Cleanup(func() { os.RemoveAll(dir) })
 	}
 	gid, err := nodes[0].CreateGroup(ctx)
 	if err != nil {

@@ -47,6 +47,7 @@ type group struct {
 	removed      bool
 	serving      *serving
 	history      [][]byte // recent application envelopes (history.go)
+	sent         [][]byte // own application envelopes, also in the store
 	// proposalAt is the tick count when a proposal from another member
 	// (a Leave) was accepted and not yet committed; 0 when none.
 	proposalAt uint64
@@ -84,6 +85,7 @@ type pendingInvite struct {
 const (
 	metaKey   = "node/meta"
 	outboxKey = "node/outbox"
+	sentKey   = "node/sent"
 )
 
 func (n *Node) newGroup(gid []byte, m machine) *group {
@@ -434,7 +436,7 @@ func (g *group) persist(rd *fork.Ready, delivered []consensus.Delivered, metaCha
 		g.meta.BeaconSeq = rd.State.BeaconSeq
 		metaChanged = true
 	}
-	if rd.Persist == nil && len(delivered) == 0 && !metaChanged {
+	if rd.Persist == nil && len(delivered) == 0 && !metaChanged && !hasApplication(rd.Messages) {
 		return nil
 	}
 	tx := g.sg.Begin()
@@ -475,6 +477,9 @@ func (g *group) persist(rd *fork.Ready, delivered []consensus.Delivered, metaCha
 				delete(g.storedEpochs, id)
 			}
 		}
+	}
+	if sent := g.noteSent(rd.Messages); sent != nil {
+		tx.PutGroupKey(sentKey, sent)
 	}
 	now := g.n.opts.now()
 	for _, d := range delivered {

@@ -33,6 +33,10 @@ const (
 	historyRequestTag = 0xA1
 	historyCap        = 2048
 	maxHistoryGroupID = 256
+	// sentCap bounds this node's own sent envelopes kept in the store, so
+	// that it can still serve them after a restart (a message published
+	// while nobody could hear it is otherwise lost with the process).
+	sentCap = 64
 )
 
 type historyRequest struct {
@@ -161,4 +165,57 @@ func (g *group) catchUp(p peer.ID) {
 		}
 		g.log.Debug("history received", "peer", p, "envelopes", fed)
 	}()
+}
+
+func hasApplication(envs []consensus.Envelope) bool {
+	for _, e := range envs {
+		if e.Kind == consensus.KindApplication {
+			return true
+		}
+	}
+	return false
+}
+
+// noteSent adds this Ready's own application envelopes to the sent log
+// and returns its new encoding for the store, or nil if it did not change.
+func (g *group) noteSent(envs []consensus.Envelope) []byte {
+	changed := false
+	for i := range envs {
+		if envs[i].Kind != consensus.KindApplication {
+			continue
+		}
+		raw, err := envs[i].MarshalBinary()
+		if err != nil {
+			continue
+		}
+		g.sent = append(g.sent, raw)
+		if len(g.sent) > sentCap {
+			g.sent = g.sent[len(g.sent)-sentCap:]
+		}
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	b, err := codec.Marshal(&historyResponse{Envelopes: g.sent})
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// loadSent restores the sent log after a restart, and puts it in the
+// history buffer that peers catch up from.
+func (g *group) loadSent(ctx context.Context) {
+	raw, err := g.sg.GroupKey(ctx, sentKey)
+	if err != nil {
+		return
+	}
+	var h historyResponse
+	if err := codec.Unmarshal(raw, &h); err != nil {
+		g.log.Warn("stored sent log unreadable", "err", err)
+		return
+	}
+	g.sent = h.Envelopes
+	g.history = append(g.history, h.Envelopes...)
 }

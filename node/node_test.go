@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -122,4 +123,73 @@ func TestLeave(t *testing.T) {
 	}
 	waitMembers(t, nodes[:2], gid, 2)
 	waitGone(t, nodes[2], gid)
+}
+
+// TestRestartKeepsSentMessages: a message sent while cut off from everyone
+// is persisted (sent log) before it is published; after a restart the
+// node serves it to the other member, which gets it exactly once.
+func TestRestartKeepsSentMessages(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	open := func(name string) *node.Node {
+		nd, err := node.New(ctx,
+			node.WithDataDir(filepath.Join(dir, name)),
+			node.WithListenAddrs("/ip4/127.0.0.1/tcp/0"),
+			node.WithAutoJoin(true),
+			node.WithTick(50*time.Millisecond),
+			node.WithHeartbeat(200*time.Millisecond),
+			node.WithLogger(testLogger(name)),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return nd
+	}
+	a, b := open("a"), open("b")
+	defer b.Close()
+	if err := b.Connect(ctx, a.FullAddrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	gid, err := a.CreateGroup(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Invite(ctx, gid, b.ID()); err != nil {
+		t.Fatal(err)
+	}
+	waitMembers(t, []*node.Node{a, b}, gid, 2)
+	sub := b.Subscribe(256)
+	defer sub.Close()
+
+	a.Block(b.ID())
+	id, err := a.Send(ctx, gid, []byte("sent while cut off"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a = open("a")
+	defer a.Close()
+	if err := a.Connect(ctx, b.FullAddrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	e := waitMessage(t, sub, id, 15*time.Second)
+	if string(e.Data) != "sent while cut off" {
+		t.Fatalf("delivered %q", e.Data)
+	}
+	time.Sleep(500 * time.Millisecond)
+	msgs, err := b.Messages(gid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range msgs {
+		if m.MessageID == id {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("message delivered %d times", n)
+	}
 }

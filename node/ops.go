@@ -454,6 +454,8 @@ func (n *Node) resumeGroups(ctx context.Context) error {
 			return err
 		}
 		g.m = m
+		g.loadSent(ctx)
+		n.resendOutbox(ctx, g)
 		if err := n.startGroup(g); err != nil {
 			return err
 		}
@@ -525,4 +527,30 @@ func (n *Node) Update(ctx context.Context, gid string) error {
 		}
 		return nil
 	})
+}
+
+// resendOutbox seals again, in the restored head, the messages that were
+// sent but not final when the node stopped (a crash between persisting a
+// Send and publishing it would otherwise lose it). They keep their nonce,
+// hence their MessageID, so members that already have them drop them.
+// fork.Member has no restore constructor yet, so this goes through the
+// core directly (consensus.Restore does the same for a bare Core).
+func (n *Node) resendOutbox(ctx context.Context, g *group) {
+	raw, err := g.sg.GroupKey(ctx, outboxKey)
+	if err != nil {
+		return
+	}
+	var outbox []consensus.OutboxEntry
+	if err := json.Unmarshal(raw, &outbox); err != nil {
+		n.log.Warn("stored outbox unreadable", "group", g.hexID, "err", err)
+		return
+	}
+	for _, o := range outbox {
+		if _, err := g.m.Core().SendWithNonce(o.Nonce, o.Data); err != nil {
+			n.log.Warn("re-sending a message from the outbox", "group", g.hexID, "err", err)
+		}
+	}
+	if len(outbox) > 0 {
+		n.log.Info("re-sent the outbox after a restart", "group", g.hexID, "messages", len(outbox))
+	}
 }
