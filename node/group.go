@@ -48,6 +48,10 @@ type group struct {
 	serving      *serving
 	history      [][]byte // recent application envelopes (history.go)
 	sent         [][]byte // own application envelopes, also in the store
+	lastOutbox   []byte   // the outbox as last stored
+	// delivered counts messages in the store; sentCount those sent since
+	// the node started (status only).
+	delivered, sentCount uint64
 	// proposalAt is the tick count when a proposal from another member
 	// (a Leave) was accepted and not yet committed; 0 when none.
 	proposalAt uint64
@@ -64,10 +68,8 @@ type group struct {
 // groupMeta is the node's own per-group record (JSON in a group key of the
 // store): the membership history and counters.
 type groupMeta struct {
-	Changes   []MembershipChange `json:"changes,omitempty"`
-	AddedBy   map[string]addNote `json:"added_by,omitempty"` // by peer id
-	Sent      uint64             `json:"sent"`
-	Delivered uint64             `json:"delivered"`
+	Changes []MembershipChange `json:"changes,omitempty"`
+	AddedBy map[string]addNote `json:"added_by,omitempty"` // by peer id
 	// BeaconSeq is fork's beacon sequence number (fork.State).
 	BeaconSeq uint64 `json:"beacon_seq"`
 }
@@ -283,10 +285,8 @@ func (g *group) drainReady() {
 // then tell the application.
 func (g *group) handleReady(rd *fork.Ready) {
 	delivered := g.fresh(rd.Delivered)
-	metaChanged := g.noteEvents(rd.Events) || len(delivered) > 0
-	for range delivered {
-		g.meta.Delivered++
-	}
+	metaChanged := g.noteEvents(rd.Events)
+	g.delivered += uint64(len(delivered))
 	if err := g.persist(rd, delivered, metaChanged); err != nil {
 		// Without durable state nothing may leave the node: a restart
 		// would not remember it and could reuse a key. Stop the group.
@@ -441,6 +441,7 @@ func (g *group) persist(rd *fork.Ready, delivered []consensus.Delivered, metaCha
 	}
 	tx := g.sg.Begin()
 	newEpochs := map[consensus.EpochID]bool{}
+	var newOutbox []byte
 	if p := rd.Persist; p != nil {
 		keep := map[consensus.EpochID]bool{p.HeadID: true}
 		for _, r := range p.Retained {
@@ -471,7 +472,13 @@ func (g *group) persist(rd *fork.Ready, delivered []consensus.Delivered, metaCha
 		if err != nil {
 			return err
 		}
-		tx.PutGroupKey(outboxKey, ob)
+		// Every replaced record is purged from the files (the store's
+		// forward-secrecy rule), which costs a compaction: write the
+		// outbox only when it changed.
+		if !bytes.Equal(ob, g.lastOutbox) {
+			tx.PutGroupKey(outboxKey, ob)
+			newOutbox = ob
+		}
 		for id := range g.storedEpochs {
 			if !keep[id] {
 				delete(g.storedEpochs, id)
@@ -504,6 +511,9 @@ func (g *group) persist(rd *fork.Ready, delivered []consensus.Delivered, metaCha
 	}
 	for id := range newEpochs {
 		g.storedEpochs[id] = true
+	}
+	if newOutbox != nil {
+		g.lastOutbox = newOutbox
 	}
 	return nil
 }
@@ -646,7 +656,7 @@ func (g *group) status() (GroupStatus, error) {
 		id := g.m.Core().HeadID()
 		st = GroupStatus{
 			Group: g.hexID, Epoch: head.Epoch(), EpochID: hex.EncodeToString(id[:]),
-			Members: int(head.Tree().MemberCount()), Delivered: g.meta.Delivered, Sent: g.meta.Sent,
+			Members: int(head.Tree().MemberCount()), Delivered: g.delivered, Sent: g.sentCount,
 			Changes: append([]MembershipChange(nil), g.meta.Changes...),
 		}
 		return nil

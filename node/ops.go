@@ -340,7 +340,7 @@ func (n *Node) Send(ctx context.Context, gid string, data []byte) (string, error
 		if id, err = g.m.Send(frame); err != nil {
 			return fmt.Errorf("node: sending: %w", err)
 		}
-		g.meta.Sent++
+		g.sentCount++
 		return nil
 	})
 	if err != nil {
@@ -440,6 +440,7 @@ func (n *Node) resumeGroups(ctx context.Context) error {
 			g.storedEpochs[consensus.EpochID(id)] = true
 		}
 		if recs, err := sg.Received(ctx); err == nil {
+			g.delivered = uint64(len(recs))
 			for _, r := range recs {
 				var m storedMessage
 				if json.Unmarshal(r.Data, &m) == nil {

@@ -38,9 +38,8 @@ type GroupStatus struct {
 	Epoch   uint64 `json:"epoch"`
 	EpochID string `json:"epoch_id"`
 	Members int    `json:"members"`
-	// Delivered counts application messages delivered here; Sent those
-	// sent from here; Pending those sent but not yet seen committed to
-	// the head branch (re-sent after a branch switch).
+	// Delivered counts application messages delivered here (all time);
+	// Sent those sent from here since the node started.
 	Delivered uint64 `json:"delivered"`
 	Sent      uint64 `json:"sent"`
 	// Changes is the membership history seen by this node.
