@@ -262,3 +262,31 @@ func FuzzControlRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestControlTail(t *testing.T) {
+	f := newControlFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	events := make(chan node.Event, 16)
+	go f.unix.tail(ctx, &request{Group: f.group}, func(e node.Event) bool {
+		events <- e
+		return e.Kind != node.EventEpochChanged
+	})
+	time.Sleep(200 * time.Millisecond) // let the stream subscribe
+	if err := f.unix.call(ctx, "group/update", &request{Group: f.group}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case e := <-events:
+			if e.Kind == node.EventEpochChanged {
+				if e.Group != f.group || e.Epoch != 1 {
+					t.Fatalf("event %+v", e)
+				}
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("no epoch_changed event on the tail stream")
+		}
+	}
+}
