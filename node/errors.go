@@ -25,6 +25,4 @@ var (
 	// ErrUnsupportedSuite is a cipher suite whose signature scheme is not
 	// the libp2p identity's (see identity.go).
 	ErrUnsupportedSuite = errors.New("node: unsupported cipher suite")
-	// ErrBusy means a bounded queue is full; the caller may retry.
-	ErrBusy = errors.New("node: busy")
 )

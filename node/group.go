@@ -70,7 +70,10 @@ type group struct {
 type groupMeta struct {
 	Changes []MembershipChange `json:"changes,omitempty"`
 	AddedBy map[string]addNote `json:"added_by,omitempty"` // by peer id
-	// BeaconSeq is fork's beacon sequence number (fork.State).
+	// BeaconSeq is a bound above every beacon sequence number fork has
+	// used (fork.State): a restart starts from it. It is raised in steps
+	// of beaconSeqLease so that the store is not written (and purged) for
+	// every beacon.
 	BeaconSeq uint64 `json:"beacon_seq"`
 }
 
@@ -83,6 +86,10 @@ type pendingInvite struct {
 	peer    peer.ID
 	welcome chan []byte // the encoded Welcome MLSMessage, once committed
 }
+
+// beaconSeqLease is how far ahead of fork's beacon sequence the stored
+// bound is set.
+const beaconSeqLease = 1024
 
 const (
 	metaKey   = "node/meta"
@@ -433,8 +440,10 @@ func toStoreID(id consensus.EpochID) store.EpochID { return store.EpochID(id) }
 
 func (g *group) persist(rd *fork.Ready, delivered []consensus.Delivered, metaChanged bool) error {
 	if rd.State != nil {
-		g.meta.BeaconSeq = rd.State.BeaconSeq
-		metaChanged = true
+		if rd.State.BeaconSeq >= g.meta.BeaconSeq {
+			g.meta.BeaconSeq = rd.State.BeaconSeq + beaconSeqLease
+			metaChanged = true
+		}
 	}
 	if rd.Persist == nil && len(delivered) == 0 && !metaChanged && !hasApplication(rd.Messages) {
 		return nil

@@ -242,7 +242,7 @@ func toAPIError(err error) *apiError {
 	case errors.Is(err, node.ErrUnknownGroup), errors.Is(err, node.ErrNotMember),
 		errors.Is(err, node.ErrNoKeyPackage), errors.Is(err, node.ErrNoInvitation):
 		code, status = codeNotFound, http.StatusNotFound
-	case errors.Is(err, node.ErrBusy), errors.Is(err, node.ErrClosed),
+	case errors.Is(err, node.ErrClosed),
 		errors.Is(err, context.DeadlineExceeded):
 		code, status = codeUnavailable, http.StatusServiceUnavailable
 	}
