@@ -142,7 +142,7 @@ func (c *Core) reject(reason string, err error) error {
 
 // persist collects the durable state.
 func (c *Core) persist() *Persist {
-	p := &Persist{HeadID: c.headNode.ref.ID}
+	p := &Persist{HeadID: c.headNode.ref.ID, Tick: c.tick}
 	if c.head != nil {
 		if st, err := c.head.MarshalState(); err == nil {
 			p.HeadState = st
@@ -155,6 +155,11 @@ func (c *Core) persist() *Persist {
 			r.Parent = n.parent.ref.ID
 			r.Commit, _ = n.env.MarshalBinary()
 		}
+		var age uint64
+		if n.hadChild {
+			age = c.tick - n.firstChild
+		}
+		r.Meta, _ = codec.Marshal(&nodeMeta{n: n, age: age})
 		p.Retained = append(p.Retained, r)
 	}
 	for _, o := range c.outbox {
@@ -164,9 +169,12 @@ func (c *Core) persist() *Persist {
 }
 
 // sortedNodes lists the retained epochs by number, then id.
-func (c *Core) sortedNodes() []*node {
-	out := make([]*node, 0, len(c.nodes))
-	for _, n := range c.nodes {
+func (c *Core) sortedNodes() []*node { return sortNodes(c.nodes) }
+
+// sortNodes lists a set of epochs by number, then id.
+func sortNodes(m map[EpochID]*node) []*node {
+	out := make([]*node, 0, len(m))
+	for _, n := range m {
 		out = append(out, n)
 	}
 	sort.Slice(out, func(i, j int) bool {

@@ -32,9 +32,10 @@
 // The caller owns the network, the store and the clock:
 //
 //	m, err := fork.New(fork.Config{
-//	    Core:  consensus.Config{Group: g, SigningKey: key, Rand: rng, WindowTicks: 20},
-//	    State: restoredState, // nil on first start
+//	    Core: consensus.Config{Group: g, SigningKey: key, Rand: rng, WindowTicks: 20},
 //	})
+//	// after a restart: Core.Group nil, Persist: the last Ready.Persist,
+//	// State: the last Ready.State.
 //	...
 //	m.Step(fork.PeerID(peer), &env) // every envelope of the group, any kind
 //	m.Tick()                        // one unit of logical time

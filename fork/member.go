@@ -10,6 +10,7 @@ import (
 	"github.com/mlsnode/mlsnode/consensus"
 	"github.com/mlsnode/mlsnode/mls"
 	"github.com/mlsnode/mlsnode/mls/suite"
+	"github.com/mlsnode/mlsnode/mls/treemath"
 	"github.com/mlsnode/mlsnode/mls/wire"
 )
 
@@ -48,6 +49,9 @@ type Config struct {
 	// survivor rule (default 3 beacon intervals: every connected member's
 	// latest beacon has then arrived).
 	HealDelay uint64
+	// StaggerTicks separates the rejoins of a losing branch's members
+	// (default 2: a round trip in the simulator's usual settings).
+	StaggerTicks uint64
 	// FetchTimeout: an unanswered fetch is forgotten after this many
 	// ticks, so the peer may be asked again.
 	FetchTimeout uint64
@@ -66,9 +70,12 @@ type Config struct {
 	// History bounds the head-chain epoch ids remembered (<= MaxHistory).
 	History int
 
-	// State restores fork's own state after a restart (the last
-	// Ready.State written); nil starts afresh. BeaconSeq, if larger, is
-	// the first beacon sequence number to use.
+	// Persist, with Core.Group nil, restarts the consensus core from its
+	// last Ready.Persist (consensus.Restore). State restores fork's own
+	// state (the last Ready.State written); nil starts afresh.
+	// BeaconSeq, if larger than State's, is the first beacon sequence
+	// number to use.
+	Persist   *consensus.Persist
 	State     *State
 	BeaconSeq uint64
 	// KeyPackageLifetime is the lifetime of the fresh KeyPackage made for
@@ -96,6 +103,7 @@ func (c *Config) withDefaults() Config {
 	def(&out.BeaconInterval, DefaultBeaconInterval)
 	def(&out.HealDelay, 3*out.BeaconInterval)
 	def(&out.FetchTimeout, DefaultFetchTimeout)
+	def(&out.StaggerTicks, 2)
 	defInt(&out.MaxInflightFetches, DefaultMaxInflightFetches)
 	defInt(&out.ServeBudget, DefaultServeBudget)
 	defInt(&out.MaxServePeers, DefaultMaxServePeers)
@@ -186,8 +194,16 @@ type Member struct {
 	// sentIdx).
 	resentAt map[consensus.MessageID]uint64
 	seen     seenSet
-	// served lists fork points for which this member already re-sent its
-	// messages to rejoining members.
+	// memberSince is the epoch number this member's membership began at
+	// (its first epoch; kept across rejoins).
+	memberSince uint64
+	// addedAfter lists, per logged message, the identities added by an
+	// Add on our chain after it was sent (same keys as sentIdx); a
+	// message whose list overflowed maxAddedAfter is in neverResend.
+	addedAfter  map[consensus.MessageID][]Identity
+	neverResend map[consensus.MessageID]bool
+	// served lists the epochs from which this member re-sent its
+	// messages to a lagging peer (the last 16).
 	served []EpochRef
 
 	// stateDirty: Ready must carry a State.
@@ -199,32 +215,46 @@ type Member struct {
 // New starts a Member in the epoch of cfg.Core.Group.
 func New(cfg Config) (*Member, error) {
 	c := cfg.withDefaults()
-	if c.Core.Group == nil || c.Core.SigningKey == nil || c.Core.Rand == nil {
-		return nil, fmt.Errorf("%w: Core.Group, Core.SigningKey and Core.Rand are required", consensus.ErrConfig)
+	if (c.Core.Group == nil) == (c.Persist == nil) || c.Core.SigningKey == nil || c.Core.Rand == nil {
+		return nil, fmt.Errorf("%w: Core.SigningKey, Core.Rand and one of Core.Group and Persist are required", consensus.ErrConfig)
 	}
 	if c.Core.CommitHook != nil || c.Core.CommitHookRefs != nil {
 		return nil, fmt.Errorf("%w: fork.Member installs the commit hook itself", consensus.ErrConfig)
 	}
-	g := c.Core.Group
 	m := &Member{
-		cfg:      c,
-		groupID:  slices.Clone(g.GroupID()),
-		suite:    g.Suite(),
-		self:     IdentityOf(&g.Tree().Leaf(g.OwnLeaf()).Credential),
-		seq:      c.BeaconSeq,
-		seen:     newSeenSet(c.MaxSeen),
-		sentIdx:  map[consensus.MessageID]int{},
-		resentAt: map[consensus.MessageID]uint64{},
+		cfg:         c,
+		seq:         c.BeaconSeq,
+		seen:        newSeenSet(c.MaxSeen),
+		sentIdx:     map[consensus.MessageID]int{},
+		resentAt:    map[consensus.MessageID]uint64{},
+		addedAfter:  map[consensus.MessageID][]Identity{},
+		neverResend: map[consensus.MessageID]bool{},
 	}
 	m.det.init()
-	core, err := consensus.New(m.coreConfig(g))
+	var core *consensus.Core
+	var err error
+	if c.Persist != nil {
+		core, err = consensus.Restore(m.coreConfig(nil), c.Persist)
+	} else {
+		core, err = consensus.New(m.coreConfig(c.Core.Group))
+	}
 	if err != nil {
 		return nil, err
 	}
+	g := core.Head()
+	if g == nil {
+		return nil, fmt.Errorf("%w: the group state is of a removed member", consensus.ErrConfig)
+	}
+	m.groupID = slices.Clone(g.GroupID())
+	m.suite = g.Suite()
+	m.self = IdentityOf(&g.Tree().Leaf(g.OwnLeaf()).Credential)
 	m.core = core
 	chain := core.Chain(c.History)
 	for i := len(chain) - 1; i >= 0; i-- {
 		m.history = append(m.history, chain[i])
+	}
+	if len(m.history) > 0 {
+		m.memberSince = m.history[0].Epoch
 	}
 	if st := c.State; st != nil {
 		m.restore(st)
@@ -396,6 +426,7 @@ func (m *Member) absorb(rd consensus.Ready) {
 		switch ev.Kind {
 		case consensus.EventEpochMerged:
 			m.pushHistory(EpochRef{Epoch: ev.Epoch, ID: ev.ID})
+			m.noteAdded(ev)
 			headMoved = true
 		case consensus.EventRemoved:
 			m.gone = true
@@ -410,6 +441,64 @@ func (m *Member) absorb(rd consensus.Ready) {
 		m.beaconNow()
 		m.det.retryPending(m)
 	}
+}
+
+// maxAddedAfter bounds the identities remembered per logged message; a
+// message that saw more members added after it is never re-sent.
+const maxAddedAfter = 16
+
+// noteAdded records, for every message logged so far, the members an
+// epoch added (read in that epoch's tree): they joined after the message
+// was sent, and must not read a re-sent copy.
+func (m *Member) noteAdded(ev consensus.Event) {
+	if len(ev.Added) == 0 || len(m.sent) == 0 {
+		return
+	}
+	tree := m.core.TreeOf(ev.ID)
+	if tree == nil {
+		return
+	}
+	var ids []Identity
+	for _, l := range ev.Added {
+		if leaf := tree.Leaf(treemath.LeafIndex(l)); leaf != nil {
+			ids = append(ids, IdentityOf(&leaf.Credential))
+		}
+	}
+	for _, e := range m.sent {
+		if m.neverResend[e.ID] {
+			continue
+		}
+		list := m.addedAfter[e.ID]
+		for _, id := range ids {
+			if !slices.Contains(list, id) {
+				list = append(list, id)
+			}
+		}
+		if len(list) > maxAddedAfter {
+			m.neverResend[e.ID] = true
+			delete(m.addedAfter, e.ID)
+			continue
+		}
+		m.addedAfter[e.ID] = list
+	}
+	m.stateChanged()
+}
+
+// mayResend reports whether re-sealing message id for a group of roster
+// would open it to nobody who joined after it was sent on our chain.
+// (Members who come back by external commit were members then; members
+// of another branch are given the benefit of the doubt, since join order
+// across branches is not decidable.)
+func (m *Member) mayResend(id consensus.MessageID, roster []Identity) bool {
+	if m.neverResend[id] {
+		return false
+	}
+	for _, x := range m.addedAfter[id] {
+		if slices.Contains(roster, x) {
+			return false
+		}
+	}
+	return true
 }
 
 // pushHistory records that the head moved onto ref: entries at or above
@@ -469,6 +558,8 @@ func (m *Member) logSent(e consensus.OutboxEntry) {
 		for _, old := range m.sent[:over] {
 			delete(m.sentIdx, old.ID)
 			delete(m.resentAt, old.ID)
+			delete(m.addedAfter, old.ID)
+			delete(m.neverResend, old.ID)
 		}
 		m.sent = slices.Delete(m.sent, 0, over)
 		for i, e := range m.sent {
