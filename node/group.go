@@ -725,6 +725,8 @@ func (g *group) emitForkEvents(evs []fork.Event, now time.Time) {
 		if e.Peer != "" {
 			base.Peer = peer.ID(e.Peer).String()
 		}
+		g.log.Info("fork event", "kind", e.Kind.String(), "peer", base.Peer, "rival_epoch", e.Rival.Epoch,
+			"from_epoch", e.From.Epoch, "to_epoch", e.To.Epoch, "count", e.Count)
 		switch e.Kind {
 		case fork.EventServedRejoiner:
 			ev := base
@@ -750,8 +752,6 @@ func (g *group) emitForkEvents(evs []fork.Event, now time.Time) {
 			ev.Kind = EventLeft
 			ev.Detail = "removed on the surviving branch"
 			g.n.events.publish(ev)
-		default:
-			g.log.Info("fork event", "kind", e.Kind, "peer", base.Peer, "rival_epoch", e.Rival.Epoch, "count", e.Count)
 		}
 	}
 }

@@ -29,7 +29,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	keep := fs.Bool("keep", false, "keep the temporary folder")
 	verbose := fs.Bool("v", false, "show the nodes' logs")
 	timeout := fs.Duration("timeout", 45*time.Second, "give up after this long")
-	cut := fs.Duration("partition", 500*time.Millisecond, "how long the network stays cut (the retention window is 1s; longer partitions are healed by fork's survivor rule, see docs/node.md)")
+	short := fs.Duration("short", 500*time.Millisecond, "length of the first cut, inside the 1s retention window (0 skips it)")
+	long := fs.Duration("long", 3*time.Second, "length of the second cut, beyond the retention window (0 skips it)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -55,14 +56,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	d.cut = *cut
+	d.short, d.long = *short, *long
 	err = d.run(ctx, dir, *nodes)
 	d.close()
 	if err != nil {
 		fmt.Fprintf(stdout, "\nFAILED: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "\nOK: the group converged on one epoch and every member delivered every message (%.1fs)\n", time.Since(d.start).Seconds())
+	fmt.Fprintf(stdout, "\nOK: after both partitions the group converged on one epoch and every member delivered every message (%.1fs)\n", time.Since(d.start).Seconds())
 	return 0
 }
 
@@ -74,7 +75,9 @@ type demo struct {
 	names map[peer.ID]string
 	gid   string
 	sent  map[string]string // message id -> text
-	cut   time.Duration
+	from  map[string]string // message id -> sender name
+	short time.Duration
+	long  time.Duration
 }
 
 func (d *demo) say(format string, args ...any) {
@@ -92,6 +95,7 @@ func (d *demo) name(n *node.Node) string { return d.names[n.ID()] }
 func (d *demo) run(ctx context.Context, dir string, count int) error {
 	d.names = map[peer.ID]string{}
 	d.sent = map[string]string{}
+	d.from = map[string]string{}
 	d.say("starting %d nodes on loopback TCP, stores under %s", count, dir)
 	for i := 0; i < count; i++ {
 		name := string(rune('A' + i))
@@ -150,7 +154,33 @@ func (d *demo) run(ctx context.Context, dir string, count int) error {
 	}
 	d.say("all %d messages delivered to every other member", len(d.sent))
 
-	half := count / 2
+	stopNarration := d.narrate()
+	defer stopNarration()
+	cuts := []struct {
+		d    time.Duration
+		what string
+	}{
+		{d.short, "shorter than the retention window: the ordering rule picks one side's commit and the other side re-sends"},
+		{d.long, "longer than the retention window: fork detection finds the other branch, the survivor rule picks one, its losers rejoin and re-send"},
+	}
+	for i, cut := range cuts {
+		if cut.d <= 0 {
+			continue
+		}
+		d.say("")
+		d.say("partition %d: %v, %s", i+1, cut.d, cut.what)
+		if err := d.partition(ctx, i+1, cut.d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// partition cuts the group in two halves, lets one member of each side
+// commit and everyone send, heals, and waits for one head and every
+// message everywhere.
+func (d *demo) partition(ctx context.Context, round int, cut time.Duration) error {
+	half := len(d.nodes) / 2
 	left, right := d.nodes[:half], d.nodes[half:]
 	d.say("cutting the network: {%s} | {%s}", d.names2(left), d.names2(right))
 	for _, a := range left {
@@ -161,22 +191,21 @@ func (d *demo) run(ctx context.Context, dir string, count int) error {
 	}
 	d.say("both sides commit and send while cut off")
 	for _, side := range [][]*node.Node{left, right} {
-		if err := side[len(side)-1].Update(ctx, gid); err != nil {
-			return fmt.Errorf("commit on %s's side: %w", d.name(side[0]), err)
+		committer := side[len(side)-1]
+		if err := committer.Update(ctx, d.gid); err != nil {
+			return fmt.Errorf("commit on %s's side: %w", d.name(committer), err)
 		}
-		d.say("  %s committed an update on its side", d.name(side[len(side)-1]))
+		d.say("  %s committed an update on its side", d.name(committer))
 	}
 	for _, n := range d.nodes {
-		if err := d.send(ctx, n, fmt.Sprintf("%s during the partition", d.name(n))); err != nil {
+		if err := d.send(ctx, n, fmt.Sprintf("%s during cut %d", d.name(n), round)); err != nil {
 			return err
 		}
 	}
-	time.Sleep(d.cut)
-	d.report(fmt.Sprintf("after %v of partition", d.cut))
+	time.Sleep(cut)
+	d.report(fmt.Sprintf("after %v of partition", cut))
 
 	d.say("healing the network")
-	stopNarration := d.narrate()
-	defer stopNarration()
 	for _, a := range left {
 		for _, b := range right {
 			a.Unblock(b.ID())
@@ -184,14 +213,12 @@ func (d *demo) run(ctx context.Context, dir string, count int) error {
 		}
 	}
 	if err := d.waitConverged(ctx, d.nodes); err != nil {
-		d.report("at the deadline")
 		return err
 	}
 	if err := d.waitDelivered(ctx); err != nil {
 		return err
 	}
-	d.report("after healing")
-	d.say("all %d messages delivered to every other member, none lost", len(d.sent))
+	d.say("all %d messages so far delivered to every other member, none lost", len(d.sent))
 	return nil
 }
 
@@ -218,6 +245,7 @@ func (d *demo) send(ctx context.Context, n *node.Node, text string) error {
 		return fmt.Errorf("%s sending: %w", d.name(n), err)
 	}
 	d.sent[id] = text
+	d.from[id] = d.name(n)
 	d.say("  %s: %q", d.name(n), text)
 	return nil
 }
@@ -312,7 +340,7 @@ func (d *demo) waitDelivered(ctx context.Context) error {
 				got[m.MessageID] = true
 			}
 			for id, text := range d.sent {
-				if !got[id] && !strings.HasPrefix(text, "hello from "+d.name(n)) && !strings.HasPrefix(text, d.name(n)+" ") {
+				if !got[id] && d.from[id] != d.name(n) {
 					missing++
 					detail = append(detail, fmt.Sprintf("%s lacks %q", d.name(n), text))
 				}
@@ -342,7 +370,11 @@ func (d *demo) narrate() func() {
 			for e := range sub.C {
 				switch e.Kind {
 				case node.EventBranchSwitched, node.EventForkHealed:
-					d.say("  %s: %s (epoch %d) %s", name, e.Kind, e.Epoch, e.Detail)
+					at := ""
+					if e.Epoch != 0 {
+						at = fmt.Sprintf(" (epoch %d)", e.Epoch)
+					}
+					d.say("  %s: %s%s: %s", name, e.Kind, at, e.Detail)
 				case node.EventEpochChanged:
 					d.say("  %s: now in epoch %d (%s)", name, e.Epoch, e.EpochID[:8])
 				}

@@ -383,12 +383,23 @@ func TestEndToEndThreeDaemons(t *testing.T) {
 		sc, _ := c.status(gid)
 		return sa.EpochID != sc.EpochID && sa.Epoch == sc.Epoch, fmt.Sprintf("a %d/%s c %d/%s", sa.Epoch, sa.EpochID[:8], sc.Epoch, sc.EpochID[:8])
 	})
+	// Stay cut longer than the retention window (20 ticks of 50ms), so
+	// that healing is fork's (branch detection, survivor rule, rejoin and
+	// re-send), not only the ordering rule's.
+	time.Sleep(2500 * time.Millisecond)
 	for _, pair := range [][2]*daemon{{a, c}, {b, c}} {
 		pair[0].call("net/unblock", &request{Peer: pair[1].peer}, nil)
 		pair[1].call("net/unblock", &request{Peer: pair[0].peer}, nil)
 	}
 	eventually(t, "converged after the heal", 30*time.Second, converged(gid, a, b, c))
 	eventually(t, "nothing lost across the cut", 30*time.Second, sent.allDelivered(gid, a, b, c))
+	healed := false
+	for _, d := range []*daemon{a, b, c} {
+		healed = healed || strings.Contains(d.logs(100000), "kind=rejoined")
+	}
+	if !healed {
+		t.Fatal("no daemon rejoined a surviving branch: the cut did not exercise fork healing")
+	}
 
 	for _, d := range []*daemon{a, b, c} {
 		d.stop()
