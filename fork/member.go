@@ -9,6 +9,7 @@ import (
 
 	"github.com/mlsnode/mlsnode/consensus"
 	"github.com/mlsnode/mlsnode/mls"
+	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/suite"
 	"github.com/mlsnode/mlsnode/mls/treemath"
 	"github.com/mlsnode/mlsnode/mls/wire"
@@ -194,6 +195,13 @@ type Member struct {
 	// sentIdx).
 	resentAt map[consensus.MessageID]uint64
 	seen     seenSet
+	// sendSeq numbers this member's next application message;
+	// sentBySeq maps numbers of logged messages to their ids.
+	sendSeq   uint64
+	sentBySeq map[uint64]consensus.MessageID
+	// authors is what we received from each member (gap recovery).
+	authors map[Identity]*authorRecord
+
 	// memberSince is the epoch number this member's membership began at
 	// (its first epoch; kept across rejoins).
 	memberSince uint64
@@ -228,6 +236,8 @@ func New(cfg Config) (*Member, error) {
 		sentIdx:     map[consensus.MessageID]int{},
 		resentAt:    map[consensus.MessageID]uint64{},
 		addedAfter:  map[consensus.MessageID][]Identity{},
+		sentBySeq:   map[uint64]consensus.MessageID{},
+		authors:     map[Identity]*authorRecord{},
 		neverResend: map[consensus.MessageID]bool{},
 	}
 	m.det.init()
@@ -347,10 +357,17 @@ func (m *Member) Send(data []byte) (consensus.MessageID, error) {
 	if _, err := io.ReadFull(m.cfg.Core.Rand, nonce[:]); err != nil {
 		return consensus.MessageID{}, err
 	}
+	framed, err := codec.Marshal(&appFrame{Seq: m.sendSeq, Data: data})
+	if err != nil {
+		return consensus.MessageID{}, err
+	}
 	epoch := m.core.HeadID()
-	id, err := m.sendWithNonce(nonce, data)
+	id, err := m.sendWithNonce(nonce, framed)
 	if err == nil {
-		m.logSent(consensus.OutboxEntry{ID: id, EpochID: epoch, Nonce: nonce, Data: slices.Clone(data)})
+		m.sentBySeq[m.sendSeq] = id
+		m.sendSeq++
+		m.stateChanged()
+		m.logSent(consensus.OutboxEntry{ID: id, EpochID: epoch, Nonce: nonce, Data: framed})
 	}
 	return id, err
 }
@@ -416,6 +433,7 @@ func (m *Member) drain() {
 func (m *Member) absorb(rd consensus.Ready) {
 	m.out.Messages = append(m.out.Messages, rd.Messages...)
 	for _, d := range rd.Delivered {
+		d = m.unframe(d)
 		if m.seen.add(d.ID) {
 			m.out.Delivered = append(m.out.Delivered, d)
 		}
@@ -448,10 +466,12 @@ func (m *Member) absorb(rd consensus.Ready) {
 const maxAddedAfter = 16
 
 // noteAdded records, for every message logged so far, the members an
-// epoch added (read in that epoch's tree): they joined after the message
+// epoch brought in (read in that epoch's tree): those added by an Add,
+// and an external committer that the parent epoch did not list (a
+// newcomer; a returning member was listed). They joined after the message
 // was sent, and must not read a re-sent copy.
 func (m *Member) noteAdded(ev consensus.Event) {
-	if len(ev.Added) == 0 || len(m.sent) == 0 {
+	if len(m.sent) == 0 {
 		return
 	}
 	tree := m.core.TreeOf(ev.ID)
@@ -463,6 +483,17 @@ func (m *Member) noteAdded(ev consensus.Event) {
 		if leaf := tree.Leaf(treemath.LeafIndex(l)); leaf != nil {
 			ids = append(ids, IdentityOf(&leaf.Credential))
 		}
+	}
+	if parent := m.core.TreeOf(ev.Parent); parent != nil {
+		if leaf := tree.Leaf(treemath.LeafIndex(ev.Committer)); leaf != nil {
+			id := IdentityOf(&leaf.Credential)
+			if _, listed := findIdentity(parent, id); !listed {
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return
 	}
 	for _, e := range m.sent {
 		if m.neverResend[e.ID] {
@@ -560,6 +591,11 @@ func (m *Member) logSent(e consensus.OutboxEntry) {
 			delete(m.resentAt, old.ID)
 			delete(m.addedAfter, old.ID)
 			delete(m.neverResend, old.ID)
+		}
+		for seq, id := range m.sentBySeq {
+			if _, ok := m.sentIdx[id]; !ok {
+				delete(m.sentBySeq, seq)
+			}
 		}
 		m.sent = slices.Delete(m.sent, 0, over)
 		for i, e := range m.sent {

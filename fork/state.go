@@ -23,6 +23,7 @@ const maxStateSent = 1 << 16
 //	struct {
 //	    uint64 beacon_seq;        // above every sequence number used
 //	    uint64 member_since;      // epoch number membership began at
+//	    uint64 send_seq;          // number of the next application message
 //	    EpochRef history<V>;      // head chain, oldest first
 //	    SentMessage sent<V>;      // own messages, oldest first
 //	} State;
@@ -34,6 +35,7 @@ const maxStateSent = 1 << 16
 type State struct {
 	BeaconSeq   uint64
 	MemberSince uint64
+	SendSeq     uint64
 	History     []EpochRef
 	Sent        []SentMessage
 }
@@ -50,6 +52,7 @@ type SentMessage struct {
 func (s *State) MarshalMLS(w *codec.Writer) {
 	w.Uint64(s.BeaconSeq)
 	w.Uint64(s.MemberSince)
+	w.Uint64(s.SendSeq)
 	w.Vector(func(w *codec.Writer) {
 		for i := range s.History {
 			writeRef(w, &s.History[i])
@@ -75,6 +78,7 @@ func (s *State) UnmarshalMLS(r *codec.Reader) {
 	*s = State{}
 	r.Uint64("State.beacon_seq", &s.BeaconSeq)
 	r.Uint64("State.member_since", &s.MemberSince)
+	r.Uint64("State.send_seq", &s.SendSeq)
 	readList(r, "State.history", MaxHistory, func(r *codec.Reader) {
 		var e EpochRef
 		readRef(r, "State.history", &e)
@@ -127,7 +131,7 @@ func (m *Member) currentState() *State {
 			OutboxEntry: consensus.OutboxEntry{ID: e.ID, EpochID: e.EpochID, Nonce: e.Nonce, Data: e.Data},
 			NeverResend: m.neverResend[e.ID], AddedAfter: slices.Clone(m.addedAfter[e.ID])})
 	}
-	return &State{BeaconSeq: m.seqLimit, MemberSince: m.memberSince, History: slices.Clone(m.history), Sent: sent}
+	return &State{BeaconSeq: m.seqLimit, MemberSince: m.memberSince, SendSeq: m.sendSeq, History: slices.Clone(m.history), Sent: sent}
 }
 
 // restore takes back a persisted State.
@@ -147,8 +151,14 @@ func (m *Member) restore(st *State) {
 			break
 		}
 	}
+	m.sendSeq = max(m.sendSeq, st.SendSeq)
 	for _, e := range st.Sent {
 		m.logSent(e.OutboxEntry)
+		var f appFrame
+		if codec.Unmarshal(e.Data, &f) == nil {
+			m.sentBySeq[f.Seq] = e.ID
+			m.sendSeq = max(m.sendSeq, f.Seq+1)
+		}
 		if e.NeverResend {
 			m.neverResend[e.ID] = true
 		} else if len(e.AddedAfter) > 0 {

@@ -92,6 +92,9 @@ func TestRestartFromState(t *testing.T) {
 	if got, want := m.Stats().SentLog, 3; got != want {
 		t.Fatalf("sent log after restart: %d, want %d", got, want)
 	}
+	if back.SendSeq != 3 {
+		t.Fatalf("persisted next message number %d, want 3", back.SendSeq)
+	}
 	if got, want := m.Stats().History, old.Stats().History; got != want {
 		t.Fatalf("history after restart: %d, want %d", got, want)
 	}
