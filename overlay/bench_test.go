@@ -100,3 +100,28 @@ func BenchmarkGossipLatencyTCP(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkValidatePath: the overlay's own per-message work at every hop
+// (size check, frame decode, group comparison) before the caller's
+// validator, for payload sizes from a beacon to a large commit.
+//
+//	go test ./overlay -run '^$' -bench ValidatePath
+func BenchmarkValidatePath(b *testing.B) {
+	group := []byte("0123456789abcdef0123456789abcdef")
+	for _, size := range []int{100, 1 << 10, 64 << 10} {
+		b.Run(fmt.Sprintf("payload=%d", size), func(b *testing.B) {
+			frame, err := encodeGossipFrame(group, make([]byte, size))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(frame)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				f, err := decodeGossipFrame(frame)
+				if err != nil || len(f.Group) != len(group) {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

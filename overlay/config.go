@@ -56,8 +56,9 @@ func (v ValidationResult) String() string {
 // Validator judges group messages before gossipsub delivers or relays them.
 // from is the peer that relayed the message (messages carry no author);
 // group is the topic's group id; data is the payload the publisher passed to
-// Publish. It runs on gossipsub's validation workers, concurrently, and must
-// not block for long.
+// Publish; it aliases the received message, so it must not be modified
+// (keeping it is fine). It runs on gossipsub's validation workers,
+// concurrently, and must not block for long.
 type Validator interface {
 	Validate(from peer.ID, group []byte, data []byte) ValidationResult
 }
@@ -108,17 +109,21 @@ type Limits struct {
 	MaxSyncResponse int
 	// MaxKeyPackageSize bounds one KeyPackage (default 64 KiB).
 	MaxKeyPackageSize int
-	// KeyPackagesPerOwner bounds the cache per owner (default 16) and
-	// KeyPackageOwners the owners kept (default 1024).
+	// KeyPackagesPerOwner bounds the cache per owner (default 16),
+	// KeyPackageOwners the owners kept (default 1024) and KeyPackageBytes
+	// its total size (default 32 MiB).
 	KeyPackagesPerOwner int
 	KeyPackageOwners    int
+	KeyPackageBytes     int
 	// MaxWelcomeSize bounds one Welcome (default 4 MiB: a Welcome may carry
 	// the whole ratchet tree). MailPerRecipient (default 16), MailRecipients
-	// (default 1024) and MailBytes (default 64 MiB) bound the mailboxes.
+	// (default 1024), MailBytes (default 64 MiB) and MailPerDepositor
+	// (default 64) bound the mailboxes.
 	MaxWelcomeSize   int
 	MailPerRecipient int
 	MailRecipients   int
 	MailBytes        int
+	MailPerDepositor int
 	// RequestRate and RequestBurst limit stream requests (all protocols
 	// together) per remote peer (defaults 50/s, burst 100).
 	RequestRate  float64
@@ -139,10 +144,12 @@ func (l *Limits) setDefaults() {
 	def(&l.MaxKeyPackageSize, 64<<10)
 	def(&l.KeyPackagesPerOwner, 16)
 	def(&l.KeyPackageOwners, 1024)
+	def(&l.KeyPackageBytes, 32<<20)
 	def(&l.MaxWelcomeSize, 4<<20)
 	def(&l.MailPerRecipient, 16)
 	def(&l.MailRecipients, 1024)
 	def(&l.MailBytes, 64<<20)
+	def(&l.MailPerDepositor, 64)
 	def(&l.RequestBurst, 100)
 	if l.RequestRate <= 0 {
 		l.RequestRate = 50

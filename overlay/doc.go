@@ -28,6 +28,8 @@
 //     reached, otherwise deposited in bounded mailboxes at peers that hand
 //     it over when the invitee connects.
 //   - Discovery (discovery.go): bootstrap multiaddrs and mDNS on a LAN.
+//   - A repair (repair.go) for a gossipsub race on quick reconnects that
+//     leaves two connected peers deaf to each other's subscriptions.
 //
 // Package overlay/memnet builds overlays on libp2p's in-memory network
 // (p2p/net/mock) with a partition guard (Cut, Heal) for the simulator.

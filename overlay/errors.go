@@ -23,8 +23,6 @@ var (
 	// ErrRefused: the remote peer refused the request (no handler, rate
 	// limit, full mailbox, a check failed).
 	ErrRefused = errors.New("overlay: refused by peer")
-	// ErrRateLimited: a peer sent requests faster than allowed.
-	ErrRateLimited = errors.New("overlay: rate limited")
 	// ErrBlocked: the peer is banned or blocked.
 	ErrBlocked = errors.New("overlay: peer is banned or blocked")
 	// ErrBadConfig: the configuration is unusable.

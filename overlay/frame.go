@@ -44,40 +44,55 @@ func (f *gossipFrame) MarshalMLS(w *codec.Writer) {
 	w.Opaque(f.Payload)
 }
 
-var errUnknownVersion = errors.New("unknown frame version")
-
-func (f *gossipFrame) UnmarshalMLS(r *codec.Reader) {
-	var v uint8
-	if !r.Uint8("version", &v) {
-		return
-	}
-	if v != gossipFrameVersion {
-		r.Fail("version", errUnknownVersion)
-		return
-	}
-	r.Opaque("group_id", &f.Group)
-	r.Opaque("payload", &f.Payload)
-}
-
 func encodeGossipFrame(group, payload []byte) ([]byte, error) {
 	w := codec.NewWriter(make([]byte, 0, len(group)+len(payload)+9))
 	(&gossipFrame{Group: group, Payload: payload}).MarshalMLS(w)
 	return w.Bytes()
 }
 
-// decodeGossipFrame parses a group-topic message. Errors wrap ErrMalformed.
+// decodeGossipFrame parses a group-topic message without copying: Group
+// and Payload are slices of b (gossipsub never changes a message's bytes
+// after it arrives). It runs at every hop for every message, hence by hand
+// rather than through codec.Reader, which copies opaque fields. Errors wrap
+// ErrMalformed; decoding is canonical (minimal varints, no trailing bytes).
 func decodeGossipFrame(b []byte) (*gossipFrame, error) {
-	var f gossipFrame
-	if err := codec.Unmarshal(b, &f); err != nil {
-		return nil, malformed("gossip frame", err)
+	if len(b) == 0 {
+		return nil, malformed("gossip frame: empty", nil)
 	}
-	if len(f.Group) == 0 || len(f.Group) > maxGroupIDLen {
-		return nil, malformed(fmt.Sprintf("gossip frame: group id of %d bytes", len(f.Group)), nil)
+	if b[0] != gossipFrameVersion {
+		return nil, malformed(fmt.Sprintf("gossip frame: version %d on a version-%d topic", b[0], gossipFrameVersion), nil)
 	}
-	if len(f.Payload) == 0 {
+	group, rest, err := cutOpaque(b[1:], "group_id")
+	if err != nil {
+		return nil, err
+	}
+	payload, rest, err := cutOpaque(rest, "payload")
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) != 0 {
+		return nil, malformed(fmt.Sprintf("gossip frame: %d trailing bytes", len(rest)), nil)
+	}
+	if len(group) == 0 || len(group) > maxGroupIDLen {
+		return nil, malformed(fmt.Sprintf("gossip frame: group id of %d bytes", len(group)), nil)
+	}
+	if len(payload) == 0 {
 		return nil, malformed("gossip frame: empty payload", nil)
 	}
-	return &f, nil
+	return &gossipFrame{Group: group, Payload: payload}, nil
+}
+
+// cutOpaque splits an opaque<V> off the front of b.
+func cutOpaque(b []byte, field string) (value, rest []byte, err error) {
+	n, size, err := codec.ParseVarint(b)
+	if err != nil {
+		return nil, nil, malformed("gossip frame: "+field+" length", err)
+	}
+	b = b[size:]
+	if uint64(n) > uint64(len(b)) {
+		return nil, nil, malformed("gossip frame: "+field+" truncated", nil)
+	}
+	return b[:n:n], b[n:], nil
 }
 
 // Stream protocols (sync, KeyPackage directory, mailbox) exchange frames:

@@ -139,9 +139,11 @@ func (o *Overlay) JoinGroup(group []byte, deliver func(Message)) error {
 		return fmt.Errorf("%w: group id of %d bytes", ErrBadConfig, len(group))
 	}
 	name := TopicName(group)
+	// o.mu is held across the calls into gossipsub: nothing gossipsub
+	// calls back (validators, tracer, inspector, score) takes it.
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.closed {
+	if o.isClosed() {
 		return ErrClosed
 	}
 	if _, ok := o.groups[name]; ok {
@@ -180,12 +182,11 @@ func (o *Overlay) JoinGroup(group []byte, deliver func(Message)) error {
 	}
 	ctx, cancel := context.WithCancel(o.ctx)
 	gt := &groupTopic{name: name, topic: topic, sub: sub, cancel: cancel, ps: o.ps}
+	if !o.goTracked(func() { o.readGroup(ctx, sub, deliver) }) {
+		gt.close() // Close ran meanwhile
+		return ErrClosed
+	}
 	o.groups[name] = gt
-	o.wg.Add(1)
-	go func() {
-		defer o.wg.Done()
-		o.readGroup(ctx, sub, deliver)
-	}()
 	return nil
 }
 

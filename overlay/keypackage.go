@@ -122,11 +122,15 @@ func parseKeyPackage(raw []byte, max int) (*wire.KeyPackage, bool, error) {
 	return m.KeyPackage, mls.IsLastResort(m.KeyPackage), nil
 }
 
-// kpCache holds KeyPackages per owner, bounded per owner and in owners.
+// kpCache holds KeyPackages per owner, bounded per owner, in owners and in
+// bytes: peer ids cost nothing to make, so without the byte bound a peer
+// could fill memory with its own KeyPackages under many ids.
 type kpCache struct {
 	mu       sync.Mutex
 	perOwner int
 	maxOwner int
+	maxBytes int
+	bytes    int
 	clock    uint64
 	owners   map[peer.ID]*kpOwner
 }
@@ -134,25 +138,40 @@ type kpCache struct {
 type kpOwner struct {
 	fresh      [][]byte // used once, oldest first
 	lastResort []byte
-	seen       map[[32]byte]struct{}
-	touched    uint64
+	// seen remembers the hashes of the owner's recent KeyPackages, used
+	// ones included, so that re-placing a used one does not bring it back;
+	// bounded (seenOrder) since an owner may place new ones for ever.
+	seen      map[[32]byte]struct{}
+	seenOrder [][32]byte
+	touched   uint64
 }
 
-func newKPCache(perOwner, owners int) *kpCache {
-	return &kpCache{perOwner: perOwner, maxOwner: owners, owners: map[peer.ID]*kpOwner{}}
+func (e *kpOwner) size() int {
+	n := len(e.lastResort)
+	for _, kp := range e.fresh {
+		n += len(kp)
+	}
+	return n
+}
+
+func newKPCache(perOwner, owners, maxBytes int) *kpCache {
+	return &kpCache{perOwner: perOwner, maxOwner: owners, maxBytes: maxBytes, owners: map[peer.ID]*kpOwner{}}
 }
 
 // put keeps raw for owner. A repeated KeyPackage is kept once; over the
-// per-owner bound the oldest ordinary KeyPackage goes; over the owner bound
-// the owner not updated for longest goes.
+// per-owner bound the oldest ordinary KeyPackage goes; over the owner or
+// byte bound the owners not updated for longest go.
 func (c *kpCache) put(owner peer.ID, raw []byte, lastResort bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(raw) > c.maxBytes {
+		return
+	}
 	c.clock++
 	e := c.owners[owner]
 	if e == nil {
 		if len(c.owners) >= c.maxOwner {
-			c.evictLocked()
+			c.evictLocked(owner)
 		}
 		e = &kpOwner{seen: map[[32]byte]struct{}{}}
 		c.owners[owner] = e
@@ -163,27 +182,46 @@ func (c *kpCache) put(owner peer.ID, raw []byte, lastResort bool) {
 		return
 	}
 	e.seen[h] = struct{}{}
+	e.seenOrder = append(e.seenOrder, h)
+	if len(e.seenOrder) > 4*c.perOwner+1 {
+		delete(e.seen, e.seenOrder[0])
+		e.seenOrder = e.seenOrder[1:]
+	}
 	raw = append([]byte(nil), raw...)
+	before := e.size()
 	if lastResort {
 		e.lastResort = raw
-		return
+	} else {
+		e.fresh = append(e.fresh, raw)
+		if len(e.fresh) > c.perOwner {
+			e.fresh = e.fresh[1:]
+		}
 	}
-	e.fresh = append(e.fresh, raw)
-	if len(e.fresh) > c.perOwner {
+	c.bytes += e.size() - before
+	for c.bytes > c.maxBytes && len(c.owners) > 1 {
+		c.evictLocked(owner)
+	}
+	for c.bytes > c.maxBytes && len(e.fresh) > 0 {
+		// One owner alone over the bound: drop its oldest.
+		c.bytes -= len(e.fresh[0])
 		e.fresh = e.fresh[1:]
 	}
 }
 
-func (c *kpCache) evictLocked() {
+// evictLocked drops the owner updated longest ago, other than keep.
+func (c *kpCache) evictLocked(keep peer.ID) {
 	var oldest peer.ID
 	var at uint64
-	first := true
+	found := false
 	for p, e := range c.owners {
-		if first || e.touched < at {
-			oldest, at, first = p, e.touched, false
+		if p != keep && (!found || e.touched < at) {
+			oldest, at, found = p, e.touched, true
 		}
 	}
-	delete(c.owners, oldest)
+	if found {
+		c.bytes -= c.owners[oldest].size()
+		delete(c.owners, oldest)
+	}
 }
 
 // take returns a KeyPackage of owner: the oldest ordinary one, which is
@@ -198,6 +236,7 @@ func (c *kpCache) take(owner peer.ID, allowLastResort bool) ([]byte, bool) {
 	if len(e.fresh) > 0 {
 		kp := e.fresh[0]
 		e.fresh = e.fresh[1:]
+		c.bytes -= len(kp)
 		// The hash stays in seen: a used KeyPackage must not come back.
 		return kp, true
 	}
@@ -226,7 +265,7 @@ type kpDirectory struct {
 }
 
 func newKPDirectory(o *Overlay) *kpDirectory {
-	return &kpDirectory{o: o, cache: newKPCache(o.cfg.Limits.KeyPackagesPerOwner, o.cfg.Limits.KeyPackageOwners)}
+	return &kpDirectory{o: o, cache: newKPCache(o.cfg.Limits.KeyPackagesPerOwner, o.cfg.Limits.KeyPackageOwners, o.cfg.Limits.KeyPackageBytes)}
 }
 
 // check runs the structural check and the caller's check.

@@ -3,6 +3,7 @@ package overlay
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -12,7 +13,7 @@ import (
 
 func TestKPCacheBounds(t *testing.T) {
 	const owner = peer.ID("owner")
-	c := newKPCache(3, 2)
+	c := newKPCache(3, 2, 1<<20)
 	for _, kp := range []string{"a", "b", "b", "c", "d"} {
 		c.put(owner, []byte(kp), false)
 	}
@@ -58,6 +59,48 @@ func TestKPCacheBounds(t *testing.T) {
 	}
 	if n, _ := c.count("o2"); n != 1 {
 		t.Fatal("newer owner evicted")
+	}
+}
+
+// The byte bound: many owners (peer ids are free) cannot fill memory; the
+// owners updated longest ago go first, and the cache's count of bytes stays
+// exact through puts, takes and evictions.
+func TestKPCacheByteBound(t *testing.T) {
+	c := newKPCache(16, 1024, 1000)
+	kp := func(i int) []byte { b := make([]byte, 100); b[0], b[1] = byte(i), byte(i>>8); return b }
+	for i := 0; i < 50; i++ {
+		c.put(peer.ID(fmt.Sprint("owner", i)), kp(i), false)
+	}
+	if c.bytes > 1000 || len(c.owners) != 10 {
+		t.Fatalf("%d bytes in %d owners, want <= 1000 in 10", c.bytes, len(c.owners))
+	}
+	if n, _ := c.count("owner49"); n != 1 {
+		t.Fatal("newest owner evicted")
+	}
+	if n, _ := c.count("owner0"); n != 0 {
+		t.Fatal("oldest owner kept")
+	}
+	// One owner over the bound alone keeps its newest.
+	for i := 100; i < 120; i++ {
+		c.put("big", kp(i), false)
+	}
+	if n, _ := c.count("big"); n != 10 || c.bytes > 1000 {
+		t.Fatalf("big owner holds %d, cache %d bytes", n, c.bytes)
+	}
+	total := 0
+	for _, e := range c.owners {
+		total += e.size()
+	}
+	if total != c.bytes {
+		t.Fatalf("byte count %d, actual %d", c.bytes, total)
+	}
+	if _, ok := c.take("big", false); !ok || c.bytes != total-100 {
+		t.Fatal("take did not update the byte count")
+	}
+	// Too large for the whole cache: not kept.
+	c.put("huge", make([]byte, 1001), false)
+	if n, _ := c.count("huge"); n != 0 {
+		t.Fatal("oversized KeyPackage kept")
 	}
 }
 

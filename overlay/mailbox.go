@@ -115,6 +115,7 @@ func checkWelcome(raw []byte, max int) error {
 type mailItem struct {
 	hash [32]byte
 	raw  []byte
+	from peer.ID // the depositor
 }
 
 type mailbox struct {
@@ -123,6 +124,7 @@ type mailbox struct {
 	mu       sync.Mutex
 	boxes    map[peer.ID][]mailItem
 	bytes    int
+	perFrom  map[peer.ID]int // items held per depositor
 	flushing map[peer.ID]bool
 
 	seenMu    sync.Mutex
@@ -134,14 +136,18 @@ func newMailbox(o *Overlay) *mailbox {
 	return &mailbox{
 		o:        o,
 		boxes:    map[peer.ID][]mailItem{},
+		perFrom:  map[peer.ID]int{},
 		flushing: map[peer.ID]bool{},
 		seen:     map[[32]byte]struct{}{},
 	}
 }
 
-// store keeps raw for recipient, refusing it when a bound is reached
-// (returns ErrRefused): a full mailbox must not push out mail already held.
-func (m *mailbox) store(recipient peer.ID, raw []byte) error {
+// store keeps raw for recipient, deposited by from, refusing it when a
+// bound is reached (returns ErrRefused): a full mailbox must not push out
+// mail already held. The per-depositor bound keeps one peer (peer ids are
+// free, but each needs a connection and passes the rate limit) from taking
+// all the room.
+func (m *mailbox) store(recipient, from peer.ID, raw []byte) error {
 	l := m.o.cfg.Limits
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -159,9 +165,12 @@ func (m *mailbox) store(recipient peer.ID, raw []byte) error {
 		return fmt.Errorf("%w: mailbox of %s full", ErrRefused, recipient)
 	case m.bytes+len(raw) > l.MailBytes:
 		return fmt.Errorf("%w: mail storage full", ErrRefused)
+	case m.perFrom[from] >= l.MailPerDepositor:
+		return fmt.Errorf("%w: %s has %d Welcomes here already", ErrRefused, from, m.perFrom[from])
 	}
-	m.boxes[recipient] = append(box, mailItem{hash: h, raw: append([]byte(nil), raw...)})
+	m.boxes[recipient] = append(box, mailItem{hash: h, raw: append([]byte(nil), raw...), from: from})
 	m.bytes += len(raw)
+	m.perFrom[from]++
 	return nil
 }
 
@@ -184,6 +193,9 @@ func (m *mailbox) remove(p peer.ID, h [32]byte) {
 	for i, it := range box {
 		if it.hash == h {
 			m.bytes -= len(it.raw)
+			if m.perFrom[it.from]--; m.perFrom[it.from] <= 0 {
+				delete(m.perFrom, it.from)
+			}
 			box = append(box[:i:i], box[i+1:]...)
 			break
 		}
@@ -290,7 +302,7 @@ func (m *mailbox) handle(s network.Stream, r *bufio.Reader) error {
 			}
 			return writeFrame(s, []byte{statusOK})
 		}
-		if err := m.store(recipient, q.Welcome); err != nil {
+		if err := m.store(recipient, from, q.Welcome); err != nil {
 			return writeFrame(s, errorResponse(err))
 		}
 		if m.o.host.Network().Connectedness(recipient) == network.Connected {
@@ -372,7 +384,7 @@ func (o *Overlay) SendWelcome(ctx context.Context, to peer.ID, welcome []byte) (
 		o.log.Debug("overlay: direct Welcome delivery failed", "peer", to, "err", err)
 	}
 	var res WelcomeResult
-	ownErr := o.mail.store(to, welcome)
+	ownErr := o.mail.store(to, o.host.ID(), welcome)
 	toBytes, err := to.MarshalBinary()
 	if err != nil {
 		return WelcomeResult{}, fmt.Errorf("%w: recipient id: %w", ErrBadConfig, err)

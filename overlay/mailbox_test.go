@@ -113,7 +113,7 @@ func TestCollectWelcomes(t *testing.T) {
 	connect(t, invitee, h2)
 	id := invitee.ID()
 	w := testWelcome(t, 4)
-	for _, err := range []error{h1.mail.store(id, w), h2.mail.store(id, w), h2.mail.store(id, testWelcome(t, 5))} {
+	for _, err := range []error{h1.mail.store(id, "depositor", w), h2.mail.store(id, "depositor", w), h2.mail.store(id, "depositor", testWelcome(t, 5))} {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,24 +137,24 @@ func TestCollectWelcomes(t *testing.T) {
 }
 
 func TestMailboxBounds(t *testing.T) {
-	o := newNode(t, "tcp", Config{Limits: Limits{MailPerRecipient: 2, MailRecipients: 2, MailBytes: 1000}})
+	o := newNode(t, "tcp", Config{Limits: Limits{MailPerRecipient: 2, MailRecipients: 2, MailBytes: 1000, MailPerDepositor: 3}})
 	m := o.mail
 	w := func(tag byte) []byte { return testWelcome(t, tag) }
-	if err := m.store("r1", w(1)); err != nil {
+	if err := m.store("r1", "d", w(1)); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.store("r1", w(1)); err != nil || m.pending("r1") != 1 {
+	if err := m.store("r1", "d", w(1)); err != nil || m.pending("r1") != 1 {
 		t.Fatal("repeat stored twice")
 	}
-	m.store("r1", w(2))
-	if err := m.store("r1", w(3)); !errors.Is(err, ErrRefused) {
+	m.store("r1", "d", w(2))
+	if err := m.store("r1", "d", w(3)); !errors.Is(err, ErrRefused) {
 		t.Fatalf("full mailbox: %v", err)
 	}
-	m.store("r2", w(4))
-	if err := m.store("r3", w(5)); !errors.Is(err, ErrRefused) {
+	m.store("r2", "d", w(4))
+	if err := m.store("r3", "d", w(5)); !errors.Is(err, ErrRefused) {
 		t.Fatalf("too many recipients: %v", err)
 	}
-	if err := m.store("r2", make([]byte, 1000)); !errors.Is(err, ErrRefused) {
+	if err := m.store("r2", "d", make([]byte, 1000)); !errors.Is(err, ErrRefused) {
 		t.Fatalf("byte bound: %v", err)
 	}
 	// Held mail is never pushed out by new mail.
@@ -164,6 +164,16 @@ func TestMailboxBounds(t *testing.T) {
 	m.remove("r1", m.snapshot("r1")[0].hash)
 	if m.pending("r1") != 1 {
 		t.Fatal("remove")
+	}
+	// Per depositor: "d" holds 2 items now, so one more and then no more.
+	if err := m.store("r2", "d", w(6)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.store("r1", "d", w(7)); !errors.Is(err, ErrRefused) {
+		t.Fatalf("depositor bound: %v", err)
+	}
+	if err := m.store("r1", "other", w(7)); err != nil {
+		t.Fatalf("another depositor refused: %v", err)
 	}
 }
 

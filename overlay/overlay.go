@@ -31,18 +31,28 @@ type Overlay struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	// life guards closed and the goroutines Close waits for. It is taken
+	// from gossipsub's event loop (through the tracer), so nothing may hold
+	// it while calling into gossipsub.
+	life   sync.Mutex
+	closed bool
 	wg     sync.WaitGroup
 
 	mu     sync.Mutex
-	closed bool
 	groups map[string]*groupTopic // by topic name
-	scores map[peer.ID]float64    // last snapshot from gossipsub
+
+	scoresMu sync.Mutex
+	scores   map[peer.ID]float64 // last snapshot from gossipsub
 
 	kp   *kpDirectory
 	mail *mailbox
 
 	disc   *discovery
 	notify *network.NotifyBundle
+
+	repairMu   sync.Mutex
+	lastRepair map[peer.ID]time.Time
 }
 
 // New builds a real libp2p host (TCP and QUIC on cfg.ListenAddrs, the gater,
@@ -92,7 +102,10 @@ func build(ctx context.Context, h host.Host, g *Gater, c Config, own bool) (*Ove
 		groups:  map[string]*groupTopic{},
 		scores:  map[peer.ID]float64{},
 		tr:      newTracer(),
+
+		lastRepair: map[peer.ID]time.Time{},
 	}
+	o.tr.streamClosed = o.onGossipStreamClosed
 	o.kp = newKPDirectory(o)
 	o.mail = newMailbox(o)
 	ps, err := o.newPubSub()
@@ -115,12 +128,14 @@ func build(ctx context.Context, h host.Host, g *Gater, c Config, own bool) (*Ove
 // Close leaves every group, stops the protocols and, for a host New made,
 // closes the host.
 func (o *Overlay) Close() error {
-	o.mu.Lock()
+	o.life.Lock()
 	if o.closed {
-		o.mu.Unlock()
+		o.life.Unlock()
 		return nil
 	}
 	o.closed = true
+	o.life.Unlock()
+	o.mu.Lock()
 	groups := o.groups
 	o.groups = map[string]*groupTopic{}
 	o.mu.Unlock()
@@ -195,28 +210,43 @@ func (o *Overlay) Block(p peer.ID) {
 	_ = o.host.Network().ClosePeer(p)
 }
 
-// Unblock lifts a Block. Nothing re-dials by itself; call Connect.
-func (o *Overlay) Unblock(p peer.ID) { o.gater.Unblock(p) }
+// Unblock lifts a Block and, if the peerstore still has addresses for p,
+// dials it again in the background (libp2p re-dials nothing by itself, and
+// a healed partition should heal without the caller's help).
+func (o *Overlay) Unblock(p peer.ID) {
+	o.gater.Unblock(p)
+	if len(o.host.Peerstore().Addrs(p)) == 0 {
+		return
+	}
+	o.goTracked(func() {
+		ctx, cancel := context.WithTimeout(o.ctx, 10*time.Second)
+		defer cancel()
+		if err := o.host.Connect(ctx, peer.AddrInfo{ID: p}); err != nil {
+			o.log.Debug("overlay: re-dial after unblock failed", "peer", p, "err", err)
+		}
+	})
+}
 
 // PeerScore is p's gossipsub score as of the last snapshot (taken every
 // scoreInspectPeriod), and whether gossipsub knows p.
 func (o *Overlay) PeerScore(p peer.ID) (float64, bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	o.scoresMu.Lock()
+	defer o.scoresMu.Unlock()
 	s, ok := o.scores[p]
 	return s, ok
 }
 
 func (o *Overlay) setScores(m map[peer.ID]float64) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	o.scoresMu.Lock()
+	defer o.scoresMu.Unlock()
 	o.scores = m
 }
 
-// go runs fn on a goroutine that Close waits for.
+// goTracked runs fn on a goroutine that Close waits for; after Close it
+// runs nothing and returns false.
 func (o *Overlay) goTracked(fn func()) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	o.life.Lock()
+	defer o.life.Unlock()
 	if o.closed {
 		return false
 	}
@@ -311,7 +341,7 @@ func (o *Overlay) openStream(ctx context.Context, p peer.ID, proto protocol.ID) 
 }
 
 func (o *Overlay) isClosed() bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	o.life.Lock()
+	defer o.life.Unlock()
 	return o.closed
 }

@@ -19,6 +19,7 @@ type GossipStats struct {
 	Duplicates    uint64
 	DroppedRPCs   uint64 // outbound RPCs dropped because a peer's queue was full
 	Undeliverable uint64 // dropped because a subscriber did not keep up
+	Repairs       uint64 // connections restarted to undo gossipsub's reconnect race (repair.go)
 }
 
 // tracer is a gossipsub RawTracer that keeps each topic's mesh (gossipsub
@@ -27,7 +28,12 @@ type tracer struct {
 	mu   sync.Mutex
 	mesh map[string]map[peer.ID]struct{}
 
-	delivered, rejected, ignored, dropped, duplicates, droppedRPCs, undeliverable atomic.Uint64
+	// streamClosed is told when gossipsub has dropped a peer's outbound
+	// stream (after wiping what it knew of the peer's subscriptions). It
+	// runs on gossipsub's event loop and must not block.
+	streamClosed func(peer.ID)
+
+	delivered, rejected, ignored, dropped, duplicates, droppedRPCs, undeliverable, repairs atomic.Uint64
 }
 
 func newTracer() *tracer { return &tracer{mesh: map[string]map[peer.ID]struct{}{}} }
@@ -51,6 +57,7 @@ func (t *tracer) stats() GossipStats {
 		Duplicates:    t.duplicates.Load(),
 		DroppedRPCs:   t.droppedRPCs.Load(),
 		Undeliverable: t.undeliverable.Load(),
+		Repairs:       t.repairs.Load(),
 	}
 }
 
@@ -90,11 +97,15 @@ func (t *tracer) RejectMessage(_ *pubsub.Message, reason string) {
 	}
 }
 
-func (t *tracer) DuplicateMessage(*pubsub.Message)                     { t.duplicates.Add(1) }
-func (t *tracer) DropRPC(*pubsub.RPC, peer.ID)                         { t.droppedRPCs.Add(1) }
-func (t *tracer) UndeliverableMessage(*pubsub.Message)                 { t.undeliverable.Add(1) }
-func (t *tracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
-func (t *tracer) OnClosedOutboundStream(peer.ID)                       {}
+func (t *tracer) DuplicateMessage(*pubsub.Message)         { t.duplicates.Add(1) }
+func (t *tracer) DropRPC(*pubsub.RPC, peer.ID)             { t.droppedRPCs.Add(1) }
+func (t *tracer) UndeliverableMessage(*pubsub.Message)     { t.undeliverable.Add(1) }
+func (t *tracer) OnNewOutboundStream(peer.ID, protocol.ID) {}
+func (t *tracer) OnClosedOutboundStream(p peer.ID) {
+	if t.streamClosed != nil {
+		t.streamClosed(p)
+	}
+}
 func (t *tracer) Join(string)                                          {}
 func (t *tracer) ValidateMessage(*pubsub.Message)                      {}
 func (t *tracer) ThrottlePeer(peer.ID)                                 {}
