@@ -135,7 +135,7 @@ func (w *writes) apply(ctx context.Context) (purge func() error, err error) {
 		return nil, fmt.Errorf("store: committing: %w", err)
 	}
 	committed = true
-	if !purging {
+	if !purging || s.deferPurge {
 		return nothing, nil
 	}
 	return func() error { return s.purge(ctx, []ds.Key{marker}, w.purges) }, nil

@@ -21,9 +21,10 @@ import (
 // with 20 elements, the count go-datastore itself uses under the race
 // detector; MLSNODE_LONG=1 runs the default 100.
 func TestBackendConformance(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("MLSNODE_LONG") == "" {
 		// No other test of this package uses dstest, so setting its
-		// global is safe while TestCrashRecovery runs in parallel.
+		// global is safe while other tests run in parallel.
 		old := dstest.ElemCount
 		dstest.ElemCount = 20
 		defer func() { dstest.ElemCount = old }()

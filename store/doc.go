@@ -30,9 +30,10 @@
 //
 // # Encryption at rest
 //
-// With WithPassphrase every stored value is sealed with XChaCha20-Poly1305
-// under a key derived from the passphrase by Argon2id; the record's key is
-// the associated data, so a value moved to another key does not open.
+// With WithPassphrase every stored value (but the schema and KDF records)
+// is sealed with XChaCha20-Poly1305 under a key derived from the passphrase
+// by Argon2id; the record's key is the associated data, so a value moved
+// to another key does not open.
 //
 // # Errors
 //

@@ -41,6 +41,10 @@ func newRecord(k Kind) record {
 		return &Received{}
 	case KindCommitSeen:
 		return &CommitSeen{}
+	case KindReceivedID:
+		return &receivedID{}
+	case KindGroupMeta, KindNodeMeta:
+		return &meta{}
 	}
 	return nil
 }
@@ -60,7 +64,9 @@ func fuzzSeeds() map[Kind]record {
 		KindEpochKey:   &secret{Value: []byte("k")},
 		KindRival:      &Rival{Parent: eid("f", 0), ID: eid("f", 2), Commit: []byte("c")},
 		KindOutbox:     &OutboxEntry{ID: 4, Epoch: eid("f", 1), Plaintext: []byte("p"), Message: []byte("m")},
-		KindReceived:   &Received{Seq: 5, Epoch: eid("f", 1), Sender: 2, Data: []byte("d"), LosingBranch: true},
+		KindReceived:   &Received{Seq: 5, ID: []byte("id"), Epoch: eid("f", 1), EpochNumber: 1, Sender: 2, SenderIdentity: []byte("peer"), Data: []byte("d"), LosingBranch: true},
+		KindReceivedID: &receivedID{Seq: 5},
+		KindGroupMeta:  &meta{Value: []byte("v")},
 		KindCommitSeen: &CommitSeen{Parent: eid("f", 0), ID: eid("f", 1), Number: 1, Commit: []byte("c")},
 	}
 }

@@ -156,6 +156,50 @@ func (g *Group) ReceivedFrom(ctx context.Context, from uint64, limit int) ([]Rec
 	return out, err
 }
 
+// HasReceived reports whether a message with this id is among the
+// received messages.
+func (g *Group) HasReceived(ctx context.Context, id []byte) (bool, error) {
+	_, err := g.ReceivedByID(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// ReceivedByID returns the received message with this id.
+func (g *Group) ReceivedByID(ctx context.Context, id []byte) (Received, error) {
+	if err := g.check(); err != nil {
+		return Received{}, err
+	}
+	if len(id) == 0 {
+		return Received{}, fmt.Errorf("%w: empty message id", ErrInvalidArgument)
+	}
+	g.lock.rw.RLock()
+	defer g.lock.rw.RUnlock()
+	var idx receivedID
+	if err := g.s.get(ctx, g.id, keyReceivedID(g.id, id), KindReceivedID, &idx); err != nil {
+		return Received{}, err
+	}
+	var m Received
+	err := g.s.get(ctx, g.id, keyReceived(g.id, idx.Seq), KindReceived, &m)
+	if errors.Is(err, ErrNotFound) {
+		return Received{}, &RecordError{Group: g.id, Kind: KindReceivedID, Key: keyReceivedID(g.id, id).String(), Err: fmt.Errorf("names message %d, which is missing", idx.Seq)}
+	}
+	return m, err
+}
+
+// GroupMeta returns a value stored by Transaction.PutGroupMeta.
+func (g *Group) GroupMeta(ctx context.Context, name string) ([]byte, error) {
+	if err := g.check(); err != nil {
+		return nil, err
+	}
+	g.lock.rw.RLock()
+	defer g.lock.rw.RUnlock()
+	var m meta
+	err := g.s.get(ctx, g.id, keyGroupMeta(g.id, name), KindGroupMeta, &m)
+	return m.Value, err
+}
+
 // CommitsSeen returns the recorded edges of the epoch tree, in key order.
 func (g *Group) CommitsSeen(ctx context.Context) ([]CommitSeen, error) {
 	var out []CommitSeen

@@ -30,6 +30,9 @@ const (
 	KindOutbox     Kind = 27 // /g/<group>/o/<id>
 	KindReceived   Kind = 28 // /g/<group>/m/<seq>
 	KindCommitSeen Kind = 29 // /g/<group>/c/<epoch>
+	KindReceivedID Kind = 30 // /g/<group>/mi/<message id>: index to the seq
+	KindGroupMeta  Kind = 31 // /g/<group>/x/<name>
+	KindNodeMeta   Kind = 13 // /n/meta/<name>
 )
 
 var kindNames = map[Kind]string{
@@ -38,7 +41,8 @@ var kindNames = map[Kind]string{
 	KindGroupIndex: "group-index", KindHead: "head", KindSequence: "sequence",
 	KindEpoch: "epoch", KindEpochKey: "epoch-key", KindRival: "rival",
 	KindGroupKey: "group-key", KindOutbox: "outbox", KindReceived: "received",
-	KindCommitSeen: "commit-seen",
+	KindCommitSeen: "commit-seen", KindReceivedID: "received-id",
+	KindGroupMeta: "group-meta", KindNodeMeta: "node-meta",
 }
 
 func (k Kind) String() string {
@@ -57,6 +61,7 @@ var (
 	keyIdentity = ds.NewKey("/n/identity")
 	keyKPs      = ds.NewKey("/n/kp")
 	keyPSKs     = ds.NewKey("/n/psk")
+	keyNodeMeta = ds.NewKey("/n/meta")
 	keyGroupIdx = ds.NewKey("/gi")
 )
 
@@ -91,8 +96,15 @@ func keyReceived(gid []byte, seq uint64) ds.Key {
 func keyCommitSeen(gid []byte, id EpochID) ds.Key {
 	return groupPrefix(gid).ChildString("c").ChildString(hexName(id[:]))
 }
-func keyKeyPackage(ref []byte) ds.Key { return keyKPs.ChildString(hexName(ref)) }
-func keyPSK(id []byte) ds.Key         { return keyPSKs.ChildString(hexName(id)) }
+func keyReceivedID(gid, id []byte) ds.Key {
+	return groupPrefix(gid).ChildString("mi").ChildString(hexName(id))
+}
+func keyGroupMeta(gid []byte, name string) ds.Key {
+	return groupPrefix(gid).ChildString("x").ChildString(hexName([]byte(name)))
+}
+func keyNodeMetaName(name string) ds.Key { return keyNodeMeta.ChildString(hexName([]byte(name))) }
+func keyKeyPackage(ref []byte) ds.Key    { return keyKPs.ChildString(hexName(ref)) }
+func keyPSK(id []byte) ds.Key            { return keyPSKs.ChildString(hexName(id)) }
 
 // kindOfKey classifies a datastore key by its layout and returns the group
 // it belongs to, if any. It is how a damaged record found by a query is
@@ -112,6 +124,8 @@ func kindOfKey(k ds.Key) (gid []byte, kind Kind, ok bool) {
 		return nil, KindKeyPackage, true
 	case len(parts) == 3 && parts[0] == "n" && parts[1] == "psk":
 		return nil, KindPSK, true
+	case len(parts) == 3 && parts[0] == "n" && parts[1] == "meta":
+		return nil, KindNodeMeta, true
 	case len(parts) == 2 && parts[0] == "gi":
 		g, err := hex.DecodeString(parts[1])
 		return g, KindGroupIndex, err == nil
@@ -143,6 +157,10 @@ func kindOfKey(k ds.Key) (gid []byte, kind Kind, ok bool) {
 		return g, KindReceived, true
 	case len(rest) == 2 && rest[0] == "c":
 		return g, KindCommitSeen, true
+	case len(rest) == 2 && rest[0] == "mi":
+		return g, KindReceivedID, true
+	case len(rest) == 2 && rest[0] == "x":
+		return g, KindGroupMeta, true
 	}
 	return g, 0, false
 }

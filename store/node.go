@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 
 	ds "github.com/ipfs/go-datastore"
 )
@@ -120,4 +122,47 @@ func (s *Store) purgeIfStored(ctx context.Context, w *writes, kind Kind, key ds.
 		w.purgePrefix(key)
 	}
 	return nil
+}
+
+// PutNodeMeta stores a small node-level value of the application's (for
+// example pending Welcomes under "welcome/<group>"). It is not treated as
+// a secret: overwriting does not purge the old value; deleting does.
+func (s *Store) PutNodeMeta(ctx context.Context, name string, value []byte) error {
+	if name == "" || value == nil {
+		return fmt.Errorf("%w: node meta needs a name and a value", ErrInvalidArgument)
+	}
+	w := s.newWrites()
+	w.put(nil, keyNodeMetaName(name), KindNodeMeta, &meta{Value: value})
+	return w.commit(ctx)
+}
+
+// NodeMeta returns a node-level meta value.
+func (s *Store) NodeMeta(ctx context.Context, name string) ([]byte, error) {
+	var m meta
+	err := s.get(ctx, nil, keyNodeMetaName(name), KindNodeMeta, &m)
+	return m.Value, err
+}
+
+// NodeMetaNames lists the names of node-level meta values that start with
+// prefix, in order.
+func (s *Store) NodeMetaNames(ctx context.Context, prefix string) ([]string, error) {
+	var out []string
+	err := s.each(ctx, nil, keyNodeMeta, KindNodeMeta, true, func(key ds.Key, _ []byte) error {
+		b, err := hex.DecodeString(key.Name())
+		if err != nil {
+			return &RecordError{Kind: KindNodeMeta, Key: key.String(), Err: err}
+		}
+		if strings.HasPrefix(string(b), prefix) {
+			out = append(out, string(b))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DeleteNodeMeta deletes a node-level meta value.
+func (s *Store) DeleteNodeMeta(ctx context.Context, name string) error {
+	w := s.newWrites()
+	w.del(keyNodeMetaName(name))
+	return w.commit(ctx)
 }

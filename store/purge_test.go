@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -176,5 +177,54 @@ func TestDeletedSealedValuesLeaveFiles(t *testing.T) {
 	}
 	if found[2] {
 		t.Error("plaintext of an encrypted store found in the files")
+	}
+}
+
+// TestDeferredPurge: with WithDeferredPurge a dropped epoch stays in the
+// files until Purge (or the next Open), and is gone after it.
+func TestDeferredPurge(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := OpenDir(ctx, dir, WithDeferredPurge())
+	must(t, err)
+	g := s.Group([]byte("deferred"))
+	for n := 0; n < 6; n++ {
+		tx := g.Begin()
+		tx.PutEpoch(Epoch{ID: eid("d", n), Number: uint64(n), State: secretBytes("d", n)})
+		tx.SetHead(eid("d", n))
+		if n >= 2 {
+			tx.DropEpoch(eid("d", n-2))
+		}
+		must(t, tx.Commit(ctx))
+	}
+	if _, err := g.Epoch(ctx, eid("d", 0)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("dropped epoch reads back: %v", err)
+	}
+	if !dirContains(t, dir, [][]byte{secretBytes("d", 0)})[0] {
+		t.Fatal("deferred: the dropped epoch is already gone from the files, so this test shows nothing")
+	}
+	must(t, s.Purge(ctx))
+	found := dirContains(t, dir, [][]byte{secretBytes("d", 0), secretBytes("d", 3), secretBytes("d", 5)})
+	if found[0] || found[1] {
+		t.Fatal("dropped epochs still in the files after Purge")
+	}
+	if !found[2] {
+		t.Fatal("the head's state is not found: the check is blind")
+	}
+	// Deferred purges left at Close are done by the next Open.
+	tx := g.Begin()
+	tx.PutEpoch(Epoch{ID: eid("d", 6), Number: 6, State: secretBytes("d", 6)})
+	tx.SetHead(eid("d", 6))
+	tx.DropEpoch(eid("d", 4))
+	must(t, tx.Commit(ctx))
+	must(t, s.Close())
+	if !dirContains(t, dir, [][]byte{secretBytes("d", 4)})[0] {
+		t.Fatal("deferred: epoch 4 already gone before reopening")
+	}
+	s, err = OpenDir(ctx, dir)
+	must(t, err)
+	defer s.Close()
+	if dirContains(t, dir, [][]byte{secretBytes("d", 4)})[0] {
+		t.Fatal("Open did not finish the deferred purge")
 	}
 }

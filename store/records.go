@@ -38,11 +38,14 @@ type OutboxEntry struct {
 
 // Received is an application message delivered to this member.
 type Received struct {
-	Seq          uint64  // assigned by Transaction.PutReceived, increasing per group
-	Epoch        EpochID // the epoch it was decrypted in
-	Sender       uint32  // the sender's leaf index
-	Data         []byte
-	LosingBranch bool // it came from an epoch that later lost
+	Seq            uint64  // assigned by Transaction.PutReceived, increasing per group
+	ID             []byte  // the ordering layer's message id, stable across re-sends; may be nil
+	Epoch          EpochID // the epoch it was decrypted in
+	EpochNumber    uint64
+	Sender         uint32 // the sender's leaf index in Epoch
+	SenderIdentity []byte // the sender's credential identity
+	Data           []byte
+	LosingBranch   bool // it came from an epoch that later lost
 }
 
 // CommitSeen is one edge of the local view of the epoch tree.
@@ -197,19 +200,41 @@ func (o *OutboxEntry) decode(r *codec.Reader) {
 
 func (m *Received) encode(w *codec.Writer) {
 	w.Uint64(m.Seq)
+	w.Opaque(m.ID)
 	w.Raw(m.Epoch[:])
+	w.Uint64(m.EpochNumber)
 	w.Uint32(m.Sender)
+	w.Opaque(m.SenderIdentity)
 	w.Opaque(m.Data)
 	w.Bool(m.LosingBranch)
 }
 
 func (m *Received) decode(r *codec.Reader) {
 	r.Uint64("received.seq", &m.Seq)
+	r.Opaque("received.id", &m.ID)
 	readEpochID(r, "received.epoch", &m.Epoch)
+	r.Uint64("received.epoch_number", &m.EpochNumber)
 	r.Uint32("received.sender", &m.Sender)
+	r.Opaque("received.sender_identity", &m.SenderIdentity)
 	r.Opaque("received.data", &m.Data)
 	r.Bool("received.losing_branch", &m.LosingBranch)
 }
+
+// receivedID indexes a received message by its id.
+type receivedID struct {
+	Seq uint64
+}
+
+func (m *receivedID) encode(w *codec.Writer) { w.Uint64(m.Seq) }
+func (m *receivedID) decode(r *codec.Reader) { r.Uint64("received_id.seq", &m.Seq) }
+
+// meta is a small application value that is not secret (group or node).
+type meta struct {
+	Value []byte
+}
+
+func (m *meta) encode(w *codec.Writer) { w.Opaque(m.Value) }
+func (m *meta) decode(r *codec.Reader) { r.Opaque("meta.value", &m.Value) }
 
 func (c *CommitSeen) encode(w *codec.Writer) {
 	w.Raw(c.Parent[:])

@@ -29,8 +29,8 @@ type Purger interface {
 }
 
 // ErrPurgeIncomplete: a transaction committed, but purging the deleted
-// values from the backend's files failed. The purge is retried by the
-// next transaction that purges and by the next Open.
+// values from the backend's files failed. The purge stays recorded and is
+// retried by Store.Purge and by the next Open.
 var ErrPurgeIncomplete = errors.New("store: committed, but deleted values are not purged yet")
 
 // Option configures Open.
@@ -39,10 +39,19 @@ type Option func(*options)
 type options struct {
 	passphrase []byte
 	kdf        KDFParams
+	deferPurge bool
 }
 
-// WithPassphrase encrypts every stored value under a key derived from the
-// passphrase. A new store records the choice; an existing store must be
+// WithDeferredPurge makes transactions record what to purge without
+// purging it; Store.Purge (called by the application, say once a second)
+// and the next Open do the work. Transactions get several times faster,
+// and deleted values stay in the backend's files until the next Purge.
+func WithDeferredPurge() Option {
+	return func(o *options) { o.deferPurge = true }
+}
+
+// WithPassphrase encrypts every stored value (all but the schema and KDF
+// records, which opening needs) under a key derived from the passphrase. A new store records the choice; an existing store must be
 // opened with the passphrase it was created with.
 func WithPassphrase(passphrase []byte) Option {
 	return func(o *options) { o.passphrase = append([]byte(nil), passphrase...) }
@@ -66,19 +75,24 @@ type Store struct {
 	mu     sync.Mutex
 	groups map[string]*groupLock
 
+	deferPurge bool
+
 	purgeMu sync.Mutex // one purge at a time; guards purged
 	purged  []ds.Key   // markers of finished purges, not yet deleted
 }
 
 // Open opens or creates a store on any Batching datastore. If d also
-// implements Purger, deleted secrets are purged from its files.
+// implements Purger, deleted secrets are purged from its files; purges
+// that a crash interrupted (or that were deferred) are finished before
+// Open returns. On success the Store owns d and closes it on Close; on
+// error d is left open.
 func Open(ctx context.Context, d ds.Batching, opts ...Option) (*Store, error) {
 	o := options{kdf: DefaultKDFParams}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	defer clear(o.passphrase)
-	s := &Store{ds: d, f: &framer{}, groups: map[string]*groupLock{}}
+	s := &Store{ds: d, f: &framer{}, groups: map[string]*groupLock{}, deferPurge: o.deferPurge}
 	if p, ok := d.(Purger); ok {
 		s.purger = p
 	}
@@ -274,8 +288,21 @@ func (s *Store) lockFor(gid []byte) *groupLock {
 	return l
 }
 
-// finishPurges completes purges that a transaction recorded but did not
-// finish (the process died between the batch and the purge).
+// Purge purges every deletion recorded and not yet purged: those deferred
+// by WithDeferredPurge, and any that failed. Without WithDeferredPurge
+// transactions purge as they commit and there is nothing to do.
+func (s *Store) Purge(ctx context.Context) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if err := s.finishPurges(ctx); err != nil {
+		return err
+	}
+	return s.newWrites().commit(ctx) // deletes the markers
+}
+
+// finishPurges completes purges that transactions recorded but did not
+// finish (deferred, or the process died between the batch and the purge).
 func (s *Store) finishPurges(ctx context.Context) error {
 	var markers []ds.Key
 	var prefixes []ds.Key
@@ -330,7 +357,8 @@ func (s *Store) returnPurged(m []ds.Key) {
 	s.purged = append(s.purged, m...)
 }
 
-// Groups lists the ids of the groups in the store.
+// Groups lists the ids of the groups in the store that have a head (the
+// index is written by the first transaction that sets one).
 func (s *Store) Groups(ctx context.Context) ([][]byte, error) {
 	var out [][]byte
 	err := s.each(ctx, nil, keyGroupIdx, KindGroupIndex, false, func(key ds.Key, val []byte) error {

@@ -366,3 +366,62 @@ func TestDeleteGroupLeavesOthers(t *testing.T) {
 		})
 	}
 }
+
+func TestReceivedIndexAndMeta(t *testing.T) {
+	ctx := context.Background()
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			g := s.Group([]byte("m"))
+			tx := g.Begin()
+			a := tx.PutReceived(Received{ID: []byte("msg-a"), EpochNumber: 4, SenderIdentity: []byte("peer-1"), Data: []byte("a")})
+			tx.PutReceived(Received{Data: []byte("no id")})
+			tx.PutGroupMeta("membership", []byte("log-1"))
+			tx.PutNodeMeta("welcome/m", []byte("welcome bytes"))
+			must(t, tx.Commit(ctx))
+
+			if ok, err := g.HasReceived(ctx, []byte("msg-a")); err != nil || !ok {
+				t.Fatalf("HasReceived(msg-a) = %v, %v", ok, err)
+			}
+			if ok, err := g.HasReceived(ctx, []byte("msg-b")); err != nil || ok {
+				t.Fatalf("HasReceived(msg-b) = %v, %v", ok, err)
+			}
+			m, err := g.ReceivedByID(ctx, []byte("msg-a"))
+			must(t, err)
+			if m.Seq != a || m.EpochNumber != 4 || string(m.SenderIdentity) != "peer-1" || string(m.Data) != "a" {
+				t.Fatalf("ReceivedByID %+v", m)
+			}
+			if v, err := g.GroupMeta(ctx, "membership"); err != nil || string(v) != "log-1" {
+				t.Fatalf("GroupMeta %q %v", v, err)
+			}
+			must(t, s.PutNodeMeta(ctx, "welcome/other", []byte("w2")))
+			must(t, s.PutNodeMeta(ctx, "settings", []byte("s")))
+			names, err := s.NodeMetaNames(ctx, "welcome/")
+			must(t, err)
+			if !slices.Equal(names, []string{"welcome/m", "welcome/other"}) {
+				t.Fatalf("NodeMetaNames %q", names)
+			}
+
+			// Joining forgets the pending Welcome in the same batch;
+			// dropping a message drops it from the index.
+			tx = g.Begin()
+			tx.DeleteNodeMeta("welcome/m")
+			tx.DropReceived(a)
+			tx.PutGroupMeta("membership", []byte("log-2"))
+			must(t, tx.Commit(ctx))
+			if _, err := s.NodeMeta(ctx, "welcome/m"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("deleted node meta: %v", err)
+			}
+			if ok, err := g.HasReceived(ctx, []byte("msg-a")); err != nil || ok {
+				t.Fatalf("dropped message still indexed: %v %v", ok, err)
+			}
+			if v, _ := g.GroupMeta(ctx, "membership"); string(v) != "log-2" {
+				t.Fatalf("GroupMeta after overwrite %q", v)
+			}
+			must(t, s.DeleteNodeMeta(ctx, "settings"))
+			if v, err := s.NodeMeta(ctx, "welcome/other"); err != nil || string(v) != "w2" {
+				t.Fatalf("NodeMeta %q %v", v, err)
+			}
+		})
+	}
+}

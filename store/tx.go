@@ -38,6 +38,7 @@ type Transaction struct {
 	outbox    map[uint64]OutboxEntry // added in this transaction
 	moves     []outboxMove
 	kpUsed    [][]byte
+	recvDrops []uint64
 	allocated bool
 
 	err  error
@@ -180,13 +181,48 @@ func (tx *Transaction) PutReceived(m Received) uint64 {
 		return 0
 	}
 	m.Seq = seq
-	m.Data = clone(m.Data)
+	m.ID, m.SenderIdentity, m.Data = clone(m.ID), clone(m.SenderIdentity), clone(m.Data)
 	tx.w.put(tx.g.id, keyReceived(tx.g.id, seq), KindReceived, &m)
+	if len(m.ID) > 0 {
+		tx.w.put(tx.g.id, keyReceivedID(tx.g.id, m.ID), KindReceivedID, &receivedID{Seq: seq})
+	}
 	return seq
 }
 
-// DropReceived deletes a received message (the application has it).
-func (tx *Transaction) DropReceived(seq uint64) { tx.w.del(keyReceived(tx.g.id, seq)) }
+// DropReceived deletes a received message (the application has it), and
+// its id from the index that Group.HasReceived reads.
+func (tx *Transaction) DropReceived(seq uint64) {
+	tx.w.del(keyReceived(tx.g.id, seq))
+	tx.recvDrops = append(tx.recvDrops, seq)
+}
+
+// PutGroupMeta stores a small value of the application's for the group
+// (a membership log, invitation details). It is not treated as a secret:
+// overwriting it does not purge the old value (deleting it does).
+func (tx *Transaction) PutGroupMeta(name string, value []byte) {
+	if name == "" || value == nil {
+		tx.fail("group meta needs a name and a value")
+		return
+	}
+	tx.w.put(tx.g.id, keyGroupMeta(tx.g.id, name), KindGroupMeta, &meta{Value: clone(value)})
+}
+
+// DeleteGroupMeta deletes a group meta value.
+func (tx *Transaction) DeleteGroupMeta(name string) { tx.w.del(keyGroupMeta(tx.g.id, name)) }
+
+// PutNodeMeta stores a node-level meta value in this transaction (see
+// Store.PutNodeMeta), for example to forget a pending Welcome in the same
+// batch as the join.
+func (tx *Transaction) PutNodeMeta(name string, value []byte) {
+	if name == "" || value == nil {
+		tx.fail("node meta needs a name and a value")
+		return
+	}
+	tx.w.put(nil, keyNodeMetaName(name), KindNodeMeta, &meta{Value: clone(value)})
+}
+
+// DeleteNodeMeta deletes a node-level meta value in this transaction.
+func (tx *Transaction) DeleteNodeMeta(name string) { tx.w.del(keyNodeMetaName(name)) }
 
 // PutCommitSeen records an edge of the epoch tree.
 func (tx *Transaction) PutCommitSeen(c CommitSeen) {
@@ -322,6 +358,29 @@ func (tx *Transaction) apply(ctx context.Context) (func() error, error) {
 		e.Epoch, e.Message = m.epoch, m.message
 		tx.outbox[m.id] = e
 		tx.w.put(g.id, keyOutbox(g.id, m.id), KindOutbox, &e)
+	}
+
+	// Dropped received messages leave the id index too, unless the index
+	// already points at a newer copy.
+	for _, seq := range tx.recvDrops {
+		var m Received
+		err := s.get(ctx, g.id, keyReceived(g.id, seq), KindReceived, &m)
+		if errors.Is(err, ErrNotFound) || (err == nil && len(m.ID) == 0) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var idx receivedID
+		key := keyReceivedID(g.id, m.ID)
+		if _, pending := tx.w.ops[key]; pending {
+			continue // re-received in this transaction
+		}
+		if err := s.get(ctx, g.id, key, KindReceivedID, &idx); err == nil && idx.Seq == seq {
+			tx.w.del(key)
+		} else if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
 	}
 
 	for _, ref := range tx.kpUsed {
