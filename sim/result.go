@@ -35,6 +35,7 @@ type Result struct {
 	PartitionMs uint64  `json:"partition_ms"`
 	WindowMs    uint64  `json:"window_ms"`
 	BeaconTicks uint64  `json:"beacon_ticks"`
+	NoStore     bool    `json:"no_store"`
 	TickMs      uint64  `json:"tick_ms"`
 	Latency     string  `json:"latency"`
 	Loss        Fixed   `json:"loss"`
@@ -120,7 +121,7 @@ func (o *observer) result() *Result {
 		Scenario: c.Scenario, Seed: uint64(c.Seed), Members: c.Members,
 		Rank: c.Rank, Apply: c.Apply, Suite: c.Suite, Partition: string(c.Partition),
 		DurationMs: c.DurationMs, SettleMs: c.SettleMs, PartitionMs: c.PartitionMs, WindowMs: c.WindowMs,
-		BeaconTicks: c.BeaconTicks, TickMs: c.TickMs,
+		BeaconTicks: c.BeaconTicks, TickMs: c.TickMs, NoStore: c.NoStore,
 		Latency: c.Net.Latency.String(), Loss: Fixed(c.Net.Loss), Duplicate: Fixed(c.Net.Duplicate), Reorder: Fixed(c.Net.Reorder),
 		ChurnFrac: Fixed(c.ChurnFraction), CommitRate: Fixed(c.Workload.CommitsPerSec), AppRate: Fixed(c.Workload.AppPerMemberPerSec),
 		Events: r.clock.Executed, EndMs: r.end,
