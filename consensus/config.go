@@ -67,6 +67,10 @@ type Config struct {
 	MaxPendingEpochs int
 
 	CommitHook func(head *mls.Group, proposals []*wire.Proposal) []*wire.Proposal
+	// CommitHookRefs, if set, is used instead of CommitHook and also sees
+	// the proposals the commit will include by reference (read only):
+	// those received in the head epoch, in order.
+	CommitHookRefs func(head *mls.Group, byValue, byRef []*wire.Proposal) []*wire.Proposal
 }
 
 func (c *Config) withDefaults() Config {

@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"sort"
@@ -145,7 +146,8 @@ func (c *Core) persist() *Persist {
 		}
 	}
 	for _, n := range c.sortedNodes() {
-		r := RetainedEpoch{Ref: n.ref, State: n.state}
+		// A copy: the Core zeroes its own when the epoch is released.
+		r := RetainedEpoch{Ref: n.ref, State: bytes.Clone(n.state)}
 		if n.parent != nil {
 			r.Parent = n.parent.ref.ID
 			r.Commit, _ = n.env.MarshalBinary()

@@ -25,6 +25,8 @@
 //   - The one wire format of the ordering layer: Envelope.
 //
 // The protocol, its wire format and its security argument are written down
-// in docs/ordering.md. Fork detection and healing after partitions longer
+// in docs/ordering.md. Package consensustest wires several Cores over a
+// controllable in-memory network and runs the interaction scripts of
+// testdata/ (golden transcripts, each replayed twice byte for byte). Fork detection and healing after partitions longer
 // than the window belong to package fork, built on this one.
 package consensus

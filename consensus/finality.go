@@ -82,7 +82,8 @@ func (c *Core) close(n *node) {
 		}
 	}
 	n.closed = true
-	n.state, n.staged = nil, nil
+	n.setState(nil)
+	n.staged = nil
 	if chosen == nil {
 		return
 	}

@@ -58,9 +58,11 @@ func (c *Core) groupCopyAt(n *node) (*mls.Group, error) {
 	if err := c.enter(g, n); err != nil {
 		return nil, err
 	}
-	if n.state, err = g.MarshalState(); err != nil {
+	st, err := g.MarshalState()
+	if err != nil {
 		return nil, err
 	}
+	n.setState(st)
 	n.tree = g.Tree()
 	return g, nil
 }
@@ -116,7 +118,7 @@ func (c *Core) updateHead() {
 	// ratchets, which must never be rebuilt from scratch).
 	if c.head != nil {
 		if st, err := c.head.MarshalState(); err == nil {
-			old.state = st
+			old.setState(st)
 			old.tree = c.head.Tree()
 		}
 	}
@@ -139,20 +141,23 @@ func (c *Core) updateHead() {
 			// Lived in or rebuilt before: its saved state is the one
 			// whose ratchets are current.
 			if g, err = c.load(x.state); err != nil {
-				c.emit(Event{Kind: EventCommitRejected, Reason: err.Error()})
+				c.abortMove(old, err)
 				return
 			}
 		} else if err = c.enter(g, x); err != nil {
-			c.emit(Event{Kind: EventCommitRejected, Reason: err.Error()})
+			c.abortMove(old, err)
 			return
 		}
 		if g != nil {
 			x.tree = g.Tree()
 		}
 		if x != t && g != nil {
-			if x.state, err = g.MarshalState(); err != nil {
+			st, err := g.MarshalState()
+			if err != nil {
+				c.abortMove(old, err)
 				return
 			}
+			x.setState(st)
 		}
 		c.emit(Event{Kind: EventEpochMerged, Epoch: x.ref.Epoch, ID: x.ref.ID, Parent: x.parent.ref.ID,
 			Committer: x.committer, Added: x.added, Removed: x.removed, RemovedIdentities: x.removedIDs})
@@ -168,5 +173,19 @@ func (c *Core) updateHead() {
 	}
 	if len(abandoned) > 0 {
 		c.afterSwitch(abandoned)
+	}
+}
+
+// abortMove undoes a head move that failed half way (a saved state that
+// does not load, a commit that no longer merges: neither happens unless
+// memory is corrupted or the engine changed): the live head may have been
+// merged forward already, so it is restored from the state saved when the
+// move began, and the failure is reported.
+func (c *Core) abortMove(old *node, err error) {
+	c.emit(Event{Kind: EventCommitRejected, Reason: fmt.Sprintf("moving the head: %v", err)})
+	if c.head != nil && old.state != nil {
+		if g, lerr := c.load(old.state); lerr == nil {
+			c.head = g
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"io"
 
 	"github.com/mlsnode/mlsnode/mls"
 	"github.com/mlsnode/mlsnode/mls/codec"
@@ -35,15 +36,24 @@ func (c *Core) ownCredential() []byte {
 // broadcast. The message stays in the outbox until its epoch is final and
 // is re-sent with the same MessageID if its epoch loses a race.
 func (c *Core) Send(data []byte) (MessageID, error) {
+	var nonce [16]byte
+	if _, err := io.ReadFull(c.cfg.Rand, nonce[:]); err != nil {
+		return MessageID{}, err
+	}
+	return c.SendWithNonce(nonce, data)
+}
+
+// SendWithNonce is Send with the caller's nonce. The MessageID is a
+// function of the sender's credential and the nonce, so sending the same
+// data again with the same nonce (package fork re-sends messages after a
+// heal this way) is delivered at most once by each receiver. A nonce must
+// not be reused for different data: receivers would drop the second.
+func (c *Core) SendWithNonce(nonce [16]byte, data []byte) (MessageID, error) {
 	if c.head == nil {
 		return MessageID{}, ErrRemoved
 	}
 	if len(c.outbox) >= c.cfg.MaxOutbox {
 		return MessageID{}, ErrOutboxFull
-	}
-	var nonce [16]byte
-	if _, err := c.cfg.Rand.Read(nonce[:]); err != nil {
-		return MessageID{}, err
 	}
 	o := &OutboxEntry{ID: messageID(c.ownCredential(), nonce), Nonce: nonce, Data: append([]byte{}, data...)}
 	if err := c.seal(o); err != nil {
@@ -113,6 +123,7 @@ func (c *Core) Propose(p *wire.Proposal) error {
 		return err
 	}
 	c.headNode.proposalRefs = append(c.headNode.proposalRefs, ref)
+	c.headNode.byRef = append(c.headNode.byRef, p)
 	c.builtOn(c.headNode, c.ownKey())
 	c.broadcast(Envelope{Kind: KindProposal, GroupID: c.groupID, Epoch: c.headNode.ref.Epoch, EpochID: c.headNode.ref.ID, Body: body})
 	c.dirty = true
@@ -127,10 +138,13 @@ func (c *Core) Commit(proposals ...*wire.Proposal) error {
 	if c.head == nil {
 		return ErrRemoved
 	}
-	if c.cfg.CommitHook != nil {
+	parent := c.headNode
+	switch {
+	case c.cfg.CommitHookRefs != nil:
+		proposals = c.cfg.CommitHookRefs(c.head, proposals, parent.byRef)
+	case c.cfg.CommitHook != nil:
 		proposals = c.cfg.CommitHook(c.head, proposals)
 	}
-	parent := c.headNode
 	me := string(c.head.Tree().Leaf(c.head.OwnLeaf()).SignatureKey)
 	if parent.equivocators[me] {
 		return fmt.Errorf("%w: this member", ErrEquivocator)

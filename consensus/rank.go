@@ -16,6 +16,9 @@ type Candidate struct {
 	Committer uint32
 	// Removes is the number of Remove proposals the commit covers.
 	Removes int
+	// External is set for an external commit (a joiner's); its only
+	// possible Remove is of the joiner's own old leaf (a resync).
+	External bool
 	// Digest is SHA-256 of the commit's MLSMessage encoding.
 	Digest [32]byte
 }
@@ -29,7 +32,9 @@ type RankRule interface {
 }
 
 // CommitterOrder is the default rule (docs/ordering.md, "Ranking"):
-//  1. commits that remove members rank before commits that do not;
+//  1. commits that remove members rank before commits that do not
+//     (an external commit's removal of the joiner's old leaf does not
+//     count);
 //  2. then the lowest SHA-256("mlsnode rank" || parent id || committer),
 //     a fresh order of members per epoch that does not depend on the
 //     commit's bytes.
@@ -69,8 +74,12 @@ func (CommitHash) Key(c *Candidate) []byte {
 	return append([]byte{removeFlag(c)}, c.Digest[:]...)
 }
 
+// removeFlag is 0 for a commit that removes another member. An external
+// commit's removal is the joiner's own old leaf: a resync, not a removal
+// that must win, so a removed member cannot jump the queue by rejoining on
+// the epoch of its own removal.
 func removeFlag(c *Candidate) byte {
-	if c.Removes > 0 {
+	if c.Removes > 0 && !c.External {
 		return 0
 	}
 	return 1

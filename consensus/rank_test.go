@@ -107,3 +107,20 @@ func TestRuleNames(t *testing.T) {
 		t.Fatal("unknown apply name accepted")
 	}
 }
+
+// TestExternalResyncIsNotARemoval: an external commit's Remove (the
+// joiner's own old leaf) does not give it the removal priority.
+func TestExternalResyncIsNotARemoval(t *testing.T) {
+	var parent consensus.EpochID
+	for _, rule := range []consensus.RankRule{consensus.CommitterOrder{}, consensus.CommitHash{}} {
+		resync := &consensus.Candidate{Parent: parent, Committer: 3, Removes: 1, External: true}
+		removal := &consensus.Candidate{Parent: parent, Committer: 1, Removes: 1}
+		plain := &consensus.Candidate{Parent: parent, Committer: 3}
+		if bytes.Compare(rule.Key(removal), rule.Key(resync)) >= 0 {
+			t.Fatalf("%s: an external resync ranks with removals", rule.Name())
+		}
+		if !bytes.Equal(rule.Key(resync), rule.Key(plain)) {
+			t.Fatalf("%s: an external resync ranks differently from a plain commit by the same leaf", rule.Name())
+		}
+	}
+}

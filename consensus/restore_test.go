@@ -4,6 +4,9 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/mlsnode/mlsnode/mls"
+	"github.com/mlsnode/mlsnode/mls/wire"
+
 	"github.com/mlsnode/mlsnode/consensus"
 	"github.com/mlsnode/mlsnode/consensus/consensustest"
 )
@@ -75,5 +78,59 @@ func TestRestore(t *testing.T) {
 	}
 	if len(n.Members[1].Delivered) != 2 {
 		t.Fatalf("m1 delivered %d", len(n.Members[1].Delivered))
+	}
+}
+
+// TestSendWithNonce: the same nonce and data give the same MessageID, and
+// a receiver delivers it once however often it is sent.
+func TestSendWithNonce(t *testing.T) {
+	n := newNet(t, 2, nil)
+	m0 := n.Members[0].Core
+	nonce := [16]byte{1, 2, 3}
+	a, err := m0.SendWithNonce(nonce, []byte("again"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m0.SendWithNonce(nonce, []byte("again"))
+	if err != nil || a != b {
+		t.Fatalf("ids %v %v (%v)", a, b, err)
+	}
+	n.Collect()
+	n.Deliver(consensustest.Any)
+	if len(n.Members[1].Delivered) != 1 {
+		t.Fatalf("delivered %d times", len(n.Members[1].Delivered))
+	}
+}
+
+// TestCommitHookRefs: the hook sees the proposals a commit includes by
+// reference, and what it returns is committed by value.
+func TestCommitHookRefs(t *testing.T) {
+	var seen int
+	n := newNet(t, 3, func(i int, cfg *consensus.Config) {
+		cfg.CommitHookRefs = func(head *mls.Group, byValue, byRef []*wire.Proposal) []*wire.Proposal {
+			seen = len(byRef)
+			return append(byValue, mls.NewRemove(1))
+		}
+	})
+	if err := n.Members[2].Core.Propose(mls.NewRemove(2)); err != nil {
+		t.Fatal(err)
+	}
+	n.Collect()
+	n.Deliver(consensustest.Any)
+	m0 := n.Members[0].Core
+	if err := m0.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if seen != 1 {
+		t.Fatalf("hook saw %d proposals by reference, want 1", seen)
+	}
+	var removed []uint32
+	for _, e := range m0.Ready().Events {
+		if e.Kind == consensus.EventEpochMerged {
+			removed = e.Removed
+		}
+	}
+	if len(removed) != 2 {
+		t.Fatalf("commit removed %v, want the proposal by reference and the hook's", removed)
 	}
 }

@@ -265,7 +265,7 @@ func (c *Core) newChild(parent *node, env Envelope, msg *wire.MLSMessage, digest
 		}
 		n.removedIDs = append(n.removedIDs, id)
 	}
-	n.key = c.cfg.Rank.Key(&Candidate{Parent: parent.ref.ID, Committer: n.committer, Removes: len(n.removed), Digest: digest})
+	n.key = c.cfg.Rank.Key(&Candidate{Parent: parent.ref.ID, Committer: n.committer, Removes: len(n.removed), External: external, Digest: digest})
 	return n
 }
 
@@ -313,7 +313,8 @@ func (c *Core) drop(n *node) {
 		delete(c.nodes, x.ref.ID)
 		delete(c.seenCommits, x.digest)
 		c.dropPending(x.ref.ID)
-		x.state, x.staged = nil, nil
+		x.setState(nil)
+		x.staged = nil
 	}
 	if p := n.parent; p != nil {
 		p.removeChild(n)
@@ -451,15 +452,18 @@ func (c *Core) stepProposal(env Envelope) error {
 		return fmt.Errorf("%w: %d proposals in epoch %v", ErrPendingLimit, len(n.proposalRefs), n.ref.ID)
 	}
 	n.proposalRefs = append(n.proposalRefs, p.ProposalRef)
+	n.byRef = append(n.byRef, p.Proposal.Proposal)
 	if p.Proposal != nil && p.Proposal.Sender.SenderType == wire.SenderTypeMember {
 		if leaf := g.Tree().Leaf(leafIndex(p.Proposal.Sender.LeafIndex)); leaf != nil {
 			c.builtOn(n, string(leaf.SignatureKey))
 		}
 	}
 	if n != c.headNode {
-		if n.state, err = g.MarshalState(); err != nil {
+		st, err := g.MarshalState()
+		if err != nil {
 			return err
 		}
+		n.setState(st)
 	}
 	c.dirty = true
 	c.known = append(c.known, n.ref.ID)

@@ -58,8 +58,18 @@ type node struct {
 
 	bySigner     map[string]*node // candidate children by committer signature key
 	equivocators map[string]bool
-	// proposalRefs are the proposals received in this epoch, in order.
+	// proposalRefs are the proposals received in this epoch, in order,
+	// and byRef the proposals they name.
 	proposalRefs [][]byte
+	byRef        []*wire.Proposal
+}
+
+// setState replaces the saved MLS state, zeroing the old copy: it holds
+// the epoch's secrets, and the engine never aliases a state it loaded
+// (mls/codec copies every opaque field), so nothing else refers to it.
+func (n *node) setState(st []byte) {
+	clear(n.state)
+	n.state = st
 }
 
 // better reports whether a ranks before b.

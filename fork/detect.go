@@ -126,7 +126,10 @@ func (m *Member) beaconNow() {
 		return // the key signs every message; it cannot fail here alone
 	}
 	m.seq++
-	m.out.State = &State{BeaconSeq: m.seq}
+	if m.seq > m.seqLimit {
+		m.seqLimit = m.seq + seqReserve
+		m.stateChanged()
+	}
 	body, err := codec.Marshal(&b)
 	if err != nil {
 		return
@@ -159,14 +162,20 @@ func (m *Member) treeFor(id EpochID) *ratchettree.Tree {
 	return nil
 }
 
+// isLoser reports whether id heads a branch judged to lose (or built on a
+// refused rejoin) recently. The judgement expires after loserTTL ticks, so
+// that a branch judged on evidence its own members did not share is looked
+// at again rather than left forked for good.
 func (m *Member) isLoser(id EpochID) bool {
 	for _, l := range m.losers {
-		if l == id {
+		if l.id == id && m.tick-l.at < m.loserTTL() {
 			return true
 		}
 	}
 	return false
 }
+
+func (m *Member) loserTTL() uint64 { return 4 * m.cfg.HealDelay }
 
 func (m *Member) stepBeacon(from PeerID, env *consensus.Envelope) error {
 	var b Beacon
@@ -185,7 +194,10 @@ func (m *Member) stepBeacon(from PeerID, env *consensus.Envelope) error {
 	switch {
 	case m.inHistory(b.EpochID):
 		// A peer behind us on our own chain, past our retention: tell it
-		// where we are, so that it fetches from us.
+		// where we are, so that it fetches from us. The beacon cannot be
+		// verified any more (the epoch's tree is gone), so the re-send
+		// of our messages waits for a verified one: the peer's next
+		// beacon after it catches up names an epoch we know.
 		m.onDemandBeacon()
 	case m.isLoser(b.EpochID):
 		// A member of a branch that lost; it will fetch and rejoin.
@@ -214,8 +226,21 @@ func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
 		// have carried to it.
 		m.onDemandBeacon()
 		m.antiEntropy()
+		if m.inHistory(b.EpochID) && m.isFinal(b.EpochID) {
+			m.serveLagging(PeerID(""), EpochRef{Epoch: b.Epoch, ID: b.EpochID})
+		}
 	}
 	return nil
+}
+
+// isFinal reports whether id is a final epoch of our retained tree.
+func (m *Member) isFinal(id EpochID) bool {
+	for _, e := range m.core.Epochs() {
+		if e.Ref.ID == id {
+			return e.Final
+		}
+	}
+	return false
 }
 
 // antiEntropy re-broadcasts this member's application messages that are

@@ -27,6 +27,32 @@
 // The wire formats, the survivor rule and its limits are written down in
 // docs/ordering.md, "Fork detection and healing".
 //
+// # Driving a Member
+//
+// The caller owns the network, the store and the clock:
+//
+//	m, err := fork.New(fork.Config{
+//	    Core:  consensus.Config{Group: g, SigningKey: key, Rand: rng, WindowTicks: 20},
+//	    State: restoredState, // nil on first start
+//	})
+//	...
+//	m.Step(fork.PeerID(peer), &env) // every envelope of the group, any kind
+//	m.Tick()                        // one unit of logical time
+//	m.Send(data); m.Commit(props...); m.Propose(p)
+//	for m.HasReady() {
+//	    rd := m.Ready()
+//	    // persist rd.Persist and rd.State atomically, then:
+//	    // broadcast rd.Messages on the group's topic,
+//	    // send each rd.Direct[i].Envelope to rd.Direct[i].To point to point
+//	    //   (and Step the peer's answer with from = that peer),
+//	    // deliver rd.Delivered, log rd.Events and rd.Fork.
+//	    m.Advance(rd)
+//	}
+//
+// A Member may replace its consensus core (a rejoin by external commit):
+// Core() returns the current one, and the next Ready.Persist describes the
+// new branch in full.
+//
 // # Bounds
 //
 // Every piece of state fed by the network is bounded: beacon bookkeeping

@@ -29,6 +29,9 @@ const (
 	// EventServedRejoiner: a member rejoined from a branch that forked at
 	// From; this member re-sent Count of its own messages sent after it.
 	EventServedRejoiner
+	// EventServedLagging: Peer's beacon showed it in epoch From of our
+	// chain, final here; this member re-sent Count of its messages since.
+	EventServedLagging
 )
 
 func (k EventKind) String() string {
@@ -47,6 +50,8 @@ func (k EventKind) String() string {
 		return "refused-rejoin"
 	case EventServedRejoiner:
 		return "served-rejoiner"
+	case EventServedLagging:
+		return "served-lagging"
 	}
 	return fmt.Sprintf("fork-event(%d)", uint8(k))
 }

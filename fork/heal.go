@@ -190,13 +190,22 @@ func (m *Member) decide() {
 }
 
 func (m *Member) addLoser(id EpochID) {
-	if m.isLoser(id) {
-		return
+	for i := range m.losers {
+		if m.losers[i].id == id {
+			m.losers[i].at = m.tick
+			return
+		}
 	}
-	m.losers = append(m.losers, id)
+	m.losers = append(m.losers, loser{id: id, at: m.tick})
 	if len(m.losers) > DefaultMaxLosers {
 		m.losers = m.losers[1:]
 	}
+}
+
+// loser is a branch head judged to lose, and when.
+type loser struct {
+	id EpochID
+	at uint64
 }
 
 // healNote travels in the authenticated data of a rejoining member's
@@ -373,38 +382,72 @@ func (m *Member) freshKeyPackage(old *mls.Group) (*mls.KeyPackageBundle, error) 
 
 // serveRejoiner re-sends this member's messages sent on the surviving
 // chain since note's fork point (its own epoch included: a message sent
-// in it after the partition began never crossed), once per fork point, so that a member
-// who rejoined from the other branch receives them.
+// in it after the partition began never crossed), once per fork point, so
+// that a member who rejoined from the other branch receives them.
+// Messages of the head epoch, which the rejoin made, reached it anyway.
 func (m *Member) serveRejoiner(note *healNote) {
-	var fp EpochRef
-	if note.ForkPoint != nil {
-		fp = *note.ForkPoint
+	if n, ok := m.resendSince(note.ForkPoint, false); ok {
+		var fp EpochRef
+		if note.ForkPoint != nil {
+			fp = *note.ForkPoint
+		}
+		m.emit(Event{Kind: EventServedRejoiner, From: fp, Count: n})
 	}
-	if slices.Contains(m.served, fp) {
-		return
+}
+
+// serveLagging re-sends this member's messages sent since epoch ref of its
+// chain, which a peer's beacon shows it is still in although the epoch is
+// final here: the peer was cut off for long, and gossip will not give it
+// what it missed. Once per epoch.
+func (m *Member) serveLagging(peer PeerID, ref EpochRef) {
+	if n, ok := m.resendSince(&ref, true); ok {
+		m.emit(Event{Kind: EventServedLagging, Peer: peer, From: ref, Count: n})
 	}
-	m.served = append(m.served, fp)
+}
+
+// resendSince re-seals, in the head and under their ids, the messages of
+// the sent log whose epoch is on our chain at or after fp (all remembered,
+// if fp is nil). It does so once per fp (the last 16 are remembered) and
+// reports false when it did nothing.
+func (m *Member) resendSince(fp *EpochRef, includeHead bool) (int, bool) {
+	var key EpochRef
+	if fp != nil {
+		key = *fp
+		if !m.inHistory(fp.ID) {
+			return 0, false // not a point of our chain as far as we remember
+		}
+	}
+	if slices.Contains(m.served, key) {
+		return 0, false
+	}
+	m.served = append(m.served, key)
 	if len(m.served) > DefaultMaxLosers {
 		m.served = m.served[1:]
 	}
 	after := map[EpochID]bool{}
 	for _, h := range m.history {
-		if note.ForkPoint == nil || h.Epoch >= fp.Epoch {
+		if fp == nil || h.Epoch >= fp.Epoch {
 			after[h.ID] = true
 		}
 	}
-	if note.ForkPoint != nil && !m.inHistory(fp.ID) {
-		return // not a fork of our chain as far as we remember
-	}
 	n := 0
 	for _, e := range slices.Clone(m.sent) {
-		if after[e.EpochID] && e.EpochID != m.core.HeadID() {
-			if _, err := m.resend(e); err == nil {
-				n++
-			}
+		if !after[e.EpochID] || !includeHead && e.EpochID == m.core.HeadID() {
+			continue
+		}
+		if at, ok := m.resentAt[e.ID]; ok && includeHead && m.tick-at < m.cfg.HealDelay {
+			// A lagging peer walks through several final epochs as it
+			// catches up; what was re-sent for the first of them is
+			// not sent again for the next. (A rejoiner, which was not
+			// in the group at the earlier re-send, always gets it.)
+			continue
+		}
+		if _, err := m.resend(e); err == nil {
+			m.resentAt[e.ID] = m.tick
+			n++
 		}
 	}
-	m.emit(Event{Kind: EventServedRejoiner, From: fp, Count: n})
+	return n, true
 }
 
 func (m *Member) emit(ev Event) { m.out.Fork = append(m.out.Fork, ev) }

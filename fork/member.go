@@ -68,8 +68,10 @@ type Config struct {
 	// History bounds the head-chain epoch ids remembered (<= MaxHistory).
 	History int
 
-	// BeaconSeq is the first beacon sequence number to use; a restarted
-	// node passes State.BeaconSeq from its store.
+	// State restores fork's own state after a restart (the last
+	// Ready.State written); nil starts afresh. BeaconSeq, if larger, is
+	// the first beacon sequence number to use.
+	State     *State
 	BeaconSeq uint64
 	// KeyPackageLifetime is the lifetime of the fresh KeyPackage made for
 	// a rejoin when the member's own leaf carries none.
@@ -119,13 +121,6 @@ type Directed struct {
 	Envelope consensus.Envelope
 }
 
-// State is fork's own durable state, to persist with consensus.Persist.
-type State struct {
-	// BeaconSeq: after a restart, pass it as Config.BeaconSeq. Beacons
-	// with a lower sequence number are refused by peers as replays.
-	BeaconSeq uint64
-}
-
 // Ready is a Member's output since the last Advance: the consensus core's
 // output (Messages, Delivered, Events, Persist) merged with fork's own.
 // Persist (and State) must be written before Messages and Direct are sent,
@@ -169,6 +164,9 @@ type Member struct {
 	self    Identity
 	tick    uint64
 	seq     uint64 // next beacon sequence number
+	// seqLimit is the sequence number persisted in State: every number
+	// used is below it, so a restart from State never reuses one.
+	seqLimit uint64
 
 	// history is the head chain, oldest first, bounded by cfg.History;
 	// it outlives the retained states, so a fork point older than the
@@ -177,7 +175,7 @@ type Member struct {
 
 	det    detector
 	rival  *rival
-	losers []EpochID // heads of branches that lost to ours, newest last
+	losers []loser // heads of branches that lost to ours, newest last
 	// join records the last rejoin by external commit (nil if none).
 	join *joinRecord
 	// gone is set once this member knows it is out of the group for
@@ -186,12 +184,17 @@ type Member struct {
 
 	sent    []consensus.OutboxEntry // own messages, oldest first
 	sentIdx map[consensus.MessageID]int
-	seen    seenSet
+	// resentAt is when a logged message was last re-sent (same keys as
+	// sentIdx).
+	resentAt map[consensus.MessageID]uint64
+	seen     seenSet
 	// served lists fork points for which this member already re-sent its
 	// messages to rejoining members.
 	served []EpochRef
 
 	rand *nonceRand // the core's Rand (see sendWithNonce)
+	// stateDirty: Ready must carry a State.
+	stateDirty bool
 
 	out Ready
 }
@@ -207,13 +210,14 @@ func New(cfg Config) (*Member, error) {
 	}
 	g := c.Core.Group
 	m := &Member{
-		cfg:     c,
-		groupID: slices.Clone(g.GroupID()),
-		suite:   g.Suite(),
-		self:    IdentityOf(&g.Tree().Leaf(g.OwnLeaf()).Credential),
-		seq:     c.BeaconSeq,
-		seen:    newSeenSet(c.MaxSeen),
-		sentIdx: map[consensus.MessageID]int{},
+		cfg:      c,
+		groupID:  slices.Clone(g.GroupID()),
+		suite:    g.Suite(),
+		self:     IdentityOf(&g.Tree().Leaf(g.OwnLeaf()).Credential),
+		seq:      c.BeaconSeq,
+		seen:     newSeenSet(c.MaxSeen),
+		sentIdx:  map[consensus.MessageID]int{},
+		resentAt: map[consensus.MessageID]uint64{},
 	}
 	m.rand = &nonceRand{r: c.Core.Rand}
 	m.det.init()
@@ -225,6 +229,9 @@ func New(cfg Config) (*Member, error) {
 	chain := core.Chain(c.History)
 	for i := len(chain) - 1; i >= 0; i-- {
 		m.history = append(m.history, chain[i])
+	}
+	if st := c.State; st != nil {
+		m.restore(st)
 	}
 	m.beaconNow()
 	m.drain()
@@ -403,14 +410,23 @@ func (m *Member) Commit(proposals ...*wire.Proposal) error {
 }
 
 // HasReady reports whether Ready has anything.
-func (m *Member) HasReady() bool { return !m.out.IsEmpty() }
+func (m *Member) HasReady() bool { return m.stateDirty || !m.out.IsEmpty() }
 
 // Ready returns the output accumulated since the last Advance.
-func (m *Member) Ready() Ready { return m.out }
+func (m *Member) Ready() Ready {
+	rd := m.out
+	if m.stateDirty {
+		rd.State = m.currentState()
+	}
+	return rd
+}
 
 // Advance acknowledges that the caller has acted on rd (persisted, sent,
 // delivered).
-func (m *Member) Advance(rd Ready) { m.out = Ready{} }
+func (m *Member) Advance(rd Ready) {
+	m.out = Ready{}
+	m.stateDirty = false
+}
 
 // drain moves the core's output into the Member's Ready, keeping fork's
 // own view (history, sent log, seen ids) in step with it.
@@ -465,6 +481,7 @@ func (m *Member) pushHistory(ref EpochRef) {
 	if over := len(m.history) - m.cfg.History; over > 0 {
 		m.history = slices.Delete(m.history, 0, over)
 	}
+	m.stateChanged()
 }
 
 // inHistory reports whether id is on this member's head chain, as far as
@@ -492,12 +509,14 @@ func (m *Member) historyNewestFirst(n int) []EpochRef {
 func (m *Member) logOutbox(id consensus.MessageID, epoch EpochID) {
 	if i, ok := m.sentIdx[id]; ok {
 		m.sent[i].EpochID = epoch
+		m.stateChanged()
 	}
 }
 
 // logSent keeps an own message for re-send after a heal; a message
 // already logged takes its newer epoch.
 func (m *Member) logSent(e consensus.OutboxEntry) {
+	defer m.stateChanged()
 	if i, ok := m.sentIdx[e.ID]; ok {
 		m.sent[i].EpochID = e.EpochID
 		return
@@ -507,6 +526,7 @@ func (m *Member) logSent(e consensus.OutboxEntry) {
 	if over := len(m.sent) - m.cfg.MaxSentLog; over > 0 {
 		for _, old := range m.sent[:over] {
 			delete(m.sentIdx, old.ID)
+			delete(m.resentAt, old.ID)
 		}
 		m.sent = slices.Delete(m.sent, 0, over)
 		for i, e := range m.sent {

@@ -50,6 +50,10 @@ type Node struct {
 	texts     []string
 	dups      int
 	joinedAt  int // index into Network.sent when it joined
+	// State is the last fork.State the member asked to persist.
+	State *fork.State
+	// MaxBeaconSeq is the highest beacon sequence number it sent.
+	MaxBeaconSeq uint64
 }
 
 type packet struct {
@@ -220,7 +224,14 @@ func (n *Network) flush(nd *Node) {
 	}
 	rd := m.Ready()
 	m.Advance(rd)
+	if rd.State != nil {
+		nd.State = rd.State
+	}
 	for _, env := range rd.Messages {
+		var b fork.Beacon
+		if env.Kind == consensus.KindBeacon && codec.Unmarshal(env.Body, &b) == nil {
+			nd.MaxBeaconSeq = max(nd.MaxBeaconSeq, b.Seq)
+		}
 		for _, to := range n.names {
 			if to != nd.Name {
 				n.enqueue(packet{from: nd.Name, to: to, env: env})
@@ -264,6 +275,8 @@ func renderEvent(ev fork.Event) string {
 		return fmt.Sprintf("rejoined from %d/%v to %d/%v (resent %d, removals %d)", ev.From.Epoch, ev.From.ID, ev.To.Epoch, ev.To.ID, ev.Count, ev.Removals)
 	case fork.EventServedRejoiner:
 		return fmt.Sprintf("served rejoiner forked at %d/%v (resent %d)", ev.From.Epoch, ev.From.ID, ev.Count)
+	case fork.EventServedLagging:
+		return fmt.Sprintf("served a member still in %d/%v (resent %d)", ev.From.Epoch, ev.From.ID, ev.Count)
 	case fork.EventBranchFound, fork.EventSurvived, fork.EventNoVerdict, fork.EventStayOut:
 		return fmt.Sprintf("%v %d/%v via %s", ev.Kind, ev.Rival.Epoch, ev.Rival.ID, ev.Peer)
 	case fork.EventRefusedRejoin:

@@ -1,0 +1,123 @@
+package fork
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/mlsnode/mlsnode/consensus"
+	"github.com/mlsnode/mlsnode/mls/codec"
+)
+
+// seqReserve is how many beacon sequence numbers one persisted State
+// covers, so that not every beacon needs a write.
+const seqReserve = 64
+
+// maxStateSent bounds the sent log a decoded State may hold.
+const maxStateSent = 1 << 16
+
+// State is fork's own durable state, to persist atomically with
+// consensus.Persist whenever a Ready carries it, and to hand back in
+// Config.State after a restart. It holds application data: store it
+// encrypted like the MLS state.
+//
+//	struct {
+//	    uint64 beacon_seq;        // above every sequence number used
+//	    EpochRef history<V>;      // head chain, oldest first
+//	    SentMessage sent<V>;      // own messages, oldest first
+//	} State;
+//	struct {
+//	    opaque id[16]; opaque epoch_id[32]; opaque nonce[16]; opaque data<V>;
+//	} SentMessage;
+type State struct {
+	BeaconSeq uint64
+	History   []EpochRef
+	Sent      []consensus.OutboxEntry // ID, EpochID, Nonce and Data only
+}
+
+func (s *State) MarshalMLS(w *codec.Writer) {
+	w.Uint64(s.BeaconSeq)
+	w.Vector(func(w *codec.Writer) {
+		for i := range s.History {
+			writeRef(w, &s.History[i])
+		}
+	})
+	w.Vector(func(w *codec.Writer) {
+		for _, e := range s.Sent {
+			w.Raw(e.ID[:])
+			w.Raw(e.EpochID[:])
+			w.Raw(e.Nonce[:])
+			w.Opaque(e.Data)
+		}
+	})
+}
+
+func (s *State) UnmarshalMLS(r *codec.Reader) {
+	*s = State{}
+	r.Uint64("State.beacon_seq", &s.BeaconSeq)
+	readList(r, "State.history", MaxHistory, func(r *codec.Reader) {
+		var e EpochRef
+		readRef(r, "State.history", &e)
+		if r.OK() {
+			s.History = append(s.History, e)
+		}
+	})
+	readList(r, "State.sent", maxStateSent, func(r *codec.Reader) {
+		var e consensus.OutboxEntry
+		var id, nonce []byte
+		r.Raw("SentMessage.id", len(e.ID), &id)
+		readID(r, "SentMessage.epoch_id", &e.EpochID)
+		r.Raw("SentMessage.nonce", len(e.Nonce), &nonce)
+		r.Opaque("SentMessage.data", &e.Data)
+		if r.OK() {
+			copy(e.ID[:], id)
+			copy(e.Nonce[:], nonce)
+			s.Sent = append(s.Sent, e)
+		}
+	})
+}
+
+// MarshalBinary encodes the state.
+func (s *State) MarshalBinary() ([]byte, error) { return codec.Marshal(s) }
+
+// UnmarshalState decodes a State written by MarshalBinary.
+func UnmarshalState(b []byte) (*State, error) {
+	s := new(State)
+	if err := codec.Unmarshal(b, s); err != nil {
+		return nil, fmt.Errorf("fork: state: %w", err)
+	}
+	return s, nil
+}
+
+// stateChanged schedules a State in the next Ready.
+func (m *Member) stateChanged() { m.stateDirty = true }
+
+// currentState is the State to persist now.
+func (m *Member) currentState() *State {
+	sent := make([]consensus.OutboxEntry, len(m.sent))
+	for i, e := range m.sent {
+		sent[i] = consensus.OutboxEntry{ID: e.ID, EpochID: e.EpochID, Nonce: e.Nonce, Data: e.Data}
+	}
+	return &State{BeaconSeq: m.seqLimit, History: slices.Clone(m.history), Sent: sent}
+}
+
+// restore takes back a persisted State.
+func (m *Member) restore(st *State) {
+	m.seq = max(m.seq, st.BeaconSeq)
+	m.seqLimit = m.seq
+	// The remembered chain is kept if it reaches the core's head (the
+	// head may be older than the chain's end if the store lagged: then
+	// the chain is cut there).
+	head := m.core.HeadID()
+	for i := len(st.History) - 1; i >= 0; i-- {
+		if st.History[i].ID == head {
+			m.history = slices.Clone(st.History[:i+1])
+			if over := len(m.history) - m.cfg.History; over > 0 {
+				m.history = m.history[over:]
+			}
+			break
+		}
+	}
+	for _, e := range st.Sent {
+		m.logSent(e)
+	}
+}
