@@ -219,14 +219,19 @@ func (o *observer) result() *Result {
 	res.AddsAccepted = o.addsAccepted
 
 	// Lost messages: for every message a member accepted to send, every
-	// other member in the group when it was sent and still in it at the
-	// end must have delivered it.
+	// other member that was in the group when it was sent (in the roster
+	// of the epoch the sender sealed it in, as members reported that
+	// epoch) and is still in it at the end must have delivered it.
 	for _, m := range o.sentList {
-		for _, s := range r.slots {
-			if s.id == m.sender || !s.head.InGroup || !s.inGroupAt(m.at) {
+		e := o.epochs[m.epoch]
+		if e == nil {
+			continue // cannot happen: the sender reported its head
+		}
+		for _, x := range e.roster {
+			if x.ID == m.sender || int(x.ID) >= len(r.slots) || !r.slots[x.ID].head.InGroup {
 				continue
 			}
-			if !m.deliveredTo(s.id) {
+			if !m.deliveredTo(x.ID) {
 				res.LostMessages++
 			}
 		}

@@ -18,6 +18,7 @@ type persister struct {
 	epochs map[consensus.EpochID]bool // epochs with state in the store
 	seen   map[consensus.EpochID]bool // commit-seen edges in the store
 	outbox map[consensus.MessageID]uint64
+	head   consensus.EpochID // the head in the store; never dropped until replaced
 	// Writes and Bytes count what went to the store.
 	Writes, Bytes uint64
 }
@@ -60,10 +61,13 @@ func (p *persister) write(ps *consensus.Persist) error {
 		tx.PutEpoch(store.Epoch{ID: store.EpochID(ps.HeadID), Number: number, Parent: store.EpochID(parent), State: ps.HeadState})
 		p.epochs[ps.HeadID] = true
 		tx.SetHead(store.EpochID(ps.HeadID))
+		p.head = ps.HeadID
 		p.Bytes += uint64(len(ps.HeadState))
 	}
 	for id := range p.epochs {
-		if !keep[id] && id != ps.HeadID {
+		// A removed member's core has no head state: its last stored
+		// head stays, as the store requires.
+		if !keep[id] && id != ps.HeadID && id != p.head {
 			tx.DropEpoch(store.EpochID(id))
 			delete(p.epochs, id)
 		}
