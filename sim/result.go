@@ -55,11 +55,12 @@ type Result struct {
 	ConvergeAll []Fixed `json:"converge_ms"`
 	FinalMs     Fixed   `json:"final_converge_ms"`
 
-	ForksRemaining      int `json:"forks_remaining"`
-	LostMessages        int `json:"lost_messages"`
-	ReadmittedRemoved   int `json:"readmitted_removed"`
-	InvariantViolations int `json:"invariant_violations"`
-	ViolationEvents     int `json:"invariant_violation_events"`
+	ForksRemaining      int        `json:"forks_remaining"`
+	LostMessages        int        `json:"lost_messages"`
+	ReadmittedRemoved   int        `json:"readmitted_removed"`
+	ReadmittedIDs       []MemberID `json:"readmitted_ids"`
+	InvariantViolations int        `json:"invariant_violations"`
+	ViolationEvents     int        `json:"invariant_violation_events"`
 
 	MessagesSent      int `json:"messages_sent"`
 	MessagesDelivered int `json:"messages_delivered"`
@@ -212,6 +213,7 @@ func (o *observer) result() *Result {
 		}
 		if len(o.removedEdges[m]) > 0 {
 			res.ReadmittedRemoved++
+			res.ReadmittedIDs = append(res.ReadmittedIDs, m)
 		} else {
 			res.RemovesNotApplied++
 		}
