@@ -44,9 +44,9 @@ type Output struct {
 	Undecryptable int
 	// Rejected counts inputs the member refused (bad, stale or unknown).
 	Rejected int
-	// Crashes are panics of the member's code, caught by its adapter and
-	// reported here; each is an invariant violation (input must never
-	// make a core panic).
+	// Crashes are panics of the member's code, caught by its adapter, and
+	// failures to persist its state; each is an invariant violation (input
+	// must never make a core panic, and a node that cannot persist stops).
 	Crashes []string
 }
 

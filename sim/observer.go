@@ -27,6 +27,7 @@ type sentMessage struct {
 	sender    MemberID
 	seq       uint64
 	at        Time
+	epoch     EpochID // the sender's head when it sent: the epoch it was sealed in
 	sum       [32]byte
 	delivered []uint64 // bitset of receivers
 }
@@ -247,7 +248,7 @@ func (o *observer) checkRemovedHolder(s *slot) {
 }
 
 func (o *observer) sent(s *slot, seq uint64, data []byte) {
-	m := &sentMessage{sender: s.id, seq: seq, at: o.r.clock.Now(), sum: digest(data)}
+	m := &sentMessage{sender: s.id, seq: seq, at: o.r.clock.Now(), epoch: s.head.ID, sum: digest(data)}
 	o.sentByKey[[2]uint64{uint64(s.id), seq}] = m
 	o.sentList = append(o.sentList, m)
 }
@@ -314,7 +315,7 @@ func (o *observer) counters(s *slot, out Output) {
 	o.undecryptable += out.Undecryptable
 	o.rejected += out.Rejected
 	for _, c := range out.Crashes {
-		o.violate("crash/"+c, "member-panicked", "member %d: %s", s.id, c)
+		o.violate("failed/"+c, "member-failed", "member %d: %s", s.id, c)
 	}
 }
 
@@ -346,7 +347,7 @@ func (o *observer) converged() bool { return len(o.liveHeads) == 1 }
 func (o *observer) afterEvent(now Time) {
 	if !o.converged() {
 		if now >= o.r.cfg.DurationMs+o.r.cfg.SettleMs {
-			o.violate(fmt.Sprintf("fork/%d", len(o.liveHeads)), "fork-after-settle",
+			o.violate("fork-after-settle", "fork-after-settle",
 				"%d different heads among live members after the network was whole for the settle time", len(o.liveHeads))
 		}
 		return

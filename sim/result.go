@@ -35,6 +35,7 @@ type Result struct {
 	PartitionMs uint64  `json:"partition_ms"`
 	WindowMs    uint64  `json:"window_ms"`
 	BeaconTicks uint64  `json:"beacon_ticks"`
+	NoStore     bool    `json:"no_store"`
 	TickMs      uint64  `json:"tick_ms"`
 	Latency     string  `json:"latency"`
 	Loss        Fixed   `json:"loss"`
@@ -54,11 +55,12 @@ type Result struct {
 	ConvergeAll []Fixed `json:"converge_ms"`
 	FinalMs     Fixed   `json:"final_converge_ms"`
 
-	ForksRemaining      int `json:"forks_remaining"`
-	LostMessages        int `json:"lost_messages"`
-	ReadmittedRemoved   int `json:"readmitted_removed"`
-	InvariantViolations int `json:"invariant_violations"`
-	ViolationEvents     int `json:"invariant_violation_events"`
+	ForksRemaining      int        `json:"forks_remaining"`
+	LostMessages        int        `json:"lost_messages"`
+	ReadmittedRemoved   int        `json:"readmitted_removed"`
+	ReadmittedIDs       []MemberID `json:"readmitted_ids"`
+	InvariantViolations int        `json:"invariant_violations"`
+	ViolationEvents     int        `json:"invariant_violation_events"`
 
 	MessagesSent      int `json:"messages_sent"`
 	MessagesDelivered int `json:"messages_delivered"`
@@ -120,7 +122,7 @@ func (o *observer) result() *Result {
 		Scenario: c.Scenario, Seed: uint64(c.Seed), Members: c.Members,
 		Rank: c.Rank, Apply: c.Apply, Suite: c.Suite, Partition: string(c.Partition),
 		DurationMs: c.DurationMs, SettleMs: c.SettleMs, PartitionMs: c.PartitionMs, WindowMs: c.WindowMs,
-		BeaconTicks: c.BeaconTicks, TickMs: c.TickMs,
+		BeaconTicks: c.BeaconTicks, TickMs: c.TickMs, NoStore: c.NoStore,
 		Latency: c.Net.Latency.String(), Loss: Fixed(c.Net.Loss), Duplicate: Fixed(c.Net.Duplicate), Reorder: Fixed(c.Net.Reorder),
 		ChurnFrac: Fixed(c.ChurnFraction), CommitRate: Fixed(c.Workload.CommitsPerSec), AppRate: Fixed(c.Workload.AppPerMemberPerSec),
 		Events: r.clock.Executed, EndMs: r.end,
@@ -211,6 +213,7 @@ func (o *observer) result() *Result {
 		}
 		if len(o.removedEdges[m]) > 0 {
 			res.ReadmittedRemoved++
+			res.ReadmittedIDs = append(res.ReadmittedIDs, m)
 		} else {
 			res.RemovesNotApplied++
 		}
@@ -218,14 +221,19 @@ func (o *observer) result() *Result {
 	res.AddsAccepted = o.addsAccepted
 
 	// Lost messages: for every message a member accepted to send, every
-	// other member in the group when it was sent and still in it at the
-	// end must have delivered it.
+	// other member that was in the group when it was sent (in the roster
+	// of the epoch the sender sealed it in, as members reported that
+	// epoch) and is still in it at the end must have delivered it.
 	for _, m := range o.sentList {
-		for _, s := range r.slots {
-			if s.id == m.sender || !s.head.InGroup || !s.inGroupAt(m.at) {
+		e := o.epochs[m.epoch]
+		if e == nil {
+			continue // cannot happen: the sender reported its head
+		}
+		for _, x := range e.roster {
+			if x.ID == m.sender || int(x.ID) >= len(r.slots) || !r.slots[x.ID].head.InGroup {
 				continue
 			}
-			if !m.deliveredTo(s.id) {
+			if !m.deliveredTo(x.ID) {
 				res.LostMessages++
 			}
 		}

@@ -74,6 +74,9 @@ type Config struct {
 	// Every member verifies every beacon, so the cost grows as members^2
 	// per interval; large runs raise it.
 	BeaconTicks uint64
+	// NoStore skips persisting each member's state to its in-memory store
+	// (and the cores' encoding of it), for runs too large to afford it.
+	NoStore bool
 }
 
 // Scenarios lists the scenario names in a stable order.

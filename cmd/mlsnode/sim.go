@@ -51,6 +51,7 @@ type runFlags struct {
 	loss, dup, reorder             float64
 	commitRate, appRate            float64
 	beaconTicks                    uint64
+	noStore                        bool
 	rank, apply, member            string
 	suite                          uint
 	set                            map[string]bool
@@ -77,6 +78,7 @@ func newRunFlags(name string, stderr io.Writer) *runFlags {
 	fs.StringVar(&f.rank, "rank", "", "rank rule of the consensus core (its default if empty)")
 	fs.StringVar(&f.apply, "apply", "", "apply policy of the consensus core (its default if empty)")
 	fs.UintVar(&f.suite, "suite", uint(d.Suite), "MLS cipher suite")
+	fs.BoolVar(&f.noStore, "no-store", false, "do not persist members' state to their in-memory stores (large runs)")
 	fs.Uint64Var(&f.beaconTicks, "beacon-ticks", 0, "fork's beacon interval in ticks of 100 ms (0: fork's default)")
 	fs.StringVar(&f.member, "member", defaultMember, "member implementation: "+strings.Join(memberKinds(), ", "))
 	return f
@@ -142,7 +144,7 @@ func (f *runFlags) applyTo(c *sim.Config) {
 		c.Workload.AppPerMemberPerSec = f.appRate
 	}
 	c.Rank, c.Apply, c.Suite = f.rank, f.apply, uint16(f.suite)
-	c.BeaconTicks = f.beaconTicks
+	c.BeaconTicks, c.NoStore = f.beaconTicks, f.noStore
 }
 
 // runSim is the `mlsnode sim` sub-command.

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/mlsnode/mlsnode/mls"
 	"github.com/mlsnode/mlsnode/mls/codec"
@@ -125,21 +127,42 @@ func genesis(cs *suite.Suite, seed sim.Seed, n int, dir *directory) ([]*client, 
 	if err != nil {
 		return nil, nil, err
 	}
-	wm, err := wire.ParseMLSMessage(wb)
-	if err != nil {
-		return nil, nil, err
+	// Joins are independent (each reads only its own keys and its own
+	// copy of the Welcome), so they run on every core; the result is the
+	// same whatever the scheduling. This is setup outside simulated time.
+	errs := make([]error, n)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range runtime.NumCPU() {
+		wg.Go(func() {
+			for i := range next {
+				groups[i], errs[i] = join(cs, wb, clients[i], dir)
+			}
+		})
 	}
-	for i, c := range clients[1:] {
-		j, err := mls.JoinFromWelcome(cs, wm.Welcome, mls.JoinConfig{KeyPackage: c.kp, SigningKey: c.key, Credentials: dir})
+	for i := 1; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, err := range errs {
 		if err != nil {
-			return nil, nil, fmt.Errorf("member %d joins: %w", i+1, err)
-		}
-		groups[i+1] = j
-		if err := c.freshKeyPackage(cs); err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("member %d joins: %w", i, err)
 		}
 	}
 	return clients, groups, nil
+}
+
+func join(cs *suite.Suite, welcome []byte, c *client, dir *directory) (*mls.Group, error) {
+	wm, err := wire.ParseMLSMessage(welcome)
+	if err != nil {
+		return nil, err
+	}
+	g, err := mls.JoinFromWelcome(cs, wm.Welcome, mls.JoinConfig{KeyPackage: c.kp, SigningKey: c.key, Credentials: dir})
+	if err != nil {
+		return nil, err
+	}
+	return g, c.freshKeyPackage(cs)
 }
 
 // roster lists the members of a group's current epoch by simulated id.

@@ -25,6 +25,7 @@ type Population struct {
 	apply       consensus.ApplyPolicy
 	windowTicks uint64
 	beaconTicks uint64
+	noStore     bool
 	dir         *directory
 }
 
@@ -35,7 +36,7 @@ func NewPopulation(c sim.Config) (sim.Population, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sim/cores: suite %d: %w", c.Suite, err)
 	}
-	p := &Population{cs: cs, seed: c.Seed, beaconTicks: c.BeaconTicks, dir: &directory{keys: map[sim.MemberID][]byte{}}}
+	p := &Population{cs: cs, seed: c.Seed, beaconTicks: c.BeaconTicks, noStore: c.NoStore, dir: &directory{keys: map[sim.MemberID][]byte{}}}
 	if c.Rank != "" {
 		if p.rank, err = consensus.RankByName(c.Rank); err != nil {
 			return nil, err
@@ -91,6 +92,8 @@ type Member struct {
 	removed bool
 	// pending is the KeyPackage a Welcome may be addressed to.
 	pending *mls.KeyPackageBundle
+	// store is the member's in-memory store (nil with Config.NoStore).
+	store *persister
 	// parents of merged epochs, learnt from the core's events.
 	parents map[consensus.EpochID]consensus.EpochID
 	out     sim.Output
@@ -101,6 +104,7 @@ func (m *Member) start(g *mls.Group) error {
 		Core: consensus.Config{
 			Group: g, SigningKey: m.c.key, Credentials: m.p.dir, Rand: m.c.rand,
 			Rank: m.p.rank, Apply: m.p.apply, WindowTicks: m.p.windowTicks,
+			SkipPersist: m.p.noStore,
 		},
 		KeyPackageLifetime: lifetime,
 		BeaconInterval:     m.p.beaconTicks,
@@ -109,6 +113,11 @@ func (m *Member) start(g *mls.Group) error {
 		return err
 	}
 	m.fm, m.removed = fm, false
+	if !m.p.noStore && m.store == nil {
+		if m.store, err = newPersister(g.GroupID()); err != nil {
+			return err
+		}
+	}
 	if m.parents == nil {
 		m.parents = map[consensus.EpochID]consensus.EpochID{}
 	}
@@ -214,6 +223,12 @@ func (m *Member) collect() {
 		return
 	}
 	rd := m.fm.Ready()
+	// As a node does: persist before anything leaves.
+	if rd.Persist != nil && m.store != nil {
+		if err := m.store.write(rd.Persist); err != nil {
+			m.out.Crashes = append(m.out.Crashes, err.Error())
+		}
+	}
 	send := func(to sim.MemberID, env *consensus.Envelope) {
 		b, err := env.MarshalBinary()
 		if err != nil {
