@@ -48,7 +48,7 @@ func (c *controlClient) post(ctx context.Context, verb string, req *request) (*h
 	}
 	resp, err := c.hc.Do(hr)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w (is `mlsnode run` running with this data directory?): %v", ErrUnavailable, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
