@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -72,7 +74,8 @@ func initDaemon(t *testing.T, root, name string) *daemon {
 func (d *daemon) start(bootstrap ...string) {
 	t := d.t
 	t.Helper()
-	args := []string{"run", "--data-dir", d.dir, "--listen", "/ip4/127.0.0.1/tcp/0", "--tick", "50ms", "--log-level", "debug"}
+	args := []string{"run", "--data-dir", d.dir, "--listen", "/ip4/127.0.0.1/tcp/0", "--tick", "50ms", "--log-level", "debug",
+		"--metrics", "127.0.0.1:0"}
 	for _, b := range bootstrap {
 		args = append(args, "--bootstrap", b)
 	}
@@ -401,7 +404,48 @@ func TestEndToEndThreeDaemons(t *testing.T) {
 		t.Fatal("no daemon rejoined a surviving branch: the cut did not exercise fork healing")
 	}
 
+	// The Prometheus endpoint counts what happened.
+	metrics := a.scrape()
+	for _, name := range []string{"mlsnode_commits_total", "mlsnode_messages_delivered_total", "mlsnode_messages_sent_total", "mlsnode_peers"} {
+		if metrics[name] <= 0 {
+			t.Errorf("%s = %v on a", name, metrics[name])
+		}
+	}
+	if _, ok := metrics["mlsnode_gossip_latency_seconds_count"]; !ok {
+		t.Error("no gossip latency histogram")
+	}
+
 	for _, d := range []*daemon{a, b, c} {
 		d.stop()
 	}
+}
+
+// scrape reads the daemon's /metrics (its address is in the log).
+func (d *daemon) scrape() map[string]float64 {
+	d.t.Helper()
+	var url string
+	for _, line := range strings.Split(d.logs(100000), "\n") {
+		if i := strings.Index(line, "msg=metrics addr="); i >= 0 {
+			url = strings.Fields(line[i+len("msg=metrics addr="):])[0]
+		}
+	}
+	if url == "" {
+		d.t.Fatal("no metrics address in the log")
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 2 && !strings.HasPrefix(f[0], "#") {
+			if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+				out[f[0]] = v
+			}
+		}
+	}
+	return out
 }
