@@ -92,6 +92,23 @@ func (n *Node) adopt(ctx context.Context, grp *mls.Group, usedKP []byte, inviter
 	if err := n.startGroup(g); err != nil {
 		return "", err
 	}
+	if inviter != "" {
+		// Messages published before the other members learnt of this
+		// node's subscription reached nobody here: ask the connected peers
+		// for them once the subscription has spread.
+		go func() {
+			select {
+			case <-time.After(2 * time.Second):
+				if n.alive() != nil {
+					return
+				}
+				for _, p := range n.ov.Peers() {
+					g.peerConnected(p)
+				}
+			case <-n.ctx.Done():
+			}
+		}()
+	}
 	ev := Event{Kind: EventJoined, Group: g.hexID, Epoch: grp.Epoch(), Actor: inviter, Time: n.opts.now()}
 	n.events.publish(ev)
 	n.log.Info("group joined", "group", g.hexID, "epoch", grp.Epoch())
