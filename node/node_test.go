@@ -3,7 +3,9 @@ package node_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -191,5 +193,86 @@ func TestRestartKeepsSentMessages(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("message delivered %d times", n)
+	}
+}
+
+// TestConcurrentUse drives three nodes from many goroutines at once
+// (sends, status, members, history, subscriptions); run it with -race.
+// Every message must reach every other member exactly once.
+func TestConcurrentUse(t *testing.T) {
+	nodes, gid := benchGroup(t, 3)
+	ctx := context.Background()
+	const senders, each = 3, 8
+	var mu sync.Mutex
+	sent := map[string]int{} // message id -> sender index
+	var wg sync.WaitGroup
+	for i, nd := range nodes {
+		for s := 0; s < senders; s++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := 0; k < each; k++ {
+					id, err := nd.Send(ctx, gid, []byte(fmt.Sprintf("%d/%d/%d", i, s, k)))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					sent[id] = i
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k < 20; k++ {
+				nd.Status()
+				if _, err := nd.Members(gid); err != nil {
+					t.Error(err)
+				}
+				if _, err := nd.Messages(gid); err != nil {
+					t.Error(err)
+				}
+				sub := nd.Subscribe(1)
+				sub.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		missing, dup := 0, 0
+		for r, nd := range nodes {
+			msgs, err := nd.Messages(gid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			count := map[string]int{}
+			for _, m := range msgs {
+				count[m.MessageID]++
+			}
+			for id, from := range sent {
+				if from != r && count[id] == 0 {
+					missing++
+				}
+				if count[id] > 1 {
+					dup++
+				}
+			}
+		}
+		if dup > 0 {
+			t.Fatalf("%d messages delivered twice", dup)
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d deliveries missing of %d", missing, len(sent)*(len(nodes)-1))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(sent) != len(nodes)*senders*each {
+		t.Fatalf("%d message ids for %d sends", len(sent), len(nodes)*senders*each)
 	}
 }
