@@ -348,7 +348,7 @@ func (g *group) publish(env consensus.Envelope) {
 		g.routeWelcome(env)
 	}
 	g.remember(&env)
-	ctx, cancel := context.WithTimeout(g.n.ctx, g.n.opts.publishTimout)
+	ctx, cancel := context.WithTimeout(g.n.ctx, g.n.opts.publishTimeout)
 	defer cancel()
 	if err := g.n.ov.Publish(ctx, g.gid, data); err != nil {
 		// Gossip is best effort; beacons and fetches repair what a lost
@@ -667,6 +667,12 @@ func (g *group) status() (GroupStatus, error) {
 			Group: g.hexID, Epoch: head.Epoch(), EpochID: hex.EncodeToString(id[:]),
 			Members: int(head.Tree().MemberCount()), Delivered: g.delivered, Sent: g.sentCount,
 			Changes: append([]MembershipChange(nil), g.meta.Changes...),
+		}
+		if fm, ok := g.m.(*fork.Member); ok {
+			fs := fm.Stats()
+			c := fs.Core
+			st.Ordering = fmt.Sprintf("retained epochs %d (states %d), pending %d in %d epochs, outbox %d; beacons pending %d, fetches in flight %d, sent log %d, lost branches %d",
+				c.Epochs, c.RetainedStates, c.Pending, c.PendingEpochs, c.Outbox, fs.PendingBeacons, fs.InflightFetches, fs.SentLog, fs.Losers)
 		}
 		return nil
 	})

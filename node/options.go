@@ -17,44 +17,44 @@ import (
 type Option func(*options) error
 
 type options struct {
-	dataDir       string
-	memory        bool
-	identity      crypto.PrivKey
-	listen        []string
-	bootstrap     []string
-	mdns          bool
-	host          host.Host
-	logger        *slog.Logger
-	registerer    prometheus.Registerer
-	tick          time.Duration
-	heartbeat     time.Duration
-	suite         suite.ID
-	rand          io.Reader
-	now           func() time.Time
-	autoJoin      bool
-	subBuffer     int
-	inboxSize     int
-	keyPackages   int
-	kpLifetime    time.Duration
-	windowTicks   uint64
-	beaconTicks   uint64
-	publishTimout time.Duration
+	dataDir        string
+	memory         bool
+	identity       crypto.PrivKey
+	listen         []string
+	bootstrap      []string
+	mdns           bool
+	host           host.Host
+	logger         *slog.Logger
+	registerer     prometheus.Registerer
+	tick           time.Duration
+	heartbeat      time.Duration
+	suite          suite.ID
+	rand           io.Reader
+	now            func() time.Time
+	autoJoin       bool
+	subBuffer      int
+	inboxSize      int
+	keyPackages    int
+	kpLifetime     time.Duration
+	windowTicks    uint64
+	beaconTicks    uint64
+	publishTimeout time.Duration
 }
 
 func defaultOptions() options {
 	return options{
-		listen:        []string{"/ip4/127.0.0.1/tcp/0"},
-		logger:        slog.New(slog.DiscardHandler),
-		tick:          100 * time.Millisecond,
-		heartbeat:     time.Second,
-		suite:         DefaultSuite,
-		rand:          rand.Reader,
-		now:           time.Now,
-		subBuffer:     1024,
-		inboxSize:     1024,
-		keyPackages:   8,
-		kpLifetime:    30 * 24 * time.Hour,
-		publishTimout: 10 * time.Second,
+		listen:         []string{"/ip4/127.0.0.1/tcp/0"},
+		logger:         slog.New(slog.DiscardHandler),
+		tick:           100 * time.Millisecond,
+		heartbeat:      time.Second,
+		suite:          DefaultSuite,
+		rand:           rand.Reader,
+		now:            time.Now,
+		subBuffer:      1024,
+		inboxSize:      1024,
+		keyPackages:    8,
+		kpLifetime:     30 * 24 * time.Hour,
+		publishTimeout: 10 * time.Second,
 	}
 }
 
