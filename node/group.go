@@ -573,7 +573,13 @@ func (g *group) noteEvents(evs []consensus.Event) bool {
 			}
 			for _, ident := range e.RemovedIdentities {
 				p := peerString(ident)
-				g.meta.Changes = append(g.meta.Changes, MembershipChange{Epoch: e.Epoch, Kind: "removed", Peer: p, Actor: actor, EpochID: hex.EncodeToString(e.ID[:])})
+				kind := "removed"
+				if p == actor {
+					// An external commit by which a member rejoins (fork's
+					// healing) removes its own old leaf.
+					kind = "rejoined"
+				}
+				g.meta.Changes = append(g.meta.Changes, MembershipChange{Epoch: e.Epoch, Kind: kind, Peer: p, Actor: actor, EpochID: hex.EncodeToString(e.ID[:])})
 				delete(g.meta.AddedBy, p)
 				changed = true
 			}

@@ -26,7 +26,7 @@ type Member struct {
 // MembershipChange is one add or removal seen by this node.
 type MembershipChange struct {
 	Epoch   uint64 `json:"epoch"`
-	Kind    string `json:"kind"` // "added" or "removed"
+	Kind    string `json:"kind"` // "added", "removed", or "rejoined" (a member's external commit replaced its old leaf)
 	Peer    string `json:"peer"`
 	Actor   string `json:"actor"`
 	EpochID string `json:"epoch_id"`

@@ -144,7 +144,10 @@ func printResult(w io.Writer, verb string, raw json.RawMessage) {
 			return
 		}
 	case "group/members":
-		var r struct{ Members []node.Member }
+		var r struct {
+			Members []node.Member
+			Removed []node.MembershipChange
+		}
 		if json.Unmarshal(raw, &r) == nil {
 			tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "LEAF\tPEER\tFINGERPRINT\tADDED BY\tEPOCH")
@@ -156,6 +159,15 @@ func printResult(w io.Writer, verb string, raw json.RawMessage) {
 				fmt.Fprintf(tw, "%d\t%s%s\t%s\t%s\t%d\n", m.Leaf, m.Peer, self, m.Fingerprint, orDash(m.AddedBy), m.AddedEpoch)
 			}
 			tw.Flush()
+			for _, c := range r.Removed {
+				if c.Actor == c.Peer {
+					// fork's healing: an external commit that rejoins a
+					// member removes its old leaf.
+					fmt.Fprintf(w, "rejoined in epoch %d: %s (its external commit replaced its old leaf)\n", c.Epoch, c.Peer)
+					continue
+				}
+				fmt.Fprintf(w, "removed in epoch %d: %s by %s\n", c.Epoch, c.Peer, orDash(c.Actor))
+			}
 			return
 		}
 	case "peers":

@@ -350,7 +350,18 @@ func (s *controlServer) handleMembers(_ context.Context, req *request) (any, err
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"members": m}, nil
+	// Who removed whom, from the membership history this node saw.
+	var removed []node.MembershipChange
+	for _, g := range s.n.Status().Groups {
+		if g.Group == req.Group {
+			for _, c := range g.Changes {
+				if c.Kind == "removed" || c.Kind == "rejoined" {
+					removed = append(removed, c)
+				}
+			}
+		}
+	}
+	return map[string]any{"members": m, "removed": removed}, nil
 }
 
 func (s *controlServer) handleStatus(_ context.Context, req *request) (any, error) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -403,6 +404,31 @@ func TestEndToEndThreeDaemons(t *testing.T) {
 	if !healed {
 		t.Fatal("no daemon rejoined a surviving branch: the cut did not exercise fork healing")
 	}
+
+	// The CLI verbs against a running daemon: a removes c, and
+	// `group members` shows who is in, their fingerprints, who added and
+	// who removed whom.
+	cli := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(mlsnodeBin, append(args, "--data-dir", a.dir)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("mlsnode %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	cli("group", "remove", gid, c.peer)
+	eventually(t, "c removed", 15*time.Second, converged(gid, a, b))
+	out := cli("group", "members", gid)
+	table, _, _ := strings.Cut(out, "\nre")
+	if !strings.Contains(table, b.peer) || strings.Contains(table, c.peer) ||
+		!strings.Contains(out, "removed in epoch") || !strings.Contains(out, c.peer+" by "+a.peer) ||
+		!regexp.MustCompile(`[0-9a-f]{4}( [0-9a-f]{4}){4}`).MatchString(out) {
+		t.Fatalf("group members output:\n%s", out)
+	}
+	eventually(t, "c knows it was removed", 15*time.Second, func() (bool, string) {
+		_, in := c.status(gid)
+		return !in, "c still lists the group"
+	})
 
 	// The Prometheus endpoint counts what happened.
 	metrics := a.scrape()
