@@ -37,6 +37,8 @@ const (
 	// that it can still serve them after a restart (a message published
 	// while nobody could hear it is otherwise lost with the process).
 	sentCap = 64
+	// maxHistoryBytes bounds one history response.
+	maxHistoryBytes = 8 << 20
 )
 
 type historyRequest struct {
@@ -121,7 +123,15 @@ func (n *Node) serveHistory(from peer.ID, req []byte) ([]byte, error) {
 		if _, ok := g.leafOf(from); !ok {
 			return fmt.Errorf("%w: %s", ErrNotMember, from)
 		}
-		resp.Envelopes = append([][]byte(nil), g.history...)
+		// Newest first up to maxHistoryBytes (the overlay bounds a sync
+		// response at 16 MiB), then back in sending order.
+		size := 0
+		start := len(g.history)
+		for start > 0 && size+len(g.history[start-1]) <= maxHistoryBytes {
+			start--
+			size += len(g.history[start])
+		}
+		resp.Envelopes = append([][]byte(nil), g.history[start:]...)
 		return nil
 	}); err != nil {
 		return nil, err
