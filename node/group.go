@@ -44,7 +44,8 @@ type group struct {
 	seen         map[consensus.MessageID]bool
 	meta         groupMeta
 	invites      map[string]*pendingInvite // by KeyPackageRef hex
-	removed      bool
+	removed      bool // out of the group for good
+	failed       bool // the store refused a Ready: stop, resume on restart
 	serving      *serving
 	history      [][]byte // recent application envelopes (history.go)
 	sent         [][]byte // own application envelopes, also in the store
@@ -75,6 +76,9 @@ type groupMeta struct {
 	// of beaconSeqLease so that the store is not written (and purged) for
 	// every beacon.
 	BeaconSeq uint64 `json:"beacon_seq"`
+	// Left is set once this node was removed or left: the group is kept
+	// for its history but not resumed.
+	Left bool `json:"left,omitempty"`
 }
 
 type addNote struct {
@@ -224,8 +228,8 @@ func (g *group) run() {
 			g.catchUp(p)
 		}
 		g.drainReady()
-		if g.removed {
-			g.n.dropGroup(g)
+		if g.removed || g.failed {
+			g.n.dropGroup(g, g.removed)
 			g.closeQuit() // callers of do stop waiting at once
 			return
 		}
@@ -297,8 +301,8 @@ func (g *group) handleReady(rd *fork.Ready) {
 	if err := g.persist(rd, delivered, metaChanged); err != nil {
 		// Without durable state nothing may leave the node: a restart
 		// would not remember it and could reuse a key. Stop the group.
-		g.log.Error("persisting a Ready failed; stopping the group", "err", err)
-		g.removed = true
+		g.log.Error("persisting a Ready failed; stopping the group until a restart", "err", err)
+		g.failed = true
 		return
 	}
 	for _, d := range delivered {

@@ -452,6 +452,10 @@ func (n *Node) resumeGroups(ctx context.Context) error {
 				g.meta.AddedBy = map[string]addNote{}
 			}
 		}
+		if g.meta.Left {
+			g.cancel()
+			continue
+		}
 		ids, _ := sg.EpochIDs(ctx)
 		for _, id := range ids {
 			g.storedEpochs[consensus.EpochID(id)] = true
@@ -511,11 +515,27 @@ func (n *Node) loadInvitations(ctx context.Context) error {
 }
 
 // dropGroup forgets a group this node was removed from.
-func (n *Node) dropGroup(g *group) {
+func (n *Node) dropGroup(g *group, left bool) {
 	n.mu.Lock()
 	delete(n.groups, g.hexID)
 	n.mu.Unlock()
 	_ = n.ov.LeaveGroup(g.gid)
+	if !left {
+		n.log.Warn("group stopped", "group", g.hexID)
+		return
+	}
+	// Keep the history (Messages) but never resume the group: its stored
+	// head is an epoch this node is no longer a member of.
+	g.meta.Left = true
+	if mb, err := json.Marshal(&g.meta); err == nil {
+		tx := g.sg.Begin()
+		tx.PutGroupKey(metaKey, mb)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := tx.Commit(ctx); err != nil {
+			n.log.Warn("recording that a group was left", "group", g.hexID, "err", err)
+		}
+		cancel()
+	}
 	n.log.Info("group left", "group", g.hexID)
 }
 
