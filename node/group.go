@@ -44,8 +44,8 @@ type group struct {
 	seen         map[consensus.MessageID]bool
 	meta         groupMeta
 	invites      map[string]*pendingInvite // by KeyPackageRef hex
-	removed      bool // out of the group for good
-	failed       bool // the store refused a Ready: stop, resume on restart
+	removed      bool                      // out of the group for good
+	failed       bool                      // the store refused a Ready: stop, resume on restart
 	serving      *serving
 	history      [][]byte // recent application envelopes (history.go)
 	sent         [][]byte // own application envelopes, also in the store
