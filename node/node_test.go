@@ -132,21 +132,7 @@ func TestLeave(t *testing.T) {
 // node serves it to the other member, which gets it exactly once.
 func TestRestartKeepsSentMessages(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	open := func(name string) *node.Node {
-		nd, err := node.New(ctx,
-			node.WithDataDir(filepath.Join(dir, name)),
-			node.WithListenAddrs("/ip4/127.0.0.1/tcp/0"),
-			node.WithAutoJoin(true),
-			node.WithTick(50*time.Millisecond),
-			node.WithHeartbeat(200*time.Millisecond),
-			node.WithLogger(testLogger(name)),
-		)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return nd
-	}
+	open := opener(t)
 	a, b := open("a"), open("b")
 	defer b.Close()
 	if err := b.Connect(ctx, a.FullAddrs()[0]); err != nil {
@@ -274,5 +260,58 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if len(sent) != len(nodes)*senders*each {
 		t.Fatalf("%d message ids for %d sends", len(sent), len(nodes)*senders*each)
+	}
+}
+
+// opener returns a function that starts (or restarts) a named node with
+// an on-disk store in a directory of the test.
+func opener(t *testing.T) func(name string) *node.Node {
+	dir := t.TempDir()
+	return func(name string) *node.Node {
+		t.Helper()
+		nd, err := node.New(context.Background(),
+			node.WithDataDir(filepath.Join(dir, name)),
+			node.WithListenAddrs("/ip4/127.0.0.1/tcp/0"),
+			node.WithAutoJoin(true),
+			node.WithTick(50*time.Millisecond),
+			node.WithHeartbeat(200*time.Millisecond),
+			node.WithLogger(testLogger(name)),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return nd
+	}
+}
+
+// TestRemovedGroupNotResumed: a member that was removed keeps no live
+// group after a restart (its stored head is an epoch it is no longer in).
+func TestRemovedGroupNotResumed(t *testing.T) {
+	ctx := context.Background()
+	open := opener(t)
+	a, b := open("a"), open("b")
+	defer a.Close()
+	if err := b.Connect(ctx, a.FullAddrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	gid, err := a.CreateGroup(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Invite(ctx, gid, b.ID()); err != nil {
+		t.Fatal(err)
+	}
+	waitMembers(t, []*node.Node{a, b}, gid, 2)
+	if err := a.Remove(ctx, gid, b.ID()); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, b, gid)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b = open("b")
+	defer b.Close()
+	if gs := b.Status().Groups; len(gs) != 0 {
+		t.Fatalf("removed member resumed %+v", gs)
 	}
 }
