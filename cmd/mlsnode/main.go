@@ -1,5 +1,3 @@
-// Command mlsnode runs MLS groups between peers with no central delivery
-// service. See `mlsnode help` and docs/node.md.
 package main
 
 import (
