@@ -340,15 +340,38 @@ func TestEndToEndThreeDaemons(t *testing.T) {
 	}
 	eventually(t, "first messages delivered", 15*time.Second, sent.allDelivered(gid, a, b, c))
 
-	// SIGKILL c during traffic, keep sending, restart it: it catches up.
-	for i := 0; i < 5; i++ {
-		sent.send(t, a, gid, fmt.Sprintf("a before kill %d", i))
-		sent.send(t, b, gid, fmt.Sprintf("b before kill %d", i))
+	// SIGKILL c while a and b keep sending, restart it: it catches up.
+	stopTraffic := make(chan struct{})
+	trafficDone := make(chan error, 2)
+	for _, d := range []*daemon{a, b} {
+		go func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stopTraffic:
+					trafficDone <- nil
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+				text := fmt.Sprintf("%s traffic %d", d.name, i)
+				var out map[string]string
+				if err := d.c.call(context.Background(), "send", &request{Group: gid, Data: []byte(text)}, &out); err != nil {
+					trafficDone <- fmt.Errorf("%s send: %w", d.name, err)
+					return
+				}
+				sent.mu.Lock()
+				sent.byID[out["message_id"]], sent.text[out["message_id"]] = d.name, text
+				sent.mu.Unlock()
+			}
+		}()
 	}
+	time.Sleep(300 * time.Millisecond)
 	c.kill()
-	for i := 0; i < 5; i++ {
-		sent.send(t, a, gid, fmt.Sprintf("a while c is down %d", i))
-		sent.send(t, b, gid, fmt.Sprintf("b while c is down %d", i))
+	time.Sleep(500 * time.Millisecond)
+	close(stopTraffic)
+	for range 2 {
+		if err := <-trafficDone; err != nil {
+			t.Fatal(err)
+		}
 	}
 	c.start(a.loopbackAddr(), b.loopbackAddr())
 	eventually(t, "c caught up after SIGKILL", 30*time.Second, sent.allDelivered(gid, a, b, c))
