@@ -30,7 +30,11 @@ var ErrBadRegression = errors.New("sim: bad regression case")
 
 // RegressionName is the file name of a case.
 func RegressionName(member string, c Config) string {
-	return fmt.Sprintf("%s-%s-n%d-p%d-l%03.0f-seed%d.json", member, c.Scenario, c.Members, c.PartitionMs, c.Net.Loss*100, c.Seed)
+	rules := ""
+	if c.Rank != "" || c.Apply != "" {
+		rules = "-" + orDefault(c.Rank) + "-" + orDefault(c.Apply)
+	}
+	return fmt.Sprintf("%s-%s-n%d-p%d-l%03.0f%s-seed%d.json", member, c.Scenario, c.Members, c.PartitionMs, c.Net.Loss*100, rules, c.Seed)
 }
 
 // WriteRegressions writes a case for every failing result of a sweep.
