@@ -16,6 +16,7 @@ Usage:
   mlsnode run      [flags]              run the daemon
   mlsnode demo     [flags]              several nodes in one process: partition, heal, converge
   mlsnode sim      [flags] SCENARIO     the deterministic simulator (mlsnode sim list)
+  mlsnode sim --network gossip SCENARIO real nodes on real gossipsub, in-memory network
   mlsnode id       [flags]              this node's peer id and addresses
   mlsnode peers    [flags]              connected peers
   mlsnode connect  [flags] <multiaddr>  dial a peer
@@ -63,6 +64,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "demo":
 		return cmdDemo(ctx, rest, stdout, stderr)
 	case "sim":
+		if gossip, rest := isGossipNetwork(rest); gossip {
+			return runGossipSim(ctx, rest, stdout, stderr)
+		}
 		return runSim(rest, stdout, stderr)
 	case "id", "peers", "connect", "group", "send", "tail", "net":
 		return cmdClient(ctx, cmd, rest, stdout, stderr)
