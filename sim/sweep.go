@@ -183,6 +183,12 @@ func WriteCSV(w io.Writer, results []*Result) error {
 	return nil
 }
 
+// AppendCSVRow writes one result's row under CSVHeader.
+func AppendCSVRow(w io.Writer, r *Result) error {
+	_, err := io.WriteString(w, csvLine(r.CSVRow()))
+	return err
+}
+
 // WriteSummaryMarkdown writes the per-cell table used in docs/simulation.md.
 func WriteSummaryMarkdown(w io.Writer, cells []*Cell) error {
 	var b strings.Builder

@@ -355,8 +355,21 @@ func runSweep(args []string, stdout, stderr io.Writer) int {
 	start := time.Now()
 	finished := 0
 	tty := isTerminal(stderr)
+	// Rows are also appended as runs finish (in completion order), so an
+	// interrupted sweep leaves what it measured; sweep.csv is written in
+	// grid order at the end.
+	partial, err := os.Create(filepath.Join(*out, "sweep.partial.csv"))
+	if err != nil {
+		fmt.Fprintln(stderr, "mlsnode sim sweep:", err)
+		return 1
+	}
+	defer partial.Close()
+	_ = sim.WriteCSV(partial, nil)
 	results, errs := sim.RunJobs(jobs, populations[f.member], *workers, func(i int, r *sim.Result, err error) {
 		finished++
+		if r != nil {
+			_ = sim.AppendCSVRow(partial, r)
+		}
 		if tty {
 			fmt.Fprintf(stderr, "\r%d/%d runs", finished, len(jobs))
 		}
