@@ -23,6 +23,7 @@ const simUsage = `mlsnode sim: deterministic partition simulator
 Usage:
   mlsnode sim [flags] SCENARIO       one run; prints its seed and a summary
   mlsnode sim sweep [flags]          a grid of runs on every core; CSV and plots
+  mlsnode sim summarize --out DIR CSV...  one table and plots from several sweeps
   mlsnode sim list                   the scenarios
 
 The same seed and flags give byte-identical --json output.
@@ -158,6 +159,8 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			return 0
 		case "sweep":
 			return runSweep(args[1:], stdout, stderr)
+		case "summarize":
+			return runSummarize(args[1:], stdout, stderr)
 		case "help", "-h", "--help":
 			fmt.Fprint(stdout, simUsage)
 			newRunFlags("sim", stdout).fs.PrintDefaults()
@@ -424,5 +427,59 @@ func runSweep(args []string, stdout, stderr io.Writer) int {
 	if failed > 0 {
 		return 1
 	}
+	return 0
+}
+
+// runSummarize is `mlsnode sim summarize`: sweeps run separately (one per
+// group size, say) summarised as one table with one set of plots.
+func runSummarize(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sim summarize", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "sim-out", "directory for summary.md and the plots")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "mlsnode sim summarize: name at least one sweep CSV")
+		return 2
+	}
+	var all []*sim.Result
+	for _, name := range fs.Args() {
+		f, err := os.Open(name)
+		if err != nil {
+			fmt.Fprintln(stderr, "mlsnode sim summarize:", err)
+			return 1
+		}
+		rs, err := sim.ReadCSV(f)
+		f.Close()
+		if err != nil {
+			fmt.Fprintf(stderr, "mlsnode sim summarize: %s: %v\n", name, err)
+			return 2
+		}
+		all = append(all, rs...)
+	}
+	cells := sim.Summarise(all)
+	var md strings.Builder
+	if err := sim.WriteSummaryMarkdown(&md, cells); err != nil {
+		return 1
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		fmt.Fprintln(stderr, "mlsnode sim summarize:", err)
+		return 1
+	}
+	files := map[string][]byte{"summary.md": []byte(md.String())}
+	for name, ch := range sim.SweepCharts(cells) {
+		files[name+".svg"] = ch.SVG()
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(*out, name), b, 0o644); err != nil {
+			fmt.Fprintln(stderr, "mlsnode sim summarize:", err)
+			return 1
+		}
+	}
+	fmt.Fprint(stdout, md.String())
 	return 0
 }

@@ -73,4 +73,17 @@ func TestRunSweep(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// summarize reads the CSV back to the same table.
+	sumDir := filepath.Join(dir, "sum")
+	if code := runSim([]string{"summarize", "--out", sumDir, filepath.Join(dir, "sweep.csv")}, &out, &errb); code != 0 {
+		t.Fatalf("summarize: exit %d: %s", code, errb.String())
+	}
+	a, _ := os.ReadFile(filepath.Join(dir, "summary.md"))
+	b, _ := os.ReadFile(filepath.Join(sumDir, "summary.md"))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Fatalf("summary from the CSV differs:\n%s\n%s", a, b)
+	}
+	if code := runSim([]string{"summarize", filepath.Join(dir, "summary.md")}, &out, &errb); code != 2 {
+		t.Fatalf("summarize of a non-CSV: exit %d", code)
+	}
 }
