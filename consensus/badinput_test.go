@@ -286,3 +286,35 @@ func newNetSeed(members int, seed uint64) (*consensustest.Network, error) {
 	n.Collect()
 	return n, nil
 }
+
+// TestTooLateMessage: an application message of an epoch whose race
+// closed long ago (its keys released, and beyond the engine's past
+// epochs) is refused with ErrReleased, not taken for an unknown epoch.
+func TestTooLateMessage(t *testing.T) {
+	n := newNet(t, 2, func(_ int, cfg *consensus.Config) { cfg.WindowTicks = 1 })
+	m0, m1 := n.Members[0].Core, n.Members[1].Core
+	// Move to a non-final epoch, send there, and hold the message back.
+	if err := m1.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	n.Collect()
+	n.Deliver(consensustest.Any)
+	if _, err := m1.Send([]byte("late")); err != nil {
+		t.Fatal(err)
+	}
+	rd := m1.Ready()
+	m1.Advance(rd)
+	late := rd.Messages[0]
+	for k := 0; k < 4; k++ {
+		if err := n.Members[k%2].Core.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		n.Collect()
+		n.Deliver(consensustest.Any)
+		n.Tick()
+		n.Tick()
+	}
+	if err := m0.Step(late); !errors.Is(err, consensus.ErrReleased) {
+		t.Fatalf("message %d epochs late: %v, want ErrReleased", m0.HeadRef().Epoch-late.Epoch, err)
+	}
+}

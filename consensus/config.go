@@ -60,6 +60,12 @@ type Config struct {
 	// CommitHook, if set, may edit the by-value proposals of every commit
 	// the Core creates (package fork keeps a GroupContext extension up to
 	// date with it). It must be deterministic.
+	// SealHandshakes makes the Core send its commits, proposals and
+	// evidence as KindSealed envelopes, encrypted under a key only
+	// members of the epoch can derive, so that the topic does not show
+	// who adds or removes whom (docs/ordering.md, "Sealed handshakes").
+	// A Core opens sealed envelopes whatever this says.
+	SealHandshakes bool
 	// SkipPersist leaves Ready.Persist nil (the simulator, which never
 	// restarts a Core, skips the cost of encoding the state each step).
 	SkipPersist bool

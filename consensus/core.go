@@ -9,6 +9,7 @@ import (
 	"github.com/mlsnode/mlsnode/mls"
 	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/ratchettree"
+	"github.com/mlsnode/mlsnode/mls/suite"
 )
 
 // Core is the ordering state machine of one member in one group. It is not
@@ -17,6 +18,7 @@ import (
 type Core struct {
 	cfg     Config
 	groupID []byte
+	cs      *suite.Suite
 	tick    uint64
 
 	// The epoch tree: root is the oldest retained epoch, headNode the
@@ -71,6 +73,7 @@ func New(cfg Config) (*Core, error) {
 	c := &Core{
 		cfg:         cfg,
 		groupID:     append([]byte{}, g.GroupID()...),
+		cs:          g.Suite(),
 		nodes:       map[EpochID]*node{},
 		seenCommits: map[[32]byte]*node{},
 		pending:     map[EpochID]*pendingQueue{},
@@ -139,7 +142,7 @@ func (c *Core) reject(reason string, err error) error {
 
 // persist collects the durable state.
 func (c *Core) persist() *Persist {
-	p := &Persist{HeadID: c.headNode.ref.ID}
+	p := &Persist{HeadID: c.headNode.ref.ID, Tick: c.tick}
 	if c.head != nil {
 		if st, err := c.head.MarshalState(); err == nil {
 			p.HeadState = st
@@ -152,6 +155,11 @@ func (c *Core) persist() *Persist {
 			r.Parent = n.parent.ref.ID
 			r.Commit, _ = n.env.MarshalBinary()
 		}
+		var age uint64
+		if n.hadChild {
+			age = c.tick - n.firstChild
+		}
+		r.Meta, _ = codec.Marshal(&nodeMeta{n: n, age: age})
 		p.Retained = append(p.Retained, r)
 	}
 	for _, o := range c.outbox {
@@ -161,9 +169,12 @@ func (c *Core) persist() *Persist {
 }
 
 // sortedNodes lists the retained epochs by number, then id.
-func (c *Core) sortedNodes() []*node {
-	out := make([]*node, 0, len(c.nodes))
-	for _, n := range c.nodes {
+func (c *Core) sortedNodes() []*node { return sortNodes(c.nodes) }
+
+// sortNodes lists a set of epochs by number, then id.
+func sortNodes(m map[EpochID]*node) []*node {
+	out := make([]*node, 0, len(m))
+	for _, n := range m {
 		out = append(out, n)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -187,6 +198,9 @@ func (c *Core) HeadRef() EpochRef { return c.headNode.ref }
 
 // Now is the number of ticks since New.
 func (c *Core) Now() uint64 { return c.tick }
+
+// suite is the group's cipher suite.
+func (c *Core) suite() *suite.Suite { return c.cs }
 
 // RankRule is the rule the Core ranks rivals with.
 func (c *Core) RankRule() RankRule { return c.cfg.Rank }

@@ -17,6 +17,7 @@ const (
 	KindProposal      EnvelopeKind = 2  // MLSMessage (PublicMessage proposal)
 	KindApplication   EnvelopeKind = 3  // MLSMessage (PrivateMessage application)
 	KindEvidence      EnvelopeKind = 4  // Evidence
+	KindSealed        EnvelopeKind = 5  // Sealed (a commit, proposal or evidence, encrypted)
 	KindBeacon        EnvelopeKind = 16 // fork.Beacon
 	KindFetchRequest  EnvelopeKind = 17 // fork.FetchRequest
 	KindFetchResponse EnvelopeKind = 18 // fork.FetchResponse
@@ -32,6 +33,8 @@ func (k EnvelopeKind) String() string {
 		return "application"
 	case KindEvidence:
 		return "evidence"
+	case KindSealed:
+		return "sealed"
 	case KindBeacon:
 		return "beacon"
 	case KindFetchRequest:
@@ -44,7 +47,7 @@ func (k EnvelopeKind) String() string {
 
 func (k EnvelopeKind) known() bool {
 	switch k {
-	case KindCommit, KindProposal, KindApplication, KindEvidence, KindBeacon, KindFetchRequest, KindFetchResponse:
+	case KindCommit, KindProposal, KindApplication, KindEvidence, KindSealed, KindBeacon, KindFetchRequest, KindFetchResponse:
 		return true
 	}
 	return false

@@ -50,6 +50,10 @@ var (
 	// (its successor is final). After a partition longer than the window
 	// this is how the other branch shows up; package fork heals it.
 	ErrFinal = errors.New("consensus: epoch already decided")
+	// ErrReleased: an application message of an epoch whose keys were
+	// released when it became final (or that the engine no longer keeps):
+	// it arrived too late to be opened. Not a fault of the sender.
+	ErrReleased = errors.New("consensus: epoch keys released; message too late")
 	// ErrNotHandled: an envelope kind the Core does not process (beacons
 	// and fetches belong to package fork).
 	ErrNotHandled = errors.New("consensus: envelope kind handled by another layer")

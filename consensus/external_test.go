@@ -25,18 +25,7 @@ func externalJoin(t *testing.T, n *consensustest.Network) (consensus.Envelope, *
 	t.Helper()
 	cs := n.Suite
 	rng := rand.NewChaCha8([32]byte{'x', 'j'})
-	priv, _, err := cs.GenerateSignatureKey(rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _ := cs.NewSigningKey(priv)
-	kp, err := mls.NewKeyPackage(rng, cs, wire.Credential{CredentialType: wire.CredentialTypeBasic, Identity: []byte("newcomer")}, key,
-		mls.KeyPackageOptions{Lifetime: wire.Lifetime{NotAfter: 1 << 40}, Capabilities: &wire.Capabilities{
-			Versions: []wire.ProtocolVersion{wire.ProtocolVersionMLS10}, CipherSuites: []wire.CipherSuite{wire.CipherSuite(cs.ID())},
-			Credentials: []wire.CredentialType{wire.CredentialTypeBasic}, Extensions: []wire.ExtensionType{consensus.ExtensionTypeAdmins}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kp, key := newcomer(t, cs, rng)
 	gi, err := n.Members[0].Core.Head().GroupInfo()
 	if err != nil {
 		t.Fatal(err)
@@ -111,4 +100,27 @@ func TestAdminPolicyExternalJoin(t *testing.T) {
 			}
 		}
 	}
+}
+
+// newcomer makes a signing key and a KeyPackage for a member-to-be.
+func newcomer(t *testing.T, cs *suite.Suite, rng *rand.ChaCha8) (*mls.KeyPackageBundle, *suite.SigningKey) {
+	t.Helper()
+	priv, _, err := cs.GenerateSignatureKey(rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := cs.NewSigningKey(priv)
+	kp, err := mls.NewKeyPackage(rng, cs, wire.Credential{CredentialType: wire.CredentialTypeBasic, Identity: []byte("newcomer")}, key,
+		mls.KeyPackageOptions{Lifetime: wire.Lifetime{NotAfter: 1 << 40}, Capabilities: &wire.Capabilities{
+			Versions: []wire.ProtocolVersion{wire.ProtocolVersionMLS10}, CipherSuites: []wire.CipherSuite{wire.CipherSuite(cs.ID())},
+			Credentials: []wire.CredentialType{wire.CredentialTypeBasic}, Extensions: []wire.ExtensionType{consensus.ExtensionTypeAdmins}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kp, key
+}
+
+func newcomerKeyPackage(t *testing.T, cs *suite.Suite) *mls.KeyPackageBundle {
+	kp, _ := newcomer(t, cs, rand.NewChaCha8([32]byte{'n', 'k'}))
+	return kp
 }

@@ -48,8 +48,8 @@ func (c *Core) groupCopyAt(n *node) (*mls.Group, error) {
 		return c.load(st)
 	case n.state != nil:
 		return c.load(n.state)
-	case n.parent == nil:
-		return nil, fmt.Errorf("%w: state of epoch %v released", ErrUnknownEpoch, n.ref.ID)
+	case n.parent == nil || n.closed:
+		return nil, fmt.Errorf("%w: epoch %v", ErrReleased, n.ref.ID)
 	}
 	g, err := c.groupCopyAt(n.parent)
 	if err != nil {
@@ -76,6 +76,9 @@ func (c *Core) enter(g *mls.Group, n *node) error {
 		if err := g.Merge(sc); err == nil {
 			return nil
 		}
+	}
+	if n.msg == nil {
+		return fmt.Errorf("%w: the commit of epoch %v is not available", ErrUnknownEpoch, n.ref.ID)
 	}
 	p, err := g.ProcessHandshake(n.msg)
 	if err != nil {

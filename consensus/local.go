@@ -56,7 +56,7 @@ func (c *Core) SendWithNonce(nonce [16]byte, data []byte) (MessageID, error) {
 		return MessageID{}, ErrOutboxFull
 	}
 	o := &OutboxEntry{ID: messageID(c.ownCredential(), nonce), Nonce: nonce, Data: append([]byte{}, data...)}
-	if err := c.seal(o); err != nil {
+	if err := c.sealApp(o); err != nil {
 		return MessageID{}, err
 	}
 	if !c.headNode.final {
@@ -69,8 +69,8 @@ func (c *Core) SendWithNonce(nonce [16]byte, data []byte) (MessageID, error) {
 	return o.ID, nil
 }
 
-// seal encrypts an outbox entry in the head and queues the envelope.
-func (c *Core) seal(o *OutboxEntry) error {
+// sealApp encrypts an outbox entry in the head and queues the envelope.
+func (c *Core) sealApp(o *OutboxEntry) error {
 	payload, err := codec.Marshal(&ApplicationPayload{Nonce: o.Nonce, Data: o.Data})
 	if err != nil {
 		return err
@@ -125,7 +125,7 @@ func (c *Core) Propose(p *wire.Proposal) error {
 	c.headNode.proposalRefs = append(c.headNode.proposalRefs, ref)
 	c.headNode.byRef = append(c.headNode.byRef, p)
 	c.builtOn(c.headNode, c.ownKey())
-	c.broadcast(Envelope{Kind: KindProposal, GroupID: c.groupID, Epoch: c.headNode.ref.Epoch, EpochID: c.headNode.ref.ID, Body: body})
+	c.broadcast(c.seal(c.headNode, Envelope{Kind: KindProposal, GroupID: c.groupID, Epoch: c.headNode.ref.Epoch, EpochID: c.headNode.ref.ID, Body: body}))
 	c.dirty = true
 	return nil
 }
@@ -175,7 +175,7 @@ func (c *Core) Commit(proposals ...*wire.Proposal) error {
 	if err != nil {
 		return err
 	}
-	env := Envelope{Kind: KindCommit, GroupID: c.groupID, Epoch: parent.ref.Epoch, EpochID: parent.ref.ID, Body: body}
+	env := c.seal(parent, Envelope{Kind: KindCommit, GroupID: c.groupID, Epoch: parent.ref.Epoch, EpochID: parent.ref.ID, Body: body})
 	n := c.newChild(parent, env, res.Commit, digest, res.Staged, c.head, false)
 	n.signer = me
 	if err := c.admit(parent, n); err != nil {
@@ -209,7 +209,7 @@ func (c *Core) afterSwitch(abandoned []*node) {
 	}
 	for _, o := range c.outbox {
 		if lost[o.EpochID] {
-			if err := c.seal(o); err == nil {
+			if err := c.sealApp(o); err == nil {
 				c.emit(Event{Kind: EventResend, MessageID: o.ID, Epoch: c.headNode.ref.Epoch, ID: c.headNode.ref.ID})
 			}
 		}

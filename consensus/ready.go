@@ -106,6 +106,9 @@ type Event struct {
 type Persist struct {
 	HeadID    EpochID
 	HeadState []byte
+	// Tick is the Core's logical time, so that a restored Core keeps the
+	// windows it had open.
+	Tick uint64
 	// Retained lists every retained epoch with the commit that made it
 	// and, where kept, its MLS state.
 	Retained []RetainedEpoch
@@ -117,8 +120,12 @@ type Persist struct {
 type RetainedEpoch struct {
 	Ref    EpochRef
 	Parent EpochID
-	Commit []byte // the KindCommit envelope that created it; nil for the root
+	Commit []byte // the envelope that created it, as received; nil for the root
 	State  []byte // mls MarshalState, when the member was in it
+	// Meta is the Core's bookkeeping of the epoch (rank inputs, flags,
+	// proposals, who built on it), opaque to the caller: store it with
+	// the rest for Restore to rebuild the epoch tree.
+	Meta []byte
 }
 
 // OutboxEntry is an application message awaiting finality of its epoch.

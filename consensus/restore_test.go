@@ -2,13 +2,14 @@ package consensus_test
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
-
-	"github.com/mlsnode/mlsnode/mls"
-	"github.com/mlsnode/mlsnode/mls/wire"
 
 	"github.com/mlsnode/mlsnode/consensus"
 	"github.com/mlsnode/mlsnode/consensus/consensustest"
+	"github.com/mlsnode/mlsnode/mls"
+	"github.com/mlsnode/mlsnode/mls/wire"
 )
 
 // TestRestore: a member persists, is restarted from Persist, re-sends its
@@ -132,5 +133,96 @@ func TestCommitHookRefs(t *testing.T) {
 	}
 	if len(removed) != 2 {
 		t.Fatalf("commit removed %v, want the proposal by reference and the hook's", removed)
+	}
+}
+
+// TestRestoreKeepsTheTree: a member restarted inside the window keeps its
+// epoch tree: the same epochs and ranks, and it still switches when a
+// better rival of an epoch before the restart arrives. Sealed or not.
+func TestRestoreKeepsTheTree(t *testing.T) {
+	for _, sealed := range []bool{false, true} {
+		n, err := consensustest.NewNetwork(consensustest.Options{Members: 4, Seed: 6, Configure: func(_ int, cfg *consensus.Config) {
+			cfg.SkipPersist, cfg.SealHandshakes = false, sealed
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Collect()
+		// Seed 6: leaf 1 ranks before leaf 2 on epoch 1 (late_rival.txt).
+		if err := n.Members[2].Core.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Members[1].Core.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		n.Collect()
+		n.Deliver(consensustest.Filter{From: 2, To: 0})
+		m0 := n.Members[0]
+		if _, err := m0.Core.Send([]byte("in the worse epoch")); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			m0.Core.Tick()
+		}
+		rd := m0.Core.Ready()
+		before := m0.Core.Epochs()
+		restored, err := consensus.Restore(consensus.Config{SigningKey: m0.Key, Rand: m0.Rand}, rd.Persist)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := restored.Epochs(); fmt.Sprint(got) != fmt.Sprint(before) {
+			t.Fatalf("sealed=%v: tree changed across the restart:\n%v\n%v", sealed, before, got)
+		}
+		if restored.Now() != m0.Core.Now() || len(restored.Outbox()) != 1 {
+			t.Fatalf("tick %d (want %d), outbox %d", restored.Now(), m0.Core.Now(), len(restored.Outbox()))
+		}
+		m0.Core = restored
+		rrd := restored.Ready()
+		restored.Advance(rrd)
+		n.Deliver(consensustest.Filter{From: 1, To: 0})
+		if restored.HeadID() != n.Members[1].Core.HeadID() {
+			t.Fatalf("sealed=%v: the restored member did not switch to the better rival", sealed)
+		}
+		if !strings.Contains(n.Out.String(), "m0: resend ") {
+			t.Fatalf("sealed=%v: the message of the losing epoch was not re-sent", sealed)
+		}
+	}
+}
+
+// TestRestoreOwnUnmergedCommit: under wait-decide a member's own commit
+// waits unmerged; after a restart its staged state is gone and the engine
+// will not re-stage a commit in the member's own name, so the restored
+// Core keeps it for ranking but never tries to move onto it.
+func TestRestoreOwnUnmergedCommit(t *testing.T) {
+	n, err := consensustest.NewNetwork(consensustest.Options{Members: 2, Seed: 8, Configure: func(_ int, cfg *consensus.Config) {
+		cfg.SkipPersist, cfg.Apply = false, consensus.WaitDecide{Wait: 2}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Collect()
+	m0 := n.Members[0]
+	if err := m0.Core.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	rd := m0.Core.Ready()
+	restored, err := consensus.Restore(consensus.Config{SigningKey: m0.Key, Rand: m0.Rand, Apply: consensus.WaitDecide{Wait: 2}}, rd.Persist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(restored.Epochs()) != 2 {
+		t.Fatalf("restored %d epochs, want the root and the own candidate", len(restored.Epochs()))
+	}
+	restored.Advance(restored.Ready())
+	for i := 0; i < 4; i++ {
+		restored.Tick()
+	}
+	if restored.HeadRef().Epoch != 1 {
+		t.Fatalf("moved onto an unreachable commit: head %v", restored.HeadRef())
+	}
+	for _, e := range restored.Ready().Events {
+		if e.Kind == consensus.EventCommitRejected {
+			t.Fatalf("tried to move: %s", e.Reason)
+		}
 	}
 }

@@ -33,6 +33,8 @@ func (c *Core) Step(env Envelope) error {
 		err = c.stepApplication(env)
 	case KindEvidence:
 		err = c.stepEvidence(env)
+	case KindSealed:
+		err = c.stepSealed(env)
 	case KindBeacon, KindFetchRequest, KindFetchResponse:
 		return fmt.Errorf("%w: %v", ErrNotHandled, env.Kind)
 	default:
@@ -147,7 +149,12 @@ func (c *Core) handshake(env Envelope, m *wire.MLSMessage, want wire.ContentType
 	return nil
 }
 
-func (c *Core) stepCommit(env Envelope) error {
+func (c *Core) stepCommit(env Envelope) error { return c.stepCommitAs(env, env) }
+
+// stepCommitAs processes the commit in env; received is the envelope as it
+// came from the network (env itself, or the KindSealed envelope env was
+// opened from): that is what the Core keeps, holds and serves again.
+func (c *Core) stepCommitAs(env, received Envelope) error {
 	var body CommitBody
 	if err := codec.Unmarshal(env.Body, &body); err != nil {
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
@@ -164,7 +171,7 @@ func (c *Core) stepCommit(env Envelope) error {
 	}
 	sender := body.Commit.PublicMessage.Content.Sender
 	external := sender.SenderType == wire.SenderTypeNewMemberCommit
-	parent, err := c.parentOf(env, external)
+	parent, err := c.parentOf(received, external)
 	if err != nil {
 		return err
 	}
@@ -191,7 +198,7 @@ func (c *Core) stepCommit(env Envelope) error {
 	p, err := g.ProcessHandshake(body.Commit)
 	if err != nil {
 		if errors.Is(err, mls.ErrUnknownProposal) {
-			if herr := c.hold(parent.ref.ID, env); herr != nil {
+			if herr := c.hold(parent.ref.ID, received); herr != nil {
 				return herr
 			}
 			return fmt.Errorf("%w: %w", ErrPendingProposal, err)
@@ -218,7 +225,7 @@ func (c *Core) stepCommit(env Envelope) error {
 		c.penalise(parent, signer, prev.msg, body.Commit)
 		return nil
 	}
-	n := c.newChild(parent, env, body.Commit, digest, sc, g, external)
+	n := c.newChild(parent, received, body.Commit, digest, sc, g, external)
 	n.signer = signer
 	if err := c.admit(parent, n); err != nil {
 		return err
@@ -345,7 +352,7 @@ func (c *Core) penalise(parent *node, signer string, a, b *wire.MLSMessage) {
 		a, b = b, a
 	}
 	if body, err := codec.Marshal(&Evidence{First: a, Second: b}); err == nil {
-		c.broadcast(Envelope{Kind: KindEvidence, GroupID: c.groupID, Epoch: parent.ref.Epoch, EpochID: parent.ref.ID, Body: body})
+		c.broadcast(c.seal(parent, Envelope{Kind: KindEvidence, GroupID: c.groupID, Epoch: parent.ref.Epoch, EpochID: parent.ref.ID, Body: body}))
 	}
 	c.emit(Event{Kind: EventEquivocation, Parent: parent.ref.ID, Epoch: parent.ref.Epoch, Leaf: leaf})
 	c.dirty = true
@@ -353,7 +360,9 @@ func (c *Core) penalise(parent *node, signer string, a, b *wire.MLSMessage) {
 
 // stepEvidence checks equivocation evidence: two different commits, both
 // valid on the named parent epoch, both signed by the same member.
-func (c *Core) stepEvidence(env Envelope) error {
+func (c *Core) stepEvidence(env Envelope) error { return c.stepEvidenceAs(env, env) }
+
+func (c *Core) stepEvidenceAs(env, received Envelope) error {
 	var ev Evidence
 	if err := codec.Unmarshal(env.Body, &ev); err != nil {
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
@@ -372,7 +381,7 @@ func (c *Core) stepEvidence(env Envelope) error {
 	if bytes.Equal(ca, cb) {
 		return fmt.Errorf("%w: the two commits have the same content", ErrBadEvidence)
 	}
-	parent, err := c.parentOf(env, false)
+	parent, err := c.parentOf(received, false)
 	if err != nil {
 		return err
 	}
@@ -420,7 +429,9 @@ func (c *Core) stepEvidence(env Envelope) error {
 	return nil
 }
 
-func (c *Core) stepProposal(env Envelope) error {
+func (c *Core) stepProposal(env Envelope) error { return c.stepProposalAs(env, env) }
+
+func (c *Core) stepProposalAs(env, received Envelope) error {
 	m, err := wire.ParseMLSMessage(env.Body)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
@@ -428,7 +439,7 @@ func (c *Core) stepProposal(env Envelope) error {
 	if err := c.handshake(env, m, wire.ContentTypeProposal); err != nil {
 		return err
 	}
-	n, err := c.parentOf(env, false)
+	n, err := c.parentOf(received, false)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,9 @@ type node struct {
 	proposals   []mls.QueuedProposal
 	selfRemoved bool // this member is not in this epoch
 	equivocated bool // its committer signed another commit on the parent
+	// unreachable: this member's own commit, never merged, restored
+	// without its staged state; it cannot become this member's head.
+	unreachable bool
 	arrived     uint64
 
 	// staged is the processed commit until it is merged once; state is
@@ -41,6 +44,8 @@ type node struct {
 	staged *mls.StagedCommit
 	state  []byte
 	tree   *ratchettree.Tree
+	// sealKey is the epoch's key for KindSealed envelopes, once derived.
+	sealKey []byte
 
 	// firstChild is the tick the first candidate commit on this epoch
 	// arrived (valid once hadChild); the race on the epoch closes
@@ -99,7 +104,7 @@ func (n *node) removeChild(ch *node) {
 // best is the best candidate that has not been disqualified.
 func (n *node) best() *node {
 	for _, ch := range n.children {
-		if !ch.equivocated {
+		if !ch.equivocated && !ch.unreachable {
 			return ch
 		}
 	}

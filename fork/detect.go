@@ -121,7 +121,7 @@ func (m *Member) beaconNow() {
 	}
 	head := m.core.Head()
 	b := Beacon{GroupID: m.groupID, Epoch: head.Epoch(), EpochID: m.core.HeadID(),
-		Sender: uint32(head.OwnLeaf()), Seq: m.seq}
+		Sender: uint32(head.OwnLeaf()), Seq: m.seq, Sent: m.sendSeq, Nacks: m.nacks()}
 	if err := SignBeacon(m.cfg.Core.SigningKey, &b); err != nil {
 		return // the key signs every message; it cannot fail here alone
 	}
@@ -220,6 +220,11 @@ func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
 	}
 	m.det.lastSeq[id] = b.Seq
 	m.det.latest[id] = *b
+	if !m.gone && b.EpochID == m.core.HeadID() {
+		// Same head: counts and nacks are comparable.
+		m.noteAnnounced(id, b.Sent)
+		m.answerNacks(b)
+	}
 	if b.EpochID != m.core.HeadID() && id != m.self && !m.gone {
 		// The sender is behind us or on a rival branch: tell it our head
 		// (it fetches what it lacks) and send again what gossip may not
@@ -495,4 +500,5 @@ func (m *Member) prune() {
 			delete(m.det.lastSeq, id)
 		}
 	}
+	m.pruneAuthors(Roster(m.core.Head().Tree()))
 }

@@ -13,7 +13,9 @@
 //     does not know yields a FetchRequest to the peer it came from; the
 //     FetchResponse carries the commits after the newest epoch both retain,
 //     or, when there is none, a BranchInfo (signed GroupInfo, head chain
-//     ids, members' latest beacons). Nothing relies on gossip redelivery.
+//     ids, members' latest beacons). Nothing relies on gossip redelivery:
+//     application messages gossip lost are named in beacons (nacks) against
+//     the message counts authors announce, and re-sent by their authors.
 //   - Healing after a partition longer than the window: the survivor rule
 //     (Survivor), rejoining the surviving branch by external commit,
 //     re-applying the losing branch's removals, and re-sending messages
@@ -32,9 +34,10 @@
 // The caller owns the network, the store and the clock:
 //
 //	m, err := fork.New(fork.Config{
-//	    Core:  consensus.Config{Group: g, SigningKey: key, Rand: rng, WindowTicks: 20},
-//	    State: restoredState, // nil on first start
+//	    Core: consensus.Config{Group: g, SigningKey: key, Rand: rng, WindowTicks: 20},
 //	})
+//	// after a restart: Core.Group nil, Persist: the last Ready.Persist,
+//	// State: the last Ready.State.
 //	...
 //	m.Step(fork.PeerID(peer), &env) // every envelope of the group, any kind
 //	m.Tick()                        // one unit of logical time

@@ -175,12 +175,27 @@ func (m *Member) decide() {
 	if r == nil || m.gone || m.tick-r.since < m.cfg.HealDelay {
 		return
 	}
-	switch Survivor(m.ownView(r), m.viewOf(r)) {
+	own := m.ownView(r)
+	switch Survivor(own, m.viewOf(r)) {
 	case FirstSurvives:
 		m.emit(Event{Kind: EventSurvived, Peer: r.peer, Rival: r.head})
 		m.addLoser(r.head.ID)
 		m.rival = nil
 	case SecondSurvives:
+		// The members of a losing branch rejoin one after the other, in
+		// the order of their identities, StaggerTicks apart: external
+		// commits on one survivor head are rivals, and all but one would
+		// have to rejoin again. Meanwhile the survivor's new heads make
+		// us fetch a fresh BranchInfo, so each rejoins on the latest.
+		rank := uint64(0)
+		for _, id := range own.Active {
+			if bytes.Compare(id[:], m.self[:]) < 0 {
+				rank++
+			}
+		}
+		if m.tick-r.since < m.cfg.HealDelay+rank*m.cfg.StaggerTicks {
+			return
+		}
 		m.rejoin(r)
 	default:
 		m.emit(Event{Kind: EventNoVerdict, Peer: r.peer, Rival: r.head})
@@ -215,9 +230,11 @@ type loser struct {
 //	struct {
 //	    opaque magic[4] = "mlsH";
 //	    optional<EpochRef> fork_point;
+//	    uint64 member_since;   // epoch number its membership began at
 //	} HealNote;
 type healNote struct {
-	ForkPoint *EpochRef
+	ForkPoint   *EpochRef
+	MemberSince uint64
 }
 
 var healMagic = []byte("mlsH")
@@ -225,6 +242,7 @@ var healMagic = []byte("mlsH")
 func (n *healNote) MarshalMLS(w *codec.Writer) {
 	w.Raw(healMagic)
 	w.Optional(n.ForkPoint != nil, func(w *codec.Writer) { writeRef(w, n.ForkPoint) })
+	w.Uint64(n.MemberSince)
 }
 
 func (n *healNote) UnmarshalMLS(r *codec.Reader) {
@@ -238,6 +256,7 @@ func (n *healNote) UnmarshalMLS(r *codec.Reader) {
 		n.ForkPoint = new(EpochRef)
 		readRef(r, "HealNote.fork_point", n.ForkPoint)
 	})
+	r.Uint64("HealNote.member_since", &n.MemberSince)
 }
 
 // forkPoint is the newest epoch on both our chain and r's, if remembered.
@@ -265,7 +284,7 @@ func (m *Member) rejoin(r *rival) {
 	oldHead := m.core.Head()
 	from := EpochRef{Epoch: oldHead.Epoch(), ID: m.core.HeadID()}
 	oldRemoved, _ := RemovedSetOf(oldHead.Context().Extensions)
-	note := healNote{ForkPoint: m.forkPoint(r)}
+	note := healNote{ForkPoint: m.forkPoint(r), MemberSince: m.memberSince}
 	aad, err := codec.Marshal(&note)
 	if err != nil {
 		return
@@ -338,8 +357,12 @@ func (m *Member) rejoin(r *rival) {
 	// The fork point's own epoch counts: a message sent in it after the
 	// partition began never crossed.
 	resent := 0
+	roster := Roster(g.Tree())
 	for _, e := range slices.Clone(m.sent) {
 		if r.ids[e.EpochID] && (note.ForkPoint == nil || e.EpochID != note.ForkPoint.ID) {
+			continue
+		}
+		if !m.mayResend(e.ID, roster) {
 			continue
 		}
 		if _, err := m.resend(e); err == nil {
@@ -382,11 +405,28 @@ func (m *Member) freshKeyPackage(old *mls.Group) (*mls.KeyPackageBundle, error) 
 
 // serveRejoiner re-sends this member's messages sent on the surviving
 // chain since note's fork point (its own epoch included: a message sent
-// in it after the partition began never crossed), once per fork point, so
-// that a member who rejoined from the other branch receives them.
-// Messages of the head epoch, which the rejoin made, reached it anyway.
+// in it after the partition began never crossed), so that a member who
+// rejoined from the other branch receives them. Every rejoin is served,
+// even for a fork point served before: a copy sealed before this rejoiner
+// joined is not readable by it. Messages of the head epoch, which the
+// rejoin made, reached it anyway.
+//
+// A rejoiner is owed nothing from before its membership began: without a
+// fork point it remembers, or when it joined its branch after the fork,
+// only messages of epochs numbered from its member_since on are sent.
 func (m *Member) serveRejoiner(note *healNote) {
-	if n, ok := m.resendSince(note.ForkPoint, false); ok {
+	fp := note.ForkPoint
+	if fp == nil || note.MemberSince > fp.Epoch {
+		// Epoch numbers agree up to the fork, and after it each branch's
+		// grow from there: a message of our epoch numbered below the
+		// rejoiner's first was either before the fork (it was not a
+		// member then) or not comparable; it is not sent.
+		fp = m.historyAt(note.MemberSince)
+		if fp == nil {
+			return
+		}
+	}
+	if n, ok := m.resendSince(fp, false); ok {
 		var fp EpochRef
 		if note.ForkPoint != nil {
 			fp = *note.ForkPoint
@@ -405,34 +445,48 @@ func (m *Member) serveLagging(peer PeerID, ref EpochRef) {
 	}
 }
 
-// resendSince re-seals, in the head and under their ids, the messages of
-// the sent log whose epoch is on our chain at or after fp (all remembered,
-// if fp is nil). It does so once per fp (the last 16 are remembered) and
-// reports false when it did nothing.
-func (m *Member) resendSince(fp *EpochRef, includeHead bool) (int, bool) {
-	var key EpochRef
-	if fp != nil {
-		key = *fp
-		if !m.inHistory(fp.ID) {
-			return 0, false // not a point of our chain as far as we remember
+// historyAt is the oldest epoch of our chain numbered at least n, if any.
+func (m *Member) historyAt(n uint64) *EpochRef {
+	for i := range m.history {
+		if m.history[i].Epoch >= n {
+			ref := m.history[i]
+			return &ref
 		}
 	}
-	if slices.Contains(m.served, key) {
-		return 0, false
+	return nil
+}
+
+// resendSince re-seals, in the head and under their ids, the messages of
+// the sent log whose epoch is on our chain at or after fp. For a lagging
+// peer (includeHead) it does so once per fp (the last 16 are remembered).
+// It reports false when it did nothing.
+//
+// A message is not re-sent when a member added after it was sent is in
+// the group (see mayResend).
+func (m *Member) resendSince(fp *EpochRef, includeHead bool) (int, bool) {
+	if fp == nil || !m.inHistory(fp.ID) {
+		return 0, false // not a point of our chain as far as we remember
 	}
-	m.served = append(m.served, key)
-	if len(m.served) > DefaultMaxLosers {
-		m.served = m.served[1:]
+	key := *fp
+	if includeHead {
+		if slices.Contains(m.served, key) {
+			return 0, false
+		}
+		m.served = append(m.served, key)
+		if len(m.served) > DefaultMaxLosers {
+			m.served = m.served[1:]
+		}
 	}
 	after := map[EpochID]bool{}
 	for _, h := range m.history {
-		if fp == nil || h.Epoch >= fp.Epoch {
+		if h.Epoch >= fp.Epoch {
 			after[h.ID] = true
 		}
 	}
+	roster := Roster(m.core.Head().Tree())
 	n := 0
 	for _, e := range slices.Clone(m.sent) {
-		if !after[e.EpochID] || !includeHead && e.EpochID == m.core.HeadID() {
+		if _, ok := after[e.EpochID]; !ok || !includeHead && e.EpochID == m.core.HeadID() || !m.mayResend(e.ID, roster) {
 			continue
 		}
 		if at, ok := m.resentAt[e.ID]; ok && includeHead && m.tick-at < m.cfg.HealDelay {

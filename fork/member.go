@@ -2,7 +2,6 @@ package fork
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"github.com/mlsnode/mlsnode/mls"
 	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/suite"
+	"github.com/mlsnode/mlsnode/mls/treemath"
 	"github.com/mlsnode/mlsnode/mls/wire"
 )
 
@@ -50,6 +50,9 @@ type Config struct {
 	// survivor rule (default 3 beacon intervals: every connected member's
 	// latest beacon has then arrived).
 	HealDelay uint64
+	// StaggerTicks separates the rejoins of a losing branch's members
+	// (default 2: a round trip in the simulator's usual settings).
+	StaggerTicks uint64
 	// FetchTimeout: an unanswered fetch is forgotten after this many
 	// ticks, so the peer may be asked again.
 	FetchTimeout uint64
@@ -68,9 +71,12 @@ type Config struct {
 	// History bounds the head-chain epoch ids remembered (<= MaxHistory).
 	History int
 
-	// State restores fork's own state after a restart (the last
-	// Ready.State written); nil starts afresh. BeaconSeq, if larger, is
-	// the first beacon sequence number to use.
+	// Persist, with Core.Group nil, restarts the consensus core from its
+	// last Ready.Persist (consensus.Restore). State restores fork's own
+	// state (the last Ready.State written); nil starts afresh.
+	// BeaconSeq, if larger than State's, is the first beacon sequence
+	// number to use.
+	Persist   *consensus.Persist
 	State     *State
 	BeaconSeq uint64
 	// KeyPackageLifetime is the lifetime of the fresh KeyPackage made for
@@ -98,6 +104,7 @@ func (c *Config) withDefaults() Config {
 	def(&out.BeaconInterval, DefaultBeaconInterval)
 	def(&out.HealDelay, 3*out.BeaconInterval)
 	def(&out.FetchTimeout, DefaultFetchTimeout)
+	def(&out.StaggerTicks, 2)
 	defInt(&out.MaxInflightFetches, DefaultMaxInflightFetches)
 	defInt(&out.ServeBudget, DefaultServeBudget)
 	defInt(&out.MaxServePeers, DefaultMaxServePeers)
@@ -188,11 +195,25 @@ type Member struct {
 	// sentIdx).
 	resentAt map[consensus.MessageID]uint64
 	seen     seenSet
-	// served lists fork points for which this member already re-sent its
-	// messages to rejoining members.
+	// sendSeq numbers this member's next application message;
+	// sentBySeq maps numbers of logged messages to their ids.
+	sendSeq   uint64
+	sentBySeq map[uint64]consensus.MessageID
+	// authors is what we received from each member (gap recovery).
+	authors map[Identity]*authorRecord
+
+	// memberSince is the epoch number this member's membership began at
+	// (its first epoch; kept across rejoins).
+	memberSince uint64
+	// addedAfter lists, per logged message, the identities added by an
+	// Add on our chain after it was sent (same keys as sentIdx); a
+	// message whose list overflowed maxAddedAfter is in neverResend.
+	addedAfter  map[consensus.MessageID][]Identity
+	neverResend map[consensus.MessageID]bool
+	// served lists the epochs from which this member re-sent its
+	// messages to a lagging peer (the last 16).
 	served []EpochRef
 
-	rand *nonceRand // the core's Rand (see sendWithNonce)
 	// stateDirty: Ready must carry a State.
 	stateDirty bool
 
@@ -202,33 +223,48 @@ type Member struct {
 // New starts a Member in the epoch of cfg.Core.Group.
 func New(cfg Config) (*Member, error) {
 	c := cfg.withDefaults()
-	if c.Core.Group == nil || c.Core.SigningKey == nil || c.Core.Rand == nil {
-		return nil, fmt.Errorf("%w: Core.Group, Core.SigningKey and Core.Rand are required", consensus.ErrConfig)
+	if (c.Core.Group == nil) == (c.Persist == nil) || c.Core.SigningKey == nil || c.Core.Rand == nil {
+		return nil, fmt.Errorf("%w: Core.SigningKey, Core.Rand and one of Core.Group and Persist are required", consensus.ErrConfig)
 	}
-	if c.Core.CommitHook != nil {
-		return nil, fmt.Errorf("%w: fork.Member installs Core.CommitHook itself", consensus.ErrConfig)
+	if c.Core.CommitHook != nil || c.Core.CommitHookRefs != nil {
+		return nil, fmt.Errorf("%w: fork.Member installs the commit hook itself", consensus.ErrConfig)
 	}
-	g := c.Core.Group
 	m := &Member{
-		cfg:      c,
-		groupID:  slices.Clone(g.GroupID()),
-		suite:    g.Suite(),
-		self:     IdentityOf(&g.Tree().Leaf(g.OwnLeaf()).Credential),
-		seq:      c.BeaconSeq,
-		seen:     newSeenSet(c.MaxSeen),
-		sentIdx:  map[consensus.MessageID]int{},
-		resentAt: map[consensus.MessageID]uint64{},
+		cfg:         c,
+		seq:         c.BeaconSeq,
+		seen:        newSeenSet(c.MaxSeen),
+		sentIdx:     map[consensus.MessageID]int{},
+		resentAt:    map[consensus.MessageID]uint64{},
+		addedAfter:  map[consensus.MessageID][]Identity{},
+		sentBySeq:   map[uint64]consensus.MessageID{},
+		authors:     map[Identity]*authorRecord{},
+		neverResend: map[consensus.MessageID]bool{},
 	}
-	m.rand = &nonceRand{r: c.Core.Rand}
 	m.det.init()
-	core, err := consensus.New(m.coreConfig(g))
+	var core *consensus.Core
+	var err error
+	if c.Persist != nil {
+		core, err = consensus.Restore(m.coreConfig(nil), c.Persist)
+	} else {
+		core, err = consensus.New(m.coreConfig(c.Core.Group))
+	}
 	if err != nil {
 		return nil, err
 	}
+	g := core.Head()
+	if g == nil {
+		return nil, fmt.Errorf("%w: the group state is of a removed member", consensus.ErrConfig)
+	}
+	m.groupID = slices.Clone(g.GroupID())
+	m.suite = g.Suite()
+	m.self = IdentityOf(&g.Tree().Leaf(g.OwnLeaf()).Credential)
 	m.core = core
 	chain := core.Chain(c.History)
 	for i := len(chain) - 1; i >= 0; i-- {
 		m.history = append(m.history, chain[i])
+	}
+	if len(m.history) > 0 {
+		m.memberSince = m.history[0].Epoch
 	}
 	if st := c.State; st != nil {
 		m.restore(st)
@@ -242,8 +278,7 @@ func New(cfg Config) (*Member, error) {
 func (m *Member) coreConfig(g *mls.Group) consensus.Config {
 	cc := m.cfg.Core
 	cc.Group = g
-	cc.Rand = m.rand
-	cc.CommitHook = recordRemovalsHook
+	cc.CommitHookRefs = recordRemovalsHook
 	cc.Membership = removalPolicy{inner: m.cfg.Core.Membership}
 	return cc
 }
@@ -322,10 +357,17 @@ func (m *Member) Send(data []byte) (consensus.MessageID, error) {
 	if _, err := io.ReadFull(m.cfg.Core.Rand, nonce[:]); err != nil {
 		return consensus.MessageID{}, err
 	}
+	framed, err := codec.Marshal(&appFrame{Seq: m.sendSeq, Data: data})
+	if err != nil {
+		return consensus.MessageID{}, err
+	}
 	epoch := m.core.HeadID()
-	id, err := m.sendWithNonce(nonce, data)
+	id, err := m.sendWithNonce(nonce, framed)
 	if err == nil {
-		m.logSent(consensus.OutboxEntry{ID: id, EpochID: epoch, Nonce: nonce, Data: slices.Clone(data)})
+		m.sentBySeq[m.sendSeq] = id
+		m.sendSeq++
+		m.stateChanged()
+		m.logSent(consensus.OutboxEntry{ID: id, EpochID: epoch, Nonce: nonce, Data: framed})
 	}
 	return id, err
 }
@@ -333,61 +375,8 @@ func (m *Member) Send(data []byte) (consensus.MessageID, error) {
 // sendWithNonce seals data under the given nonce, so that a re-send keeps
 // the message id (SHA-256 of the credential and the nonce, see
 // consensus.MessageID).
-//
-// consensus.Core has no such entry point yet (requested); until it does,
-// the nonce reaches Core.Send through the Rand the core was given, which
-// Send reads first for its nonce. The returned id is checked against the
-// one the nonce must give, so a change in the core fails loudly here
-// rather than re-sending under new ids.
 func (m *Member) sendWithNonce(nonce [16]byte, data []byte) (consensus.MessageID, error) {
-	m.rand.inject(nonce)
-	id, err := m.core.Send(data)
-	injected := m.rand.take()
-	if err != nil {
-		return id, err
-	}
-	if injected || id != m.messageID(nonce) {
-		return id, fmt.Errorf("%w: the core did not seal under the given nonce", errInternal)
-	}
-	return id, nil
-}
-
-// messageID is consensus's message id for a nonce of this member.
-func (m *Member) messageID(nonce [16]byte) consensus.MessageID {
-	head := m.core.Head()
-	cred, _ := codec.Marshal(&head.Tree().Leaf(head.OwnLeaf()).Credential)
-	h := sha256.New()
-	h.Write([]byte("mlsnode message id"))
-	h.Write(cred)
-	h.Write(nonce[:])
-	var id consensus.MessageID
-	copy(id[:], h.Sum(nil))
-	return id
-}
-
-// nonceRand is the Rand handed to the core: the caller's, except that one
-// injected 16-byte nonce is returned by the next 16-byte read.
-type nonceRand struct {
-	r       io.Reader
-	pending bool
-	nonce   [16]byte
-}
-
-func (n *nonceRand) inject(nonce [16]byte) { n.nonce, n.pending = nonce, true }
-
-// take clears the injection and reports whether it was still unused.
-func (n *nonceRand) take() bool {
-	unused := n.pending
-	n.pending = false
-	return unused
-}
-
-func (n *nonceRand) Read(p []byte) (int, error) {
-	if n.pending && len(p) == len(n.nonce) {
-		n.pending = false
-		return copy(p, n.nonce[:]), nil
-	}
-	return n.r.Read(p)
+	return m.core.SendWithNonce(nonce, data)
 }
 
 // Propose sends a proposal in the head epoch.
@@ -444,6 +433,7 @@ func (m *Member) drain() {
 func (m *Member) absorb(rd consensus.Ready) {
 	m.out.Messages = append(m.out.Messages, rd.Messages...)
 	for _, d := range rd.Delivered {
+		d = m.unframe(d)
 		if m.seen.add(d.ID) {
 			m.out.Delivered = append(m.out.Delivered, d)
 		}
@@ -454,6 +444,7 @@ func (m *Member) absorb(rd consensus.Ready) {
 		switch ev.Kind {
 		case consensus.EventEpochMerged:
 			m.pushHistory(EpochRef{Epoch: ev.Epoch, ID: ev.ID})
+			m.noteAdded(ev)
 			headMoved = true
 		case consensus.EventRemoved:
 			m.gone = true
@@ -468,6 +459,77 @@ func (m *Member) absorb(rd consensus.Ready) {
 		m.beaconNow()
 		m.det.retryPending(m)
 	}
+}
+
+// maxAddedAfter bounds the identities remembered per logged message; a
+// message that saw more members added after it is never re-sent.
+const maxAddedAfter = 16
+
+// noteAdded records, for every message logged so far, the members an
+// epoch brought in (read in that epoch's tree): those added by an Add,
+// and an external committer that the parent epoch did not list (a
+// newcomer; a returning member was listed). They joined after the message
+// was sent, and must not read a re-sent copy.
+func (m *Member) noteAdded(ev consensus.Event) {
+	if len(m.sent) == 0 {
+		return
+	}
+	tree := m.core.TreeOf(ev.ID)
+	if tree == nil {
+		return
+	}
+	var ids []Identity
+	for _, l := range ev.Added {
+		if leaf := tree.Leaf(treemath.LeafIndex(l)); leaf != nil {
+			ids = append(ids, IdentityOf(&leaf.Credential))
+		}
+	}
+	if parent := m.core.TreeOf(ev.Parent); parent != nil {
+		if leaf := tree.Leaf(treemath.LeafIndex(ev.Committer)); leaf != nil {
+			id := IdentityOf(&leaf.Credential)
+			if _, listed := findIdentity(parent, id); !listed {
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	for _, e := range m.sent {
+		if m.neverResend[e.ID] {
+			continue
+		}
+		list := m.addedAfter[e.ID]
+		for _, id := range ids {
+			if !slices.Contains(list, id) {
+				list = append(list, id)
+			}
+		}
+		if len(list) > maxAddedAfter {
+			m.neverResend[e.ID] = true
+			delete(m.addedAfter, e.ID)
+			continue
+		}
+		m.addedAfter[e.ID] = list
+	}
+	m.stateChanged()
+}
+
+// mayResend reports whether re-sealing message id for a group of roster
+// would open it to nobody who joined after it was sent on our chain.
+// (Members who come back by external commit were members then; members
+// of another branch are given the benefit of the doubt, since join order
+// across branches is not decidable.)
+func (m *Member) mayResend(id consensus.MessageID, roster []Identity) bool {
+	if m.neverResend[id] {
+		return false
+	}
+	for _, x := range m.addedAfter[id] {
+		if slices.Contains(roster, x) {
+			return false
+		}
+	}
+	return true
 }
 
 // pushHistory records that the head moved onto ref: entries at or above
@@ -527,6 +589,13 @@ func (m *Member) logSent(e consensus.OutboxEntry) {
 		for _, old := range m.sent[:over] {
 			delete(m.sentIdx, old.ID)
 			delete(m.resentAt, old.ID)
+			delete(m.addedAfter, old.ID)
+			delete(m.neverResend, old.ID)
+		}
+		for seq, id := range m.sentBySeq {
+			if _, ok := m.sentIdx[id]; !ok {
+				delete(m.sentBySeq, seq)
+			}
 		}
 		m.sent = slices.Delete(m.sent, 0, over)
 		for i, e := range m.sent {

@@ -8,18 +8,20 @@ import (
 	"github.com/mlsnode/mlsnode/consensus"
 	"github.com/mlsnode/mlsnode/mls"
 	"github.com/mlsnode/mlsnode/mls/codec"
+	"github.com/mlsnode/mlsnode/mls/treemath"
 	"github.com/mlsnode/mlsnode/mls/wire"
 )
 
-// recordRemovalsHook is the consensus CommitHook of every Member: each
-// commit it creates keeps the removed set (ExtensionTypeRemoved) right.
-func recordRemovalsHook(head *mls.Group, proposals []*wire.Proposal) []*wire.Proposal {
-	out, err := RecordRemovals(head.Context(), head.Tree(), proposals)
+// recordRemovalsHook is the consensus commit hook of every Member: each
+// commit it creates keeps the removed set (ExtensionTypeRemoved) right,
+// for the proposals it carries by value and those it references.
+func recordRemovalsHook(head *mls.Group, byValue, byRef []*wire.Proposal) []*wire.Proposal {
+	out, err := RecordRemovals(head.Context(), head.Tree(), byValue, byRef)
 	if err != nil {
-		// The removed set is full or damaged: commit as asked; the
-		// policy below then refuses the commit everywhere, ours first,
-		// rather than let a removal go unrecorded.
-		return proposals
+		// The removed set is full, damaged or cannot be merged: commit
+		// as asked; the policy below then refuses the commit everywhere,
+		// ours first, rather than let a removal go unrecorded.
+		return byValue
 	}
 	return out
 }
@@ -112,10 +114,27 @@ func (m *Member) screenCommit(env *consensus.Envelope) (note *healNote, removedJ
 		pm.Content.Commit == nil || pm.Content.Commit.Path == nil {
 		return nil, false
 	}
+	joiner := IdentityOf(&pm.Content.Commit.Path.LeafNode.Credential)
 	set, err := RemovedSetOf(m.core.Head().Context().Extensions)
-	removedJoiner = err == nil && set.Contains(IdentityOf(&pm.Content.Commit.Path.LeafNode.Credential))
+	removedJoiner = err == nil && set.Contains(joiner)
+	// Only a returning member is served: one whose old leaf, with the
+	// same identity, the commit removes from the parent epoch's tree. A
+	// newcomer by external commit could otherwise ask, with a heal note
+	// of its choosing, for messages sent before it joined.
+	tree := m.core.TreeOf(env.EpochID)
+	if tree == nil {
+		tree = m.core.Head().Tree()
+	}
+	returning := false
+	for _, por := range pm.Content.Commit.Proposals {
+		if p := por.Proposal; p != nil && p.Type == wire.ProposalTypeRemove {
+			if leaf := tree.Leaf(treemath.LeafIndex(p.Remove.Removed)); leaf != nil && IdentityOf(&leaf.Credential) == joiner {
+				returning = true
+			}
+		}
+	}
 	var n healNote
-	if codec.Unmarshal(pm.Content.AuthenticatedData, &n) == nil {
+	if returning && codec.Unmarshal(pm.Content.AuthenticatedData, &n) == nil {
 		note = &n
 	}
 	return note, removedJoiner

@@ -32,6 +32,10 @@ var (
 	ErrRemovedMember = errors.New("fork: external commit by a removed member")
 	// ErrRemovedSetFull: the removed set is at MaxRemoved.
 	ErrRemovedSetFull = errors.New("fork: removed set full")
+	// ErrRemovedSetConflict: a commit changes membership and includes a
+	// GroupContextExtensions proposal by reference, which the removed set
+	// cannot be merged into.
+	ErrRemovedSetConflict = errors.New("fork: removal with a GroupContextExtensions proposal by reference")
 )
 
 // RemovedSet is the content of the ExtensionTypeRemoved extension.
@@ -82,6 +86,15 @@ func (s *RemovedSet) Contains(id Identity) bool {
 	return ok
 }
 
+// Extensions returns exts with the removed set extension set to s.
+func (s *RemovedSet) Extensions(exts wire.Extensions) wire.Extensions {
+	data, err := codec.Marshal(s)
+	if err != nil {
+		return exts
+	}
+	return setExtension(exts, wire.Extension{ExtensionType: ExtensionTypeRemoved, ExtensionData: data})
+}
+
 // RemovedSetOf reads the set from GroupContext extensions; a context
 // without the extension has an empty set.
 func RemovedSetOf(exts wire.Extensions) (RemovedSet, error) {
@@ -96,22 +109,25 @@ func RemovedSetOf(exts wire.Extensions) (RemovedSet, error) {
 	return s, nil
 }
 
-// RecordRemovals returns proposals amended so that the commit keeps the
-// removed set right: identities of the leaves it removes are added,
-// identities it adds are dropped (an explicit Add by a member is a
-// deliberate readmission; healing never makes one). It edits the one
-// GroupContextExtensions proposal of the list, or appends one that carries
-// the current extensions with the set replaced. A list that changes no
-// membership is returned as is.
-func RecordRemovals(ctx *wire.GroupContext, tree *ratchettree.Tree, proposals []*wire.Proposal) ([]*wire.Proposal, error) {
+// RecordRemovals returns the by-value proposals of a commit amended so
+// that the commit keeps the removed set right: identities of the leaves it
+// removes (by value or by reference) are added, identities it adds are
+// dropped (an explicit Add by a member is a deliberate readmission;
+// healing never makes one). It edits the one GroupContextExtensions
+// proposal of byValue, or appends one that carries the current extensions
+// with the set replaced. A commit that changes no membership is returned
+// as is. When byRef holds a GroupContextExtensions proposal, which cannot
+// be edited, it fails with ErrRemovedSetConflict.
+func RecordRemovals(ctx *wire.GroupContext, tree *ratchettree.Tree, byValue, byRef []*wire.Proposal) ([]*wire.Proposal, error) {
 	set, err := RemovedSetOf(ctx.Extensions)
 	if err != nil {
 		return nil, err
 	}
 	changed := false
 	ids := slices.Clone(set.IDs)
-	gce := -1
-	for i, p := range proposals {
+	gce, refGCE := -1, false
+	all := append(slices.Clone(byValue), byRef...)
+	for i, p := range all {
 		switch p.Type {
 		case wire.ProposalTypeRemove:
 			leaf := tree.Leaf(treemath.LeafIndex(p.Remove.Removed))
@@ -121,10 +137,15 @@ func RecordRemovals(ctx *wire.GroupContext, tree *ratchettree.Tree, proposals []
 			ids = append(ids, IdentityOf(&leaf.Credential))
 			changed = true
 		case wire.ProposalTypeGroupContextExtensions:
-			gce = i
+			if i < len(byValue) {
+				gce = i
+			} else {
+				refGCE = true
+			}
 		}
 	}
-	for _, p := range proposals {
+	proposals := byValue
+	for _, p := range all {
 		if p.Type == wire.ProposalTypeAdd {
 			id := IdentityOf(&p.Add.KeyPackage.LeafNode.Credential)
 			if i := slices.Index(ids, id); i >= 0 {
@@ -135,6 +156,9 @@ func RecordRemovals(ctx *wire.GroupContext, tree *ratchettree.Tree, proposals []
 	}
 	if !changed {
 		return proposals, nil
+	}
+	if refGCE {
+		return nil, ErrRemovedSetConflict
 	}
 	ids = sortUnique(ids)
 	if len(ids) > MaxRemoved {

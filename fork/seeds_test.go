@@ -14,7 +14,8 @@ import (
 // TestScriptsOverSeeds replays the healing scripts with other seeds (the
 // golden files pin one seed each) and checks the invariants their final
 // "check" states: every member that is still in the group agrees on one
-// head and no message is lost. Few seeds by default; MLSNODE_LONG=1 runs
+// head, no message is lost, and no member read a message sent before it
+// joined. Few seeds by default; MLSNODE_LONG=1 runs
 // 50 per script.
 func TestScriptsOverSeeds(t *testing.T) {
 	seeds := 4
@@ -22,7 +23,7 @@ func TestScriptsOverSeeds(t *testing.T) {
 		seeds = 50
 	}
 	seedRe := regexp.MustCompile(`seed=\d+`)
-	for _, name := range []string{"long_partition.txt", "three_way.txt", "far_behind.txt", "removed_rejoin.txt"} {
+	for _, name := range []string{"long_partition.txt", "three_way.txt", "far_behind.txt", "removed_rejoin.txt", "smoke.txt"} {
 		script, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			t.Fatal(err)
@@ -34,7 +35,8 @@ func TestScriptsOverSeeds(t *testing.T) {
 				t.Fatalf("%s seed %d: %v", name, seed, err)
 			}
 			last := out[strings.LastIndex(out, "check\n----\n"):]
-			if !strings.Contains(last, "converged:") || !strings.Contains(last, "lost: none") {
+			if !strings.Contains(last, "converged:") || !strings.Contains(last, "lost: none") ||
+				!strings.Contains(last, "read by a member who joined after it was sent: none") {
 				t.Errorf("%s seed %d ends with:\n%s", name, seed, last)
 			}
 		}

@@ -22,20 +22,37 @@ const maxStateSent = 1 << 16
 //
 //	struct {
 //	    uint64 beacon_seq;        // above every sequence number used
+//	    uint64 member_since;      // epoch number membership began at
+//	    uint64 send_seq;          // number of the next application message
 //	    EpochRef history<V>;      // head chain, oldest first
 //	    SentMessage sent<V>;      // own messages, oldest first
 //	} State;
 //	struct {
 //	    opaque id[16]; opaque epoch_id[32]; opaque nonce[16]; opaque data<V>;
+//	    bool never_resend;
+//	    opaque added_after<V>;    // 32-byte identities added since
 //	} SentMessage;
 type State struct {
-	BeaconSeq uint64
-	History   []EpochRef
-	Sent      []consensus.OutboxEntry // ID, EpochID, Nonce and Data only
+	BeaconSeq   uint64
+	MemberSince uint64
+	SendSeq     uint64
+	History     []EpochRef
+	Sent        []SentMessage
+}
+
+// SentMessage is a message of the sent log: the id, the epoch it was last
+// sealed in, the nonce and data to re-seal it, and who joined after it was
+// sent (a re-send must not open it to them).
+type SentMessage struct {
+	consensus.OutboxEntry // ID, EpochID, Nonce and Data only
+	NeverResend           bool
+	AddedAfter            []Identity
 }
 
 func (s *State) MarshalMLS(w *codec.Writer) {
 	w.Uint64(s.BeaconSeq)
+	w.Uint64(s.MemberSince)
+	w.Uint64(s.SendSeq)
 	w.Vector(func(w *codec.Writer) {
 		for i := range s.History {
 			writeRef(w, &s.History[i])
@@ -47,6 +64,12 @@ func (s *State) MarshalMLS(w *codec.Writer) {
 			w.Raw(e.EpochID[:])
 			w.Raw(e.Nonce[:])
 			w.Opaque(e.Data)
+			w.Bool(e.NeverResend)
+			w.Vector(func(w *codec.Writer) {
+				for _, id := range e.AddedAfter {
+					w.Raw(id[:])
+				}
+			})
 		}
 	})
 }
@@ -54,6 +77,8 @@ func (s *State) MarshalMLS(w *codec.Writer) {
 func (s *State) UnmarshalMLS(r *codec.Reader) {
 	*s = State{}
 	r.Uint64("State.beacon_seq", &s.BeaconSeq)
+	r.Uint64("State.member_since", &s.MemberSince)
+	r.Uint64("State.send_seq", &s.SendSeq)
 	readList(r, "State.history", MaxHistory, func(r *codec.Reader) {
 		var e EpochRef
 		readRef(r, "State.history", &e)
@@ -62,12 +87,19 @@ func (s *State) UnmarshalMLS(r *codec.Reader) {
 		}
 	})
 	readList(r, "State.sent", maxStateSent, func(r *codec.Reader) {
-		var e consensus.OutboxEntry
+		var e SentMessage
 		var id, nonce []byte
 		r.Raw("SentMessage.id", len(e.ID), &id)
 		readID(r, "SentMessage.epoch_id", &e.EpochID)
 		r.Raw("SentMessage.nonce", len(e.Nonce), &nonce)
 		r.Opaque("SentMessage.data", &e.Data)
+		r.Bool("SentMessage.never_resend", &e.NeverResend)
+		readList(r, "SentMessage.added_after", maxAddedAfter, func(r *codec.Reader) {
+			var raw []byte
+			if r.Raw("SentMessage.added_after", len(Identity{}), &raw) {
+				e.AddedAfter = append(e.AddedAfter, Identity(raw))
+			}
+		})
 		if r.OK() {
 			copy(e.ID[:], id)
 			copy(e.Nonce[:], nonce)
@@ -93,11 +125,13 @@ func (m *Member) stateChanged() { m.stateDirty = true }
 
 // currentState is the State to persist now.
 func (m *Member) currentState() *State {
-	sent := make([]consensus.OutboxEntry, len(m.sent))
-	for i, e := range m.sent {
-		sent[i] = consensus.OutboxEntry{ID: e.ID, EpochID: e.EpochID, Nonce: e.Nonce, Data: e.Data}
+	var sent []SentMessage // nil when empty, as decoding gives
+	for _, e := range m.sent {
+		sent = append(sent, SentMessage{
+			OutboxEntry: consensus.OutboxEntry{ID: e.ID, EpochID: e.EpochID, Nonce: e.Nonce, Data: e.Data},
+			NeverResend: m.neverResend[e.ID], AddedAfter: slices.Clone(m.addedAfter[e.ID])})
 	}
-	return &State{BeaconSeq: m.seqLimit, History: slices.Clone(m.history), Sent: sent}
+	return &State{BeaconSeq: m.seqLimit, MemberSince: m.memberSince, SendSeq: m.sendSeq, History: slices.Clone(m.history), Sent: sent}
 }
 
 // restore takes back a persisted State.
@@ -117,7 +151,21 @@ func (m *Member) restore(st *State) {
 			break
 		}
 	}
+	m.sendSeq = max(m.sendSeq, st.SendSeq)
 	for _, e := range st.Sent {
-		m.logSent(e)
+		m.logSent(e.OutboxEntry)
+		var f appFrame
+		if codec.Unmarshal(e.Data, &f) == nil {
+			m.sentBySeq[f.Seq] = e.ID
+			m.sendSeq = max(m.sendSeq, f.Seq+1)
+		}
+		if e.NeverResend {
+			m.neverResend[e.ID] = true
+		} else if len(e.AddedAfter) > 0 {
+			m.addedAfter[e.ID] = slices.Clone(e.AddedAfter)
+		}
+	}
+	if len(st.History) > 0 {
+		m.memberSince = st.MemberSince
 	}
 }

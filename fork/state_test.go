@@ -12,6 +12,34 @@ import (
 	"github.com/mlsnode/mlsnode/mls/codec"
 )
 
+// TestRestartFromPersist: a Member restarted from the core's persisted
+// state and its own State is in the same head and keeps its sent log.
+func TestRestartFromPersist(t *testing.T) {
+	n := newNet(t)
+	a := n.Node("a").Member
+	if err := n.Send("a", "before the restart"); err != nil {
+		t.Fatal(err)
+	}
+	// The harness runs with SkipPersist; build the Persist a node would
+	// have written from the head's state.
+	raw, err := a.Core().Head().MarshalState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &consensus.Persist{HeadID: a.Core().HeadID(), HeadState: raw}
+	m, err := fork.New(fork.Config{Core: consensus.Config{SigningKey: n.SigningKey("a"), Rand: bytes.NewReader(make([]byte, 1<<16))},
+		Persist: p, State: n.Node("a").State})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Core().HeadID() != a.Core().HeadID() || m.Stats().SentLog != 1 {
+		t.Fatalf("restarted: head %v (want %v), sent log %d (want 1)", m.Core().HeadID(), a.Core().HeadID(), m.Stats().SentLog)
+	}
+	if _, err := fork.New(fork.Config{Core: consensus.Config{SigningKey: n.SigningKey("a"), Rand: bytes.NewReader(nil)}}); !errors.Is(err, consensus.ErrConfig) {
+		t.Fatalf("neither Group nor Persist: %v, want ErrConfig", err)
+	}
+}
+
 // TestRestartFromState: a member restarted from its persisted fork.State
 // keeps its sent log (so it can still re-send after a heal), its chain
 // history, and never reuses a beacon sequence number.
@@ -64,6 +92,9 @@ func TestRestartFromState(t *testing.T) {
 	if got, want := m.Stats().SentLog, 3; got != want {
 		t.Fatalf("sent log after restart: %d, want %d", got, want)
 	}
+	if back.SendSeq != 3 {
+		t.Fatalf("persisted next message number %d, want 3", back.SendSeq)
+	}
 	if got, want := m.Stats().History, old.Stats().History; got != want {
 		t.Fatalf("history after restart: %d, want %d", got, want)
 	}
@@ -90,7 +121,7 @@ func TestStateRejectsGarbage(t *testing.T) {
 }
 
 func FuzzState(f *testing.F) {
-	st := fork.State{BeaconSeq: 9, History: []consensus.EpochRef{{Epoch: 1}}, Sent: []consensus.OutboxEntry{{Data: []byte("x")}}}
+	st := fork.State{BeaconSeq: 9, History: []consensus.EpochRef{{Epoch: 1}}, Sent: []fork.SentMessage{{OutboxEntry: consensus.OutboxEntry{Data: []byte("x")}, AddedAfter: []fork.Identity{{1}}}}}
 	enc, _ := st.MarshalBinary()
 	f.Add(enc)
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -69,18 +69,35 @@ func readID(r *codec.Reader, field string, id *EpochID) {
 //	    opaque epoch_id[32];
 //	    uint32 sender;        // leaf index in epoch epoch_id
 //	    uint64 seq;           // strictly increasing per sender
+//	    uint64 sent;          // application messages the sender has sent
+//	    Nack nacks<V>;        // <= 16: messages the sender lacks
 //	    opaque signature<V>;  // SignWithLabel(., "mlsnode beacon", BeaconTBS)
 //	} Beacon;
+//	struct { opaque author[32]; uint64 msg_seq; } Nack;
 //
 // BeaconTBS is the same struct without the signature.
 type Beacon struct {
-	GroupID   []byte
-	Epoch     uint64
-	EpochID   EpochID
-	Sender    uint32
-	Seq       uint64
+	GroupID []byte
+	Epoch   uint64
+	EpochID EpochID
+	Sender  uint32
+	Seq     uint64
+	// Sent counts the application messages the sender has sent (their
+	// sequence numbers are 0..Sent-1); Nacks name messages of others the
+	// sender has not received (see docs/ordering.md).
+	Sent      uint64
+	Nacks     []Nack
 	Signature []byte
 }
+
+// Nack names a missing message: its author's identity and sequence number.
+type Nack struct {
+	Author Identity
+	Seq    uint64
+}
+
+// MaxNacks bounds the nacks of one beacon.
+const MaxNacks = 16
 
 // BeaconLabel is the SignWithLabel label of a beacon (RFC 9420 §5.1.2 adds
 // the "MLS 1.0 " prefix); no MLS structure uses it, so a beacon signature
@@ -93,6 +110,17 @@ func (b *Beacon) marshalTBS(w *codec.Writer) {
 	w.Raw(b.EpochID[:])
 	w.Uint32(b.Sender)
 	w.Uint64(b.Seq)
+	w.Uint64(b.Sent)
+	if len(b.Nacks) > MaxNacks {
+		w.SetError(&codec.EncodeError{Err: ErrTooLarge})
+		return
+	}
+	w.Vector(func(w *codec.Writer) {
+		for _, n := range b.Nacks {
+			w.Raw(n.Author[:])
+			w.Uint64(n.Seq)
+		}
+	})
 }
 
 // TBS is the encoded BeaconTBS, the content the signature covers.
@@ -114,6 +142,17 @@ func (b *Beacon) UnmarshalMLS(r *codec.Reader) {
 	readID(r, "Beacon.epoch_id", &b.EpochID)
 	r.Uint32("Beacon.sender", &b.Sender)
 	r.Uint64("Beacon.seq", &b.Seq)
+	r.Uint64("Beacon.sent", &b.Sent)
+	readList(r, "Beacon.nacks", MaxNacks, func(r *codec.Reader) {
+		var n Nack
+		var raw []byte
+		r.Raw("Nack.author", len(n.Author), &raw)
+		r.Uint64("Nack.msg_seq", &n.Seq)
+		if r.OK() {
+			copy(n.Author[:], raw)
+			b.Nacks = append(b.Nacks, n)
+		}
+	})
 	readBounded(r, "Beacon.signature", MaxSignatureSize, &b.Signature)
 }
 

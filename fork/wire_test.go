@@ -19,7 +19,8 @@ func sampleID(b byte) EpochID {
 }
 
 func sampleBeacon() *Beacon {
-	return &Beacon{GroupID: []byte("group"), Epoch: 7, EpochID: sampleID(1), Sender: 3, Seq: 42, Signature: bytes.Repeat([]byte{9}, 64)}
+	return &Beacon{GroupID: []byte("group"), Epoch: 7, EpochID: sampleID(1), Sender: 3, Seq: 42, Sent: 5,
+		Nacks: []Nack{{Author: Identity(sampleID(7)), Seq: 3}}, Signature: bytes.Repeat([]byte{9}, 64)}
 }
 
 func sampleRequest() *FetchRequest {

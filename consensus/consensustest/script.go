@@ -189,6 +189,7 @@ func cmdGroup(r *Runner, _ []string, kv map[string]string) error {
 		cfg.MaxPendingPerEpoch = ints[3]
 		cfg.MaxOutbox = ints[4]
 		cfg.Rank, cfg.Apply, cfg.Membership = rank, apply, policy
+		cfg.SealHandshakes = kv["seal"] == "1"
 		if r.Configure != nil {
 			r.Configure(i, cfg)
 		}

@@ -195,6 +195,22 @@ func (n *Network) member(name string) (*Node, error) {
 	return nd, nil
 }
 
+// KeyPackage makes a fresh KeyPackage for the named node (created if
+// new), for tests that build proposals by hand.
+func (n *Network) KeyPackage(t interface{ Fatal(...any) }, name string) *wire.KeyPackage {
+	nd, ok := n.nodes[name]
+	if !ok {
+		var err error
+		if nd, err = n.newNode(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n.freshKeyPackage(nd); err != nil {
+		t.Fatal(err)
+	}
+	return nd.kp.KeyPackage
+}
+
 // SigningKey is the named node's signature key (for tests that forge or
 // pre-sign messages).
 func (n *Network) SigningKey(name string) *suite.SigningKey { return n.nodes[name].key }
@@ -558,24 +574,46 @@ func (n *Network) Check(w io.Writer) {
 			live = append(live, name)
 		}
 	}
-	var lost, excused []string
-	for _, s := range n.sent {
+	var lost, excused, withheld, leaked []string
+	for i, s := range n.sent {
+		// Members of the final group who were not members when s was
+		// sent: a re-send of s would let them read it.
+		var later []string
+		for _, x := range live {
+			if !slices.Contains(s.members, x) && n.nodes[x].joinedAt > i {
+				later = append(later, x)
+			}
+		}
 		for _, r := range live {
 			nd := n.nodes[r]
-			if r == s.from || !slices.Contains(s.members, r) {
+			if r == s.from {
+				continue
+			}
+			if !slices.Contains(s.members, r) {
+				if nd.delivered[s.id] {
+					leaked = append(leaked, fmt.Sprintf("%q from %s at %s", s.text, s.from, r))
+				}
 				continue
 			}
 			if nd.delivered[s.id] {
 				continue
 			}
-			if !slices.Contains(live, s.from) {
-				excused = append(excused, fmt.Sprintf("%q from %s at %s", s.text, s.from, r))
-				continue
+			item := fmt.Sprintf("%q from %s at %s", s.text, s.from, r)
+			switch {
+			case !slices.Contains(live, s.from):
+				excused = append(excused, item)
+			case len(later) > 0:
+				withheld = append(withheld, item+" (would reach "+strings.Join(later, ",")+")")
+			default:
+				lost = append(lost, item)
 			}
-			lost = append(lost, fmt.Sprintf("%q from %s at %s", s.text, s.from, r))
 		}
 	}
 	fmt.Fprintf(w, "lost: %s\n", listOrNone(lost))
+	fmt.Fprintf(w, "read by a member who joined after it was sent: %s\n", listOrNone(leaked))
+	if len(withheld) > 0 {
+		fmt.Fprintf(w, "not re-sent, a member added since would read it: %s\n", strings.Join(withheld, "; "))
+	}
 	if len(excused) > 0 {
 		fmt.Fprintf(w, "not delivered, sender out of the group: %s\n", strings.Join(excused, "; "))
 	}

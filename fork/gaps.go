@@ -1,0 +1,180 @@
+package fork
+
+import (
+	"slices"
+
+	"github.com/mlsnode/mlsnode/consensus"
+	"github.com/mlsnode/mlsnode/mls/codec"
+	"github.com/mlsnode/mlsnode/mls/treemath"
+)
+
+// Gap recovery: gossip may lose an application message on a live link in
+// an epoch both ends reach, and nothing about heads shows it. Each member
+// numbers the messages it sends (a frame inside the application data) and
+// announces the count in its beacons; a receiver that sees a number it
+// never received, from a count announced a whole beacon interval earlier,
+// names it in its own next beacon (a nack); the author re-sends it, under
+// its id, within the re-send rules (mayResend).
+
+// gapWindow is how far back, in sequence numbers, a receiver looks for
+// gaps per author, and maxTrackedAuthors how many authors it tracks.
+const (
+	gapWindow         = 64
+	maxTrackedAuthors = 4096
+)
+
+// appFrame is what fork puts in consensus application data:
+//
+//	struct { opaque magic[2] = "mF"; uint64 msg_seq; opaque data<V>; } AppFrame;
+type appFrame struct {
+	Seq  uint64
+	Data []byte
+}
+
+var frameMagic = []byte("mF")
+
+func (f *appFrame) MarshalMLS(w *codec.Writer) {
+	w.Raw(frameMagic)
+	w.Uint64(f.Seq)
+	w.Opaque(f.Data)
+}
+
+func (f *appFrame) UnmarshalMLS(r *codec.Reader) {
+	var magic []byte
+	if r.Raw("AppFrame.magic", len(frameMagic), &magic) && string(magic) != string(frameMagic) {
+		r.Invalid("AppFrame.magic", "not a fork frame")
+		return
+	}
+	r.Uint64("AppFrame.msg_seq", &f.Seq)
+	r.Opaque("AppFrame.data", &f.Data)
+}
+
+// authorRecord is what a receiver knows of one author's messages.
+type authorRecord struct {
+	// base: numbers below it were sent before we could expect them.
+	base uint64
+	// announced is the author's count in its latest beacon, previous the
+	// one before: gaps are looked for below previous only, so a message
+	// has a whole beacon interval to arrive before it is nacked.
+	announced, previous uint64
+	have                map[uint64]bool // received numbers >= base, within the window
+}
+
+// noteReceived records a delivered message of author with number seq.
+func (m *Member) noteReceived(author Identity, seq uint64) {
+	rec := m.authors[author]
+	if rec == nil {
+		if len(m.authors) >= maxTrackedAuthors {
+			return
+		}
+		rec = &authorRecord{base: seq, have: map[uint64]bool{}}
+		m.authors[author] = rec
+	}
+	rec.have[seq] = true
+	rec.base = min(rec.base, seq)
+	m.trimRecord(rec)
+}
+
+// noteAnnounced records an author's beacon count.
+func (m *Member) noteAnnounced(author Identity, sent uint64) {
+	if author == m.self {
+		return
+	}
+	rec := m.authors[author]
+	if rec == nil {
+		if len(m.authors) >= maxTrackedAuthors {
+			return
+		}
+		// First news of this author: what it sent so far predates us.
+		rec = &authorRecord{base: sent, announced: sent, previous: sent, have: map[uint64]bool{}}
+		m.authors[author] = rec
+		return
+	}
+	if sent > rec.announced {
+		rec.previous, rec.announced = rec.announced, sent
+	} else {
+		rec.previous = rec.announced
+	}
+}
+
+func (m *Member) trimRecord(rec *authorRecord) {
+	top := max(rec.announced, rec.base)
+	for s := range rec.have {
+		if s+gapWindow < top && s >= rec.base {
+			delete(rec.have, s)
+		}
+	}
+	if top > gapWindow && rec.base < top-gapWindow {
+		rec.base = top - gapWindow
+	}
+}
+
+// nacks lists messages we lack, for our next beacon, in a fixed order.
+func (m *Member) nacks() []Nack {
+	var out []Nack
+	ids := make([]Identity, 0, len(m.authors))
+	for id := range m.authors {
+		ids = append(ids, id)
+	}
+	for _, id := range sortUnique(ids) {
+		rec := m.authors[id]
+		for s := rec.base; s < rec.previous && len(out) < MaxNacks; s++ {
+			if !rec.have[s] {
+				out = append(out, Nack{Author: id, Seq: s})
+			}
+		}
+	}
+	return out
+}
+
+// answerNacks re-sends our messages another member's beacon says it lacks.
+func (m *Member) answerNacks(b *Beacon) {
+	var roster []Identity
+	for _, n := range b.Nacks {
+		if n.Author != m.self {
+			continue
+		}
+		id, ok := m.sentBySeq[n.Seq]
+		if !ok {
+			continue
+		}
+		if at, ok := m.resentAt[id]; ok && m.tick-at < m.cfg.BeaconInterval {
+			continue // already re-sent for an earlier nack
+		}
+		if roster == nil {
+			roster = Roster(m.core.Head().Tree())
+		}
+		if !m.mayResend(id, roster) {
+			continue
+		}
+		e := m.sent[m.sentIdx[id]]
+		if _, err := m.resend(e); err == nil {
+			m.resentAt[id] = m.tick
+		}
+	}
+}
+
+// unframe turns a delivered message back into the application's data and
+// notes its number; data from a sender not using fork is left as is.
+func (m *Member) unframe(d consensus.Delivered) consensus.Delivered {
+	var f appFrame
+	if codec.Unmarshal(d.Data, &f) != nil {
+		return d
+	}
+	d.Data = f.Data
+	if tree := m.core.TreeOf(d.EpochID); tree != nil {
+		if leaf := tree.Leaf(treemath.LeafIndex(d.Sender)); leaf != nil {
+			m.noteReceived(IdentityOf(&leaf.Credential), f.Seq)
+		}
+	}
+	return d
+}
+
+// pruneAuthors keeps author records to the current roster.
+func (m *Member) pruneAuthors(roster []Identity) {
+	for id := range m.authors {
+		if !slices.Contains(roster, id) {
+			delete(m.authors, id)
+		}
+	}
+}
