@@ -116,7 +116,7 @@ func (d *detector) retryPending(m *Member) {
 
 // beaconNow broadcasts a signed beacon of the head.
 func (m *Member) beaconNow() {
-	if m.gone {
+	if m.outside() {
 		return
 	}
 	head := m.core.Head()
@@ -188,6 +188,11 @@ func (m *Member) stepBeacon(from PeerID, env *consensus.Envelope) error {
 	if b.Epoch != env.Epoch || b.EpochID != env.EpochID {
 		return fmt.Errorf("%w (%w)", ErrBadBeacon, consensus.ErrEpochMismatch)
 	}
+	if m.outside() {
+		// Removed: there is no head to compare with, and nothing to
+		// heal (a removed member does not rejoin). Not even kept.
+		return nil
+	}
 	if tree := m.treeFor(b.EpochID); tree != nil {
 		return m.acceptBeacon(tree, &b)
 	}
@@ -220,12 +225,12 @@ func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
 	}
 	m.det.lastSeq[id] = b.Seq
 	m.det.latest[id] = *b
-	if !m.gone && b.EpochID == m.core.HeadID() {
+	if !m.outside() && b.EpochID == m.core.HeadID() {
 		// Same head: counts and nacks are comparable.
 		m.noteAnnounced(id, b.Sent)
 		m.answerNacks(b)
 	}
-	if b.EpochID != m.core.HeadID() && id != m.self && !m.gone {
+	if b.EpochID != m.core.HeadID() && id != m.self && !m.outside() {
 		// The sender is behind us or on a rival branch: tell it our head
 		// (it fetches what it lacks) and send again what gossip may not
 		// have carried to it.
@@ -281,7 +286,7 @@ func (m *Member) noticeEpoch(from PeerID, ref EpochRef) {
 // fetch asks peer for what we lack to reach want, unless a fetch to that
 // peer is in flight or too many are.
 func (m *Member) fetch(peer PeerID, want EpochRef) {
-	if peer == "" || m.gone {
+	if peer == "" || m.outside() {
 		return
 	}
 	if _, busy := m.det.inflight[peer]; busy || len(m.det.inflight) >= m.cfg.MaxInflightFetches {
@@ -335,7 +340,7 @@ func (m *Member) stepFetchRequest(from PeerID, env *consensus.Envelope) error {
 	if !bytes.Equal(req.GroupID, m.groupID) {
 		return fmt.Errorf("%w (%w)", ErrUnknownGroup, consensus.ErrWrongGroup)
 	}
-	if m.gone {
+	if m.outside() {
 		return nil
 	}
 	if !m.det.allowServe(from, m.cfg.ServeBudget, m.cfg.MaxServePeers) {
@@ -398,6 +403,9 @@ func (m *Member) reply(to PeerID, resp *FetchResponse) error {
 // branchInfo describes our branch: a fresh signed GroupInfo of the head,
 // the remembered head chain and the latest beacons of its members.
 func (m *Member) branchInfo() (*BranchInfo, error) {
+	if m.outside() {
+		return nil, consensus.ErrRemoved
+	}
 	gi, err := m.core.Head().GroupInfo()
 	if err != nil {
 		return nil, err
@@ -477,7 +485,7 @@ func (m *Member) stepFetchedCommit(env *consensus.Envelope) error {
 
 // prune keeps beacon bookkeeping to the identities of the current rosters.
 func (m *Member) prune() {
-	if m.gone {
+	if m.outside() {
 		return
 	}
 	keep := map[Identity]bool{m.self: true}

@@ -129,6 +129,9 @@ func (m *Member) nacks() []Nack {
 
 // answerNacks re-sends our messages another member's beacon says it lacks.
 func (m *Member) answerNacks(b *Beacon) {
+	if m.outside() {
+		return
+	}
 	var roster []Identity
 	for _, n := range b.Nacks {
 		if n.Author != m.self {

@@ -98,7 +98,7 @@ func (m *Member) considerBranch(peer PeerID, b *BranchInfo) error {
 	switch {
 	case r.head.ID == head || m.inHistory(r.head.ID):
 		return nil // the peer is behind us on our chain; it will come
-	case m.gone:
+	case m.outside():
 		return nil
 	case m.join != nil && m.tick-m.join.at <= 2*m.cfg.HealDelay && r.ids[m.join.onto] && !r.ids[head]:
 		// We just rejoined onto the survivor's head, and the survivor
@@ -152,8 +152,11 @@ func (m *Member) viewOf(r *rival) BranchView {
 
 // ownView is the survivor rule's view of our branch, against rival r.
 func (m *Member) ownView(r *rival) BranchView {
-	head := m.core.Head()
-	return BranchView{Head: EpochRef{Epoch: head.Epoch(), ID: m.core.HeadID()}, Members: Roster(head.Tree()),
+	var members []Identity // none when we are removed on our branch
+	if head := m.core.Head(); head != nil {
+		members = Roster(head.Tree())
+	}
+	return BranchView{Head: m.core.HeadRef(), Members: members,
 		Active: m.activeOn(func(id EpochID) bool { return m.inHistory(id) && !r.ids[id] })}
 }
 
@@ -172,7 +175,7 @@ func (m *Member) activeOn(on func(EpochID) bool) []Identity {
 // the rival branch was found.
 func (m *Member) decide() {
 	r := m.rival
-	if r == nil || m.gone || m.tick-r.since < m.cfg.HealDelay {
+	if r == nil || m.outside() || m.tick-r.since < m.cfg.HealDelay {
 		return
 	}
 	own := m.ownView(r)
@@ -274,6 +277,9 @@ func (m *Member) forkPoint(r *rival) *EpochRef {
 // commit (RFC 9420 §12.4.3.2), then re-applies the removals its old branch
 // made and re-sends the messages it sent after the fork.
 func (m *Member) rejoin(r *rival) {
+	if m.outside() {
+		return // removed meanwhile on our own branch: nothing to rejoin with
+	}
 	gi := &r.info.GroupInfo
 	if r.removed.Contains(m.self) && !m.cfg.IgnoreRemoval {
 		m.emit(Event{Kind: EventStayOut, Peer: r.peer, Rival: r.head})
@@ -464,7 +470,7 @@ func (m *Member) historyAt(n uint64) *EpochRef {
 // A message is not re-sent when a member added after it was sent is in
 // the group (see mayResend).
 func (m *Member) resendSince(fp *EpochRef, includeHead bool) (int, bool) {
-	if fp == nil || !m.inHistory(fp.ID) {
+	if fp == nil || !m.inHistory(fp.ID) || m.outside() {
 		return 0, false // not a point of our chain as far as we remember
 	}
 	key := *fp

@@ -185,8 +185,10 @@ type Member struct {
 	losers []loser // heads of branches that lost to ours, newest last
 	// join records the last rejoin by external commit (nil if none).
 	join *joinRecord
-	// gone is set once this member knows it is out of the group for
-	// good (removed on the surviving branch).
+	// gone is set once this member has seen its identity in a surviving
+	// branch's removed set and stays out for good. Removal on the head
+	// branch is read from the core instead (see outside): inside the
+	// window a removal can still lose a race, and the member is back.
 	gone bool
 
 	sent    []consensus.OutboxEntry // own messages, oldest first
@@ -293,8 +295,16 @@ func (m *Member) GroupID() []byte { return m.groupID }
 // Identity is this member's identity (see IdentityOf).
 func (m *Member) Identity() Identity { return m.self }
 
-// Gone reports whether the member knows it is out of the group for good.
-func (m *Member) Gone() bool { return m.gone }
+// Gone reports whether the member is out of the group: removed on its
+// head branch (the core has no head state), or staying out of a surviving
+// branch that removed it.
+func (m *Member) Gone() bool { return m.outside() }
+
+// outside reports whether this member has no head state to act in. Every
+// use of the core's Head must be behind it: Head is nil once the core is
+// removed, which can happen in any Step or Tick of the core, before the
+// Member has drained the core's events.
+func (m *Member) outside() bool { return m.gone || m.core.Removed() }
 
 // Now is the number of ticks since New.
 func (m *Member) Now() uint64 { return m.tick }
@@ -349,7 +359,7 @@ func (m *Member) Tick() {
 
 // Send seals application data in the head epoch (see consensus.Core.Send).
 func (m *Member) Send(data []byte) (consensus.MessageID, error) {
-	if m.gone {
+	if m.outside() {
 		return consensus.MessageID{}, consensus.ErrRemoved
 	}
 	defer m.drain()
@@ -381,7 +391,7 @@ func (m *Member) sendWithNonce(nonce [16]byte, data []byte) (consensus.MessageID
 
 // Propose sends a proposal in the head epoch.
 func (m *Member) Propose(p *wire.Proposal) error {
-	if m.gone {
+	if m.outside() {
 		return consensus.ErrRemoved
 	}
 	defer m.drain()
@@ -391,7 +401,7 @@ func (m *Member) Propose(p *wire.Proposal) error {
 // Commit commits proposals (see consensus.Core.Commit); removals are
 // recorded in the removed set by the commit hook.
 func (m *Member) Commit(proposals ...*wire.Proposal) error {
-	if m.gone {
+	if m.outside() {
 		return consensus.ErrRemoved
 	}
 	defer m.drain()
@@ -425,8 +435,10 @@ func (m *Member) drain() {
 		m.core.Advance(rd)
 		m.absorb(rd)
 	}
-	if m.core.Removed() {
-		m.gone = true
+	if m.outside() {
+		// Nothing left to fetch or verify beacons for.
+		m.det.pending = nil
+		clear(m.det.inflight)
 	}
 }
 
