@@ -11,6 +11,12 @@ import (
 	"github.com/mlsnode/mlsnode/mls/wire"
 )
 
+// MessageIDOf is the id of the message a member with the given encoded
+// credential sealed under nonce (see Send): receivers of a copy that did
+// not come through the core (fork's point-to-point re-sends) compute it
+// the same way.
+func MessageIDOf(credential []byte, nonce [16]byte) MessageID { return messageID(credential, nonce) }
+
 // messageID names a message by its sender's credential and nonce.
 func messageID(credential []byte, nonce [16]byte) MessageID {
 	h := sha256.New()

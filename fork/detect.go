@@ -103,7 +103,9 @@ func (d *detector) retryPending(m *Member) {
 	kept := d.pending[:0]
 	for _, p := range d.pending {
 		if tree := m.treeFor(p.b.EpochID); tree != nil {
+			m.beaconFrom = p.from
 			_ = m.acceptBeacon(tree, &p.b) // a bad one is simply dropped
+			m.beaconFrom = ""
 			continue
 		}
 		if m.inHistory(p.b.EpochID) || m.isLoser(p.b.EpochID) {
@@ -194,7 +196,10 @@ func (m *Member) stepBeacon(from PeerID, env *consensus.Envelope) error {
 		return nil
 	}
 	if tree := m.treeFor(b.EpochID); tree != nil {
-		return m.acceptBeacon(tree, &b)
+		m.beaconFrom = from
+		err := m.acceptBeacon(tree, &b)
+		m.beaconFrom = ""
+		return err
 	}
 	switch {
 	case m.inHistory(b.EpochID):

@@ -147,15 +147,57 @@ func (m *Member) answerNacks(b *Beacon) {
 		if roster == nil {
 			roster = Roster(m.core.Head().Tree())
 		}
+		e := m.sent[m.sentIdx[id]]
 		if !m.mayResend(id, roster) {
+			// A member who joined after the message is in the group:
+			// a re-send in the head would open it to them. Send it to
+			// the member that lacks it alone, if it was a member then.
+			m.answerDirect(b, e)
 			continue
 		}
-		e := m.sent[m.sentIdx[id]]
 		if _, err := m.resend(e); err == nil {
 			m.resentAt[id] = m.tick
 		}
 	}
 }
+
+// answerDirect re-sends own message e point to point to the sender of
+// beacon b (on our head), when it was a member at the time e was sent: not
+// added on our chain since, as far as we remember (see mayResend). At most
+// once per beacon interval per message and recipient.
+func (m *Member) answerDirect(b *Beacon, e consensus.OutboxEntry) {
+	if m.beaconFrom == "" || m.neverResend[e.ID] {
+		return
+	}
+	leaf := leafAt(m.core.Head().Tree(), b.Sender)
+	if leaf == nil {
+		return
+	}
+	who := IdentityOf(&leaf.Credential)
+	if who == m.self || slices.Contains(m.addedAfter[e.ID], who) {
+		return // joined after the message: not owed it
+	}
+	key := directKey{id: e.ID, to: who}
+	if at, ok := m.directAt[key]; ok && m.tick-at < m.cfg.BeaconInterval {
+		return
+	}
+	if len(m.directAt) >= maxDirectAt {
+		clear(m.directAt)
+	}
+	if err := m.sendDirect(m.beaconFrom, b.Sender, e); err == nil {
+		m.directAt[key] = m.tick
+	}
+}
+
+// directKey names a point-to-point re-send: a message and its recipient.
+type directKey struct {
+	id consensus.MessageID
+	to Identity
+}
+
+// maxDirectAt bounds the remembered point-to-point re-sends (rate limit
+// only: forgetting them allows one more re-send, nothing else).
+const maxDirectAt = 4096
 
 // unframe turns a delivered message back into the application's data and
 // notes its number; data from a sender not using fork is left as is.

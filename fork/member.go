@@ -196,7 +196,13 @@ type Member struct {
 	// resentAt is when a logged message was last re-sent (same keys as
 	// sentIdx).
 	resentAt map[consensus.MessageID]uint64
-	seen     seenSet
+	// directAt is when a message was last re-sent point to point to a
+	// member (rate limit of answerDirect).
+	directAt map[directKey]uint64
+	// beaconFrom is the peer the beacon being accepted came from: a
+	// point-to-point re-send answering its nacks goes there.
+	beaconFrom PeerID
+	seen       seenSet
 	// sendSeq numbers this member's next application message;
 	// sentBySeq maps numbers of logged messages to their ids.
 	sendSeq   uint64
@@ -237,6 +243,7 @@ func New(cfg Config) (*Member, error) {
 		seen:        newSeenSet(c.MaxSeen),
 		sentIdx:     map[consensus.MessageID]int{},
 		resentAt:    map[consensus.MessageID]uint64{},
+		directAt:    map[directKey]uint64{},
 		addedAfter:  map[consensus.MessageID][]Identity{},
 		sentBySeq:   map[uint64]consensus.MessageID{},
 		authors:     map[Identity]*authorRecord{},
@@ -327,6 +334,8 @@ func (m *Member) Step(from PeerID, env *consensus.Envelope) error {
 		return m.stepFetchRequest(from, env)
 	case consensus.KindFetchResponse:
 		return m.stepFetchResponse(from, env)
+	case consensus.KindResend:
+		return m.stepDirect(env)
 	}
 	return m.stepCore(from, env)
 }
