@@ -49,6 +49,10 @@ type Core struct {
 	// repropose holds the proposals of this member's losing commits until
 	// they are committed again on the head.
 	repropose []reproposal
+	// inherited holds removals of losing commits whose committer the
+	// winner removed, which this member, the winner's committer, commits
+	// again on the head (inherit.go).
+	inherited []reproposal
 
 	ready Ready
 	dirty bool

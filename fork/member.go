@@ -467,8 +467,6 @@ func (m *Member) absorb(rd consensus.Ready) {
 			m.pushHistory(EpochRef{Epoch: ev.Epoch, ID: ev.ID})
 			m.noteAdded(ev)
 			headMoved = true
-		case consensus.EventRemoved:
-			m.gone = true
 		case consensus.EventResend:
 			m.logOutbox(ev.MessageID, ev.ID)
 		}
