@@ -75,6 +75,45 @@ func (m *Member) noteReceived(author Identity, seq uint64) {
 	m.trimRecord(rec)
 }
 
+// noteJoined starts, for every member epoch ev brought in while we were in
+// the group, a record from its first message: all it sends is owed to us.
+// (Without it, the first news of the author, a beacon that may come long
+// after its first messages when a partition hid it, would set the record's
+// base to its count then, and its earlier messages would never be nacked.)
+func (m *Member) noteJoined(ev consensus.Event) {
+	for _, id := range m.joinedIn(ev) {
+		if id == m.self || m.authors[id] != nil || len(m.authors) >= maxTrackedAuthors {
+			continue
+		}
+		m.authors[id] = &authorRecord{have: map[uint64]bool{}}
+	}
+}
+
+// joinedIn lists the identities epoch ev brought in: added by an Add, or an
+// external committer the parent epoch did not list (a returning member was
+// listed).
+func (m *Member) joinedIn(ev consensus.Event) []Identity {
+	tree := m.core.TreeOf(ev.ID)
+	if tree == nil {
+		return nil
+	}
+	var ids []Identity
+	for _, l := range ev.Added {
+		if leaf := tree.Leaf(treemath.LeafIndex(l)); leaf != nil {
+			ids = append(ids, IdentityOf(&leaf.Credential))
+		}
+	}
+	if parent := m.core.TreeOf(ev.Parent); parent != nil {
+		if leaf := tree.Leaf(treemath.LeafIndex(ev.Committer)); leaf != nil {
+			id := IdentityOf(&leaf.Credential)
+			if _, listed := findIdentity(parent, id); !listed {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
+}
+
 // noteAnnounced records an author's beacon count.
 func (m *Member) noteAnnounced(author Identity, sent uint64) {
 	if author == m.self {

@@ -466,6 +466,7 @@ func (m *Member) absorb(rd consensus.Ready) {
 		case consensus.EventEpochMerged:
 			m.pushHistory(EpochRef{Epoch: ev.Epoch, ID: ev.ID})
 			m.noteAdded(ev)
+			m.noteJoined(ev)
 			headMoved = true
 		case consensus.EventResend:
 			m.logOutbox(ev.MessageID, ev.ID)
