@@ -53,6 +53,10 @@ type Core struct {
 	// winner removed, which this member, the winner's committer, commits
 	// again on the head (inherit.go).
 	inherited []reproposal
+	// leaving: this member inherited its own removal and proposes it in
+	// every head epoch (leftIn: the last one) until it is out.
+	leaving bool
+	leftIn  EpochID
 
 	ready Ready
 	dirty bool

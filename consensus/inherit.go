@@ -25,8 +25,10 @@ import (
 // looks at the other candidates on that parent: each that is a member
 // commit with removals, not disqualified, and whose committer is absent
 // from W's tree, has its removals committed again by this member on its
-// head, re-targeted by credential (a target already gone is skipped, and
-// so is this member itself: it cannot commit its own removal). Only W's
+// head, re-targeted by credential (a target already gone is skipped). A
+// mutual removal (the loser removed W's committer) makes W's committer
+// propose its own removal, which the next commit by anyone carries: both
+// removals were asked for, both take effect. Only W's
 // committer holds the duty, so heirs do not race one another. It acts as
 // soon as it holds both commits, not at the race's close: in a storm of
 // commits the heir may itself be removed within one window. If W later
@@ -89,33 +91,65 @@ func hasSigner(t *ratchettree.Tree, signer string) bool {
 // head. It waits while this member already has a commit on the head epoch
 // (the next head takes them).
 func (c *Core) commitInherited() {
-	if len(c.inherited) == 0 || c.head == nil {
+	if c.head == nil {
+		return
+	}
+	if c.leaving && c.leftIn != c.headNode.ref.ID {
+		c.leaveInherited() // the last proposal's epoch was left without it
+	}
+	if len(c.inherited) == 0 {
 		return
 	}
 	own, _ := codec.Marshal(&c.head.Tree().Leaf(c.head.OwnLeaf()).Credential)
 	var list []*wire.Proposal
+	var self []reproposal
 	seen := map[string]bool{}
 	for _, r := range c.inherited {
-		if bytes.Equal(r.removed, own) || seen[string(r.removed)] {
+		if seen[string(r.removed)] {
 			continue
 		}
 		seen[string(r.removed)] = true
+		if bytes.Equal(r.removed, own) {
+			self = append(self, r)
+			continue
+		}
 		if p := c.retarget(r); p != nil {
 			list = append(list, p)
 		}
 	}
 	if len(list) == 0 {
 		c.inherited = nil
+		if len(self) > 0 {
+			c.leaveInherited()
+		}
 		return
 	}
 	err := c.Commit(list...)
 	if errors.Is(err, ErrAlreadyCommitted) {
 		return
 	}
-	c.inherited = nil
+	c.inherited = self // our own removal waits for the next head
 	if err != nil {
+		c.inherited = nil
 		c.emit(Event{Kind: EventCommitRejected, Reason: fmt.Sprintf("committing %d inherited removals: %v", len(list), err)})
 		return
 	}
 	c.emit(Event{Kind: EventReproposed, Count: len(list), Epoch: c.headNode.ref.Epoch, ID: c.headNode.ref.ID})
+}
+
+// leaveInherited handles a mutual removal: the losing commit removed this
+// member, whose own commit removed the loser's committer. Both removals
+// were asked for by members entitled to make them, so both take effect:
+// this member proposes its own removal (a member cannot commit it, RFC
+// 9420 §12.2), which the next commit of any other member carries by
+// reference. Until this member is removed, it proposes again in each new
+// head epoch (a proposal belongs to one epoch, and rival commits made on
+// it before it arrived do not carry it).
+func (c *Core) leaveInherited() {
+	c.leaving, c.leftIn = true, c.headNode.ref.ID
+	if err := c.Propose(mls.NewRemove(uint32(c.head.OwnLeaf()))); err != nil {
+		c.emit(Event{Kind: EventCommitRejected, Reason: fmt.Sprintf("proposing this member's inherited removal: %v", err)})
+		return
+	}
+	c.emit(Event{Kind: EventReproposed, Count: 1, Epoch: c.headNode.ref.Epoch, ID: c.headNode.ref.ID})
 }
