@@ -233,7 +233,9 @@ func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
 	if !m.outside() && b.EpochID == m.core.HeadID() {
 		// Same head: counts and nacks are comparable.
 		m.noteAnnounced(id, b.Sent)
-		m.answerNacks(b)
+	}
+	if !m.outside() && id != m.self {
+		m.answerNacks(tree, b)
 	}
 	if b.EpochID != m.core.HeadID() && id != m.self && !m.outside() {
 		// The sender is behind us or on a rival branch: tell it our head

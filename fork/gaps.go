@@ -5,6 +5,7 @@ import (
 
 	"github.com/mlsnode/mlsnode/consensus"
 	"github.com/mlsnode/mlsnode/mls/codec"
+	"github.com/mlsnode/mlsnode/mls/ratchettree"
 	"github.com/mlsnode/mlsnode/mls/treemath"
 )
 
@@ -58,6 +59,28 @@ type authorRecord struct {
 	// has a whole beacon interval to arrive before it is nacked.
 	announced, previous uint64
 	have                map[uint64]bool // received numbers >= base, within the window
+	// sure: numbers below it (and >= base) may predate us, since the
+	// record began at first news of an author that was a member before
+	// us; each is asked for during maxNackTries beacon intervals only
+	// (tries), as the author answers only what we are owed.
+	sure  uint64
+	tries map[uint64]uint64 // tick of the first nack
+}
+
+// firstNewsLookback is how many numbers below an author's count at first
+// news a receiver asks for; maxNackTries for how many beacon intervals.
+// A receiver cannot tell the messages an older member sent before it
+// joined from those sent after while a partition or a dead branch hid the
+// author; the author answers only what the receiver is owed (mayResend,
+// answerDirect), so asking is safe and bounded.
+const (
+	firstNewsLookback = MaxNacks
+	maxNackTries      = 6
+)
+
+// newRecord starts a record at first news of an author whose count is n.
+func newRecord(n uint64) *authorRecord {
+	return &authorRecord{base: n - min(n, firstNewsLookback), sure: n, have: map[uint64]bool{}, tries: map[uint64]uint64{}}
 }
 
 // noteReceived records a delivered message of author with number seq.
@@ -67,7 +90,7 @@ func (m *Member) noteReceived(author Identity, seq uint64) {
 		if len(m.authors) >= maxTrackedAuthors {
 			return
 		}
-		rec = &authorRecord{base: seq, have: map[uint64]bool{}}
+		rec = newRecord(seq)
 		m.authors[author] = rec
 	}
 	rec.have[seq] = true
@@ -85,7 +108,7 @@ func (m *Member) noteJoined(ev consensus.Event) {
 		if id == m.self || m.authors[id] != nil || len(m.authors) >= maxTrackedAuthors {
 			continue
 		}
-		m.authors[id] = &authorRecord{have: map[uint64]bool{}}
+		m.authors[id] = newRecord(0)
 	}
 }
 
@@ -125,7 +148,8 @@ func (m *Member) noteAnnounced(author Identity, sent uint64) {
 			return
 		}
 		// First news of this author: what it sent so far predates us.
-		rec = &authorRecord{base: sent, announced: sent, previous: sent, have: map[uint64]bool{}}
+		rec = newRecord(sent)
+		rec.announced, rec.previous = sent, sent
 		m.authors[author] = rec
 		return
 	}
@@ -146,6 +170,11 @@ func (m *Member) trimRecord(rec *authorRecord) {
 	if top > gapWindow && rec.base < top-gapWindow {
 		rec.base = top - gapWindow
 	}
+	for s := range rec.tries {
+		if s < rec.base {
+			delete(rec.tries, s)
+		}
+	}
 }
 
 // nacks lists messages we lack, for our next beacon, in a fixed order.
@@ -155,19 +184,42 @@ func (m *Member) nacks() []Nack {
 	for id := range m.authors {
 		ids = append(ids, id)
 	}
-	for _, id := range sortUnique(ids) {
+	ids = sortUnique(ids)
+	// Gaps we are sure of first, then those that may predate us (each
+	// asked for during maxNackTries beacon intervals from its first nack).
+	for _, id := range ids {
 		rec := m.authors[id]
-		for s := rec.base; s < rec.previous && len(out) < MaxNacks; s++ {
+		for s := max(rec.base, rec.sure); s < rec.previous && len(out) < MaxNacks; s++ {
 			if !rec.have[s] {
 				out = append(out, Nack{Author: id, Seq: s})
 			}
+		}
+	}
+	for _, id := range ids {
+		rec := m.authors[id]
+		for s := rec.base; s < min(rec.sure, rec.previous) && len(out) < MaxNacks; s++ {
+			if rec.have[s] {
+				continue
+			}
+			first, asked := rec.tries[s]
+			if !asked {
+				rec.tries[s] = m.tick
+			} else if m.tick-first >= maxNackTries*m.cfg.BeaconInterval {
+				continue
+			}
+			out = append(out, Nack{Author: id, Seq: s})
 		}
 	}
 	return out
 }
 
 // answerNacks re-sends our messages another member's beacon says it lacks.
-func (m *Member) answerNacks(b *Beacon) {
+//
+// The nacker may be on another head: a group re-send is sealed in ours and
+// reaches it once it gets there; a point-to-point one names its leaf in our
+// head, found by the identity it has in the tree the beacon was verified
+// against.
+func (m *Member) answerNacks(tree *ratchettree.Tree, b *Beacon) {
 	if m.outside() {
 		return
 	}
@@ -191,7 +243,7 @@ func (m *Member) answerNacks(b *Beacon) {
 			// A member who joined after the message is in the group:
 			// a re-send in the head would open it to them. Send it to
 			// the member that lacks it alone, if it was a member then.
-			m.answerDirect(b, e)
+			m.answerDirect(tree, b, e)
 			continue
 		}
 		if _, err := m.resend(e); err == nil {
@@ -204,17 +256,21 @@ func (m *Member) answerNacks(b *Beacon) {
 // beacon b (on our head), when it was a member at the time e was sent: not
 // added on our chain since, as far as we remember (see mayResend). At most
 // once per beacon interval per message and recipient.
-func (m *Member) answerDirect(b *Beacon, e consensus.OutboxEntry) {
+func (m *Member) answerDirect(tree *ratchettree.Tree, b *Beacon, e consensus.OutboxEntry) {
 	if m.beaconFrom == "" || m.neverResend[e.ID] {
 		return
 	}
-	leaf := leafAt(m.core.Head().Tree(), b.Sender)
+	leaf := leafAt(tree, b.Sender)
 	if leaf == nil {
 		return
 	}
 	who := IdentityOf(&leaf.Credential)
 	if who == m.self || slices.Contains(m.addedAfter[e.ID], who) {
 		return // joined after the message: not owed it
+	}
+	to, ok := findIdentity(m.core.Head().Tree(), who)
+	if !ok {
+		return // not in our head's group: it gets our messages on rejoining
 	}
 	key := directKey{id: e.ID, to: who}
 	if at, ok := m.directAt[key]; ok && m.tick-at < m.cfg.BeaconInterval {
@@ -223,7 +279,7 @@ func (m *Member) answerDirect(b *Beacon, e consensus.OutboxEntry) {
 	if len(m.directAt) >= maxDirectAt {
 		clear(m.directAt)
 	}
-	if err := m.sendDirect(m.beaconFrom, b.Sender, e); err == nil {
+	if err := m.sendDirect(m.beaconFrom, uint32(to), e); err == nil {
 		m.directAt[key] = m.tick
 	}
 }
