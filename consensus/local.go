@@ -223,7 +223,20 @@ func (c *Core) afterSwitch(abandoned []*node) {
 	me := c.head.Tree().Leaf(c.head.OwnLeaf()).SignatureKey
 	myLeaf := uint32(c.head.OwnLeaf())
 	var recommit, repropose []reproposal
+	// This member's own commits made on an abandoned epoch but never
+	// applied (a better rival of that epoch arrived before the head moved
+	// onto the commit) were abandoned too: their proposals come back the
+	// same way, or a removal among them would be lost (a Welcome joiner
+	// of such a commit still sees it; simulator commit-storm seed 1).
+	var unapplied []*node
 	for _, x := range abandoned {
+		for _, ch := range x.children {
+			if ch.signer == string(me) && !lost[ch.ref.ID] && !ch.isAncestorOf(c.headNode) {
+				unapplied = append(unapplied, ch)
+			}
+		}
+	}
+	for _, x := range append(abandoned, unapplied...) {
 		mine := x.signer == string(me)
 		for i, qp := range x.proposals {
 			if qp.Proposal.Type == wire.ProposalTypeUpdate {

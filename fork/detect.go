@@ -368,21 +368,26 @@ func (m *Member) stepFetchRequest(from PeerID, env *consensus.Envelope) error {
 		if len(envs) == 0 {
 			return nil // the peer is at our head or ahead of it
 		}
-		resp.Base = have
-		size := 0
-		for i := range envs {
-			enc, err := envs[i].MarshalBinary()
-			if err != nil {
-				return fmt.Errorf("%w: %w", errInternal, err)
-			}
-			if size+len(enc)+8 > MaxFetchResponseSize-1024 {
-				break
-			}
-			size += len(enc) + 8
-			resp.Commits = append(resp.Commits, enc)
+		return m.serveCommits(from, &resp, have, envs)
+	}
+	for _, have := range req.Have {
+		// An epoch of the peer's chain that we retain off our own chain
+		// (a candidate, or a descendant of one): the two chains part
+		// inside our window, where the consensus core decides between
+		// them. Not a fork for healing: send our chain's commits after
+		// the point where they part, or nothing when the peer is only
+		// ahead of us (under wait-decide a member waits on the parent
+		// while others have moved on, and a member that joined by
+		// Welcome starts in an epoch that is still a candidate here).
+		anc, ok := m.chainAncestor(have.ID)
+		if !ok {
+			continue
 		}
-		resp.More = len(resp.Commits) < len(envs) || len(envs) == MaxFetchCommits
-		return m.reply(from, &resp)
+		envs, _ := m.core.CommitsAfter(anc.ID, MaxFetchCommits)
+		if len(envs) == 0 {
+			return nil
+		}
+		return m.serveCommits(from, &resp, anc, envs)
 	}
 	if !m.core.Knows(req.Want.ID) && !m.inHistory(req.Want.ID) {
 		return nil // nothing we can say about that epoch
@@ -393,6 +398,51 @@ func (m *Member) stepFetchRequest(from PeerID, env *consensus.Envelope) error {
 	}
 	resp.Branch = info
 	return m.reply(from, &resp)
+}
+
+// serveCommits answers a fetch with envs, the commits of our chain after
+// base, as many as fit in a response.
+func (m *Member) serveCommits(from PeerID, resp *FetchResponse, base EpochRef, envs []consensus.Envelope) error {
+	resp.Base = base
+	size := 0
+	for i := range envs {
+		enc, err := envs[i].MarshalBinary()
+		if err != nil {
+			return fmt.Errorf("%w: %w", errInternal, err)
+		}
+		if size+len(enc)+8 > MaxFetchResponseSize-1024 {
+			break
+		}
+		size += len(enc) + 8
+		resp.Commits = append(resp.Commits, enc)
+	}
+	resp.More = len(resp.Commits) < len(envs) || len(envs) == MaxFetchCommits
+	return m.reply(from, resp)
+}
+
+// chainAncestor reports, for an epoch id our core retains off our head
+// chain, the newest epoch of our head chain it descends from.
+func (m *Member) chainAncestor(id EpochID) (EpochRef, bool) {
+	epochs := m.core.Epochs()
+	byID := make(map[EpochID]*consensus.EpochInfo, len(epochs))
+	for i := range epochs {
+		byID[epochs[i].Ref.ID] = &epochs[i]
+	}
+	e := byID[id]
+	if e == nil || e.OnChain {
+		return EpochRef{}, false
+	}
+	for range epochs {
+		p := byID[e.Parent]
+		if p == nil {
+			return EpochRef{}, false
+		}
+		if p.OnChain {
+			return p.Ref, true
+		}
+		e = p
+	}
+	return EpochRef{}, false
 }
 
 func (m *Member) reply(to PeerID, resp *FetchResponse) error {

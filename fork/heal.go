@@ -100,6 +100,8 @@ func (m *Member) considerBranch(peer PeerID, b *BranchInfo) error {
 		return nil // the peer is behind us on our chain; it will come
 	case m.outside():
 		return nil
+	case m.partsInWindow(r):
+		return nil // a race inside the window: the consensus core's to decide
 	case m.join != nil && m.tick-m.join.at <= 2*m.cfg.HealDelay && r.ids[m.join.onto] && !r.ids[head]:
 		// We just rejoined onto the survivor's head, and the survivor
 		// went on without our commit (another rejoiner's external
@@ -129,6 +131,20 @@ func (m *Member) considerBranch(peer PeerID, b *BranchInfo) error {
 	m.recordAttestations(r)
 	m.det.retryPending(m)
 	return nil
+}
+
+// partsInWindow reports whether r's chain holds an epoch our core retains
+// off our head chain: a candidate of one of our open races or a descendant
+// of one. The branches then part inside the window (typically a member
+// that joined by Welcome into a commit we still wait on), and healing by
+// external commit would only create the fork it means to mend.
+func (m *Member) partsInWindow(r *rival) bool {
+	for _, h := range r.info.History {
+		if _, ok := m.chainAncestor(h.ID); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // recordAttestations takes the beacons a BranchInfo carries as if they
