@@ -29,6 +29,12 @@ func FuzzMemberStep(f *testing.F) {
 	body, _ = codec.Marshal(&req)
 	f.Add(uint8(consensus.KindFetchRequest), body)
 	f.Add(uint8(consensus.KindCommit), []byte{0, 1})
+	resend := fork.DirectResend{GroupID: []byte("forktest"), Sender: 1, Recipient: 0,
+		KEMOutput: make([]byte, 32), Ciphertext: make([]byte, 48), Signature: make([]byte, 64)}
+	body, _ = codec.Marshal(&resend)
+	f.Add(uint8(consensus.KindResend), body)
+	f.Add(uint8(128+consensus.KindResend), body)
+	body, _ = codec.Marshal(&req)
 	f.Add(uint8(128+consensus.KindBeacon), seedBeacon.Body)
 	f.Add(uint8(128+consensus.KindFetchRequest), body)
 
