@@ -221,6 +221,9 @@ func (m *Member) stepBeacon(from PeerID, env *consensus.Envelope) error {
 // acceptBeacon verifies b against tree and records it as its sender's
 // latest.
 func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
+	if m.quietBeacon(tree, b) {
+		return nil
+	}
 	if err := VerifyBeacon(m.suite, tree, b); err != nil {
 		return err
 	}
@@ -248,6 +251,44 @@ func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
 		}
 	}
 	return nil
+}
+
+// quietBeacon reports whether b, not verified yet, could change nothing
+// here: it names our head; its sender's latest verified beacon names our
+// head too, or (while no rival branch is being judged) an earlier epoch
+// of our chain; it announces the same count of messages sent, already
+// confirmed for gap recovery, and no nacks; its sequence number is newer.
+// Such a beacon is dropped unverified. In a quiet group it is nearly
+// every periodic beacon, and with few application messages nearly every
+// beacon sent on a head change, which is what made each beacon interval
+// and each commit cost n^2 signature checks group-wide. Being unverified
+// it changes nothing either, not even the sender's latest sequence
+// number, so a forged one can neither block the sender's genuine beacons
+// nor stand as evidence.
+func (m *Member) quietBeacon(tree *ratchettree.Tree, b *Beacon) bool {
+	if m.outside() || b.EpochID != m.core.HeadID() || len(b.Nacks) > 0 {
+		return false
+	}
+	leaf := tree.Leaf(treemath.LeafIndex(b.Sender))
+	if leaf == nil {
+		return false
+	}
+	id := IdentityOf(&leaf.Credential)
+	last, ok := m.det.latest[id]
+	if !ok || id == m.self || last.Sent != b.Sent || b.Seq <= last.Seq {
+		return false
+	}
+	if last.EpochID != b.EpochID && (m.rival != nil || !m.inHistory(last.EpochID)) {
+		// The sender moved along our chain to our head: only its epoch
+		// is news, and no decision reads it while no rival branch is
+		// being judged (the survivor rule's activity evidence is then
+		// refreshed by verified beacons, all of which are verified).
+		return false
+	}
+	// Gap recovery must have nothing to learn from it either: the count
+	// was announced twice already (noteAnnounced would change nothing).
+	rec := m.authors[id]
+	return rec != nil && rec.announced == b.Sent && rec.previous == b.Sent
 }
 
 // isFinal reports whether id is a final epoch of our retained tree.
