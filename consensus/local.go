@@ -242,6 +242,18 @@ func (c *Core) afterSwitch(abandoned []*node) {
 			if qp.Proposal.Type == wire.ProposalTypeUpdate {
 				continue // the path of the next commit refreshes the leaf
 			}
+			if qp.Proposal.Type == wire.ProposalTypeGroupContextExtensions && mine &&
+				(c.cfg.CommitHook != nil || c.cfg.CommitHookRefs != nil) {
+				// With a commit hook, the extensions of this member's
+				// commits are the hook's, derived from the parent: it
+				// derives them again from the new head. Re-committing
+				// the old ones would put stale state (fork's removed
+				// set of the losing branch) in the group, and two
+				// abandoned commits would give two such proposals, which
+				// MLS refuses in one commit (simulator commit-storm, 8
+				// members, seed 3: a removal re-commit failed on it).
+				continue
+			}
 			if qp.Sender.SenderType != wire.SenderTypeMember || qp.Sender.LeafIndex != myLeaf {
 				continue // its own proposer re-proposes it
 			}
