@@ -237,7 +237,12 @@ func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
 		// Same head: counts and nacks are comparable.
 		m.noteAnnounced(id, b.Sent)
 	}
-	if !m.outside() && id != m.self {
+	if !m.outside() && id != m.self && (b.EpochID == m.core.HeadID() || m.inHistory(b.EpochID)) {
+		// At our head or behind it on our chain: a group re-send in our
+		// head reaches it when it catches up. A member of another branch
+		// gets our messages when the branches heal (serveRejoiner), and
+		// re-sending to it every interval until then would only load
+		// the group.
 		m.answerNacks(tree, b)
 	}
 	if b.EpochID != m.core.HeadID() && id != m.self && !m.outside() {
