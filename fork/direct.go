@@ -195,7 +195,8 @@ func (m *Member) stepDirect(env *consensus.Envelope) error {
 	if d.Epoch != env.Epoch || d.EpochID != env.EpochID {
 		return fmt.Errorf("%w (%w)", ErrBadResend, consensus.ErrEpochMismatch)
 	}
-	if m.gone {
+	if m.outside() {
+		// Removed (the core has no head state, hence no leaf key).
 		return consensus.ErrRemoved
 	}
 	tree := m.core.TreeOf(d.EpochID)

@@ -102,4 +102,18 @@ func TestDirectResend(t *testing.T) {
 		t.Fatalf("replayed re-send: %v", err)
 	}
 	unchanged(t, b, before)
+
+	// A member removed since refuses it (no head state, no leaf key)
+	// rather than failing on it.
+	if err := n.Remove("a", "b"); err != nil {
+		t.Fatal(err)
+	}
+	n.Deliver(1 << 20)
+	if !b.Gone() {
+		t.Fatal("b is not out of the group")
+	}
+	b.Advance(b.Ready())
+	if err := b.Step("a", &direct); !errors.Is(err, consensus.ErrRemoved) {
+		t.Fatalf("removed member: %v, want ErrRemoved", err)
+	}
 }
