@@ -102,6 +102,12 @@ func (m *Member) considerBranch(peer PeerID, b *BranchInfo) error {
 		return nil
 	case m.partsInWindow(r):
 		return nil // a race inside the window: the consensus core's to decide
+	case m.join != nil && m.tick-m.join.at <= 2*m.cfg.HealDelay && r.ids[m.join.onto] && !r.ids[head] && r.head.ID == m.join.onto:
+		// The survivor has not moved past the head we joined onto: the
+		// race on it is still open there (under wait-decide members
+		// wait before applying any candidate). A second external
+		// commit of ours on it would be an equivocation; wait.
+		return nil
 	case m.join != nil && m.tick-m.join.at <= 2*m.cfg.HealDelay && r.ids[m.join.onto] && !r.ids[head]:
 		// We just rejoined onto the survivor's head, and the survivor
 		// went on without our commit (another rejoiner's external
