@@ -49,6 +49,14 @@ type Core struct {
 	// repropose holds the proposals of this member's losing commits until
 	// they are committed again on the head.
 	repropose []reproposal
+	// inherited holds removals of losing commits whose committer the
+	// winner removed, which this member, the winner's committer, commits
+	// again on the head (inherit.go).
+	inherited []reproposal
+	// leaving: this member inherited its own removal and proposes it in
+	// every head epoch (leftIn: the last one) until it is out.
+	leaving bool
+	leftIn  EpochID
 
 	ready Ready
 	dirty bool

@@ -21,6 +21,7 @@ const (
 	KindBeacon        EnvelopeKind = 16 // fork.Beacon
 	KindFetchRequest  EnvelopeKind = 17 // fork.FetchRequest
 	KindFetchResponse EnvelopeKind = 18 // fork.FetchResponse
+	KindResend        EnvelopeKind = 19 // fork.DirectResend (point to point)
 )
 
 func (k EnvelopeKind) String() string {
@@ -41,13 +42,15 @@ func (k EnvelopeKind) String() string {
 		return "fetch-request"
 	case KindFetchResponse:
 		return "fetch-response"
+	case KindResend:
+		return "resend"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
 func (k EnvelopeKind) known() bool {
 	switch k {
-	case KindCommit, KindProposal, KindApplication, KindEvidence, KindSealed, KindBeacon, KindFetchRequest, KindFetchResponse:
+	case KindCommit, KindProposal, KindApplication, KindEvidence, KindSealed, KindBeacon, KindFetchRequest, KindFetchResponse, KindResend:
 		return true
 	}
 	return false

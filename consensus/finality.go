@@ -6,7 +6,9 @@ package consensus
 func (c *Core) Tick() {
 	c.tick++
 	c.updateHead()
+	c.inheritRemovals()
 	c.finalize()
+	c.commitInherited()
 	for _, id := range append([]EpochID(nil), c.pendingOrder...) {
 		if q := c.pending[id]; q != nil && c.tick-q.since > 2*c.cfg.WindowTicks {
 			c.dropPending(id)

@@ -11,6 +11,12 @@ import (
 	"github.com/mlsnode/mlsnode/mls/wire"
 )
 
+// MessageIDOf is the id of the message a member with the given encoded
+// credential sealed under nonce (see Send): receivers of a copy that did
+// not come through the core (fork's point-to-point re-sends) compute it
+// the same way.
+func MessageIDOf(credential []byte, nonce [16]byte) MessageID { return messageID(credential, nonce) }
+
 // messageID names a message by its sender's credential and nonce.
 func messageID(credential []byte, nonce [16]byte) MessageID {
 	h := sha256.New()
@@ -217,11 +223,36 @@ func (c *Core) afterSwitch(abandoned []*node) {
 	me := c.head.Tree().Leaf(c.head.OwnLeaf()).SignatureKey
 	myLeaf := uint32(c.head.OwnLeaf())
 	var recommit, repropose []reproposal
+	// This member's own commits made on an abandoned epoch but never
+	// applied (a better rival of that epoch arrived before the head moved
+	// onto the commit) were abandoned too: their proposals come back the
+	// same way, or a removal among them would be lost (a Welcome joiner
+	// of such a commit still sees it; simulator commit-storm seed 1).
+	var unapplied []*node
 	for _, x := range abandoned {
+		for _, ch := range x.children {
+			if ch.signer == string(me) && !lost[ch.ref.ID] && !ch.isAncestorOf(c.headNode) {
+				unapplied = append(unapplied, ch)
+			}
+		}
+	}
+	for _, x := range append(abandoned, unapplied...) {
 		mine := x.signer == string(me)
 		for i, qp := range x.proposals {
 			if qp.Proposal.Type == wire.ProposalTypeUpdate {
 				continue // the path of the next commit refreshes the leaf
+			}
+			if qp.Proposal.Type == wire.ProposalTypeGroupContextExtensions && mine &&
+				(c.cfg.CommitHook != nil || c.cfg.CommitHookRefs != nil) {
+				// With a commit hook, the extensions of this member's
+				// commits are the hook's, derived from the parent: it
+				// derives them again from the new head. Re-committing
+				// the old ones would put stale state (fork's removed
+				// set of the losing branch) in the group, and two
+				// abandoned commits would give two such proposals, which
+				// MLS refuses in one commit (simulator commit-storm, 8
+				// members, seed 3: a removal re-commit failed on it).
+				continue
 			}
 			if qp.Sender.SenderType != wire.SenderTypeMember || qp.Sender.LeafIndex != myLeaf {
 				continue // its own proposer re-proposes it

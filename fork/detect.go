@@ -103,7 +103,9 @@ func (d *detector) retryPending(m *Member) {
 	kept := d.pending[:0]
 	for _, p := range d.pending {
 		if tree := m.treeFor(p.b.EpochID); tree != nil {
+			m.beaconFrom = p.from
 			_ = m.acceptBeacon(tree, &p.b) // a bad one is simply dropped
+			m.beaconFrom = ""
 			continue
 		}
 		if m.inHistory(p.b.EpochID) || m.isLoser(p.b.EpochID) {
@@ -116,7 +118,7 @@ func (d *detector) retryPending(m *Member) {
 
 // beaconNow broadcasts a signed beacon of the head.
 func (m *Member) beaconNow() {
-	if m.gone {
+	if m.outside() {
 		return
 	}
 	head := m.core.Head()
@@ -188,8 +190,16 @@ func (m *Member) stepBeacon(from PeerID, env *consensus.Envelope) error {
 	if b.Epoch != env.Epoch || b.EpochID != env.EpochID {
 		return fmt.Errorf("%w (%w)", ErrBadBeacon, consensus.ErrEpochMismatch)
 	}
+	if m.outside() {
+		// Removed: there is no head to compare with, and nothing to
+		// heal (a removed member does not rejoin). Not even kept.
+		return nil
+	}
 	if tree := m.treeFor(b.EpochID); tree != nil {
-		return m.acceptBeacon(tree, &b)
+		m.beaconFrom = from
+		err := m.acceptBeacon(tree, &b)
+		m.beaconFrom = ""
+		return err
 	}
 	switch {
 	case m.inHistory(b.EpochID):
@@ -211,6 +221,9 @@ func (m *Member) stepBeacon(from PeerID, env *consensus.Envelope) error {
 // acceptBeacon verifies b against tree and records it as its sender's
 // latest.
 func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
+	if m.quietBeacon(tree, b) {
+		return nil
+	}
 	if err := VerifyBeacon(m.suite, tree, b); err != nil {
 		return err
 	}
@@ -220,12 +233,19 @@ func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
 	}
 	m.det.lastSeq[id] = b.Seq
 	m.det.latest[id] = *b
-	if !m.gone && b.EpochID == m.core.HeadID() {
+	if !m.outside() && b.EpochID == m.core.HeadID() {
 		// Same head: counts and nacks are comparable.
 		m.noteAnnounced(id, b.Sent)
-		m.answerNacks(b)
 	}
-	if b.EpochID != m.core.HeadID() && id != m.self && !m.gone {
+	if !m.outside() && id != m.self && (b.EpochID == m.core.HeadID() || m.inHistory(b.EpochID)) {
+		// At our head or behind it on our chain: a group re-send in our
+		// head reaches it when it catches up. A member of another branch
+		// gets our messages when the branches heal (serveRejoiner), and
+		// re-sending to it every interval until then would only load
+		// the group.
+		m.answerNacks(tree, b)
+	}
+	if b.EpochID != m.core.HeadID() && id != m.self && !m.outside() {
 		// The sender is behind us or on a rival branch: tell it our head
 		// (it fetches what it lacks) and send again what gossip may not
 		// have carried to it.
@@ -236,6 +256,44 @@ func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
 		}
 	}
 	return nil
+}
+
+// quietBeacon reports whether b, not verified yet, could change nothing
+// here: it names our head; its sender's latest verified beacon names our
+// head too, or (while no rival branch is being judged) an earlier epoch
+// of our chain; it announces the same count of messages sent, already
+// confirmed for gap recovery, and no nacks; its sequence number is newer.
+// Such a beacon is dropped unverified. In a quiet group it is nearly
+// every periodic beacon, and with few application messages nearly every
+// beacon sent on a head change, which is what made each beacon interval
+// and each commit cost n^2 signature checks group-wide. Being unverified
+// it changes nothing either, not even the sender's latest sequence
+// number, so a forged one can neither block the sender's genuine beacons
+// nor stand as evidence.
+func (m *Member) quietBeacon(tree *ratchettree.Tree, b *Beacon) bool {
+	if m.outside() || b.EpochID != m.core.HeadID() || len(b.Nacks) > 0 {
+		return false
+	}
+	leaf := tree.Leaf(treemath.LeafIndex(b.Sender))
+	if leaf == nil {
+		return false
+	}
+	id := IdentityOf(&leaf.Credential)
+	last, ok := m.det.latest[id]
+	if !ok || id == m.self || last.Sent != b.Sent || b.Seq <= last.Seq {
+		return false
+	}
+	if last.EpochID != b.EpochID && (m.rival != nil || !m.inHistory(last.EpochID)) {
+		// The sender moved along our chain to our head: only its epoch
+		// is news, and no decision reads it while no rival branch is
+		// being judged (the survivor rule's activity evidence is then
+		// refreshed by verified beacons, all of which are verified).
+		return false
+	}
+	// Gap recovery must have nothing to learn from it either: the count
+	// was announced twice already (noteAnnounced would change nothing).
+	rec := m.authors[id]
+	return rec != nil && rec.announced == b.Sent && rec.previous == b.Sent
 }
 
 // isFinal reports whether id is a final epoch of our retained tree.
@@ -281,7 +339,7 @@ func (m *Member) noticeEpoch(from PeerID, ref EpochRef) {
 // fetch asks peer for what we lack to reach want, unless a fetch to that
 // peer is in flight or too many are.
 func (m *Member) fetch(peer PeerID, want EpochRef) {
-	if peer == "" || m.gone {
+	if peer == "" || m.outside() {
 		return
 	}
 	if _, busy := m.det.inflight[peer]; busy || len(m.det.inflight) >= m.cfg.MaxInflightFetches {
@@ -335,7 +393,7 @@ func (m *Member) stepFetchRequest(from PeerID, env *consensus.Envelope) error {
 	if !bytes.Equal(req.GroupID, m.groupID) {
 		return fmt.Errorf("%w (%w)", ErrUnknownGroup, consensus.ErrWrongGroup)
 	}
-	if m.gone {
+	if m.outside() {
 		return nil
 	}
 	if !m.det.allowServe(from, m.cfg.ServeBudget, m.cfg.MaxServePeers) {
@@ -356,21 +414,26 @@ func (m *Member) stepFetchRequest(from PeerID, env *consensus.Envelope) error {
 		if len(envs) == 0 {
 			return nil // the peer is at our head or ahead of it
 		}
-		resp.Base = have
-		size := 0
-		for i := range envs {
-			enc, err := envs[i].MarshalBinary()
-			if err != nil {
-				return fmt.Errorf("%w: %w", errInternal, err)
-			}
-			if size+len(enc)+8 > MaxFetchResponseSize-1024 {
-				break
-			}
-			size += len(enc) + 8
-			resp.Commits = append(resp.Commits, enc)
+		return m.serveCommits(from, &resp, have, envs)
+	}
+	for _, have := range req.Have {
+		// An epoch of the peer's chain that we retain off our own chain
+		// (a candidate, or a descendant of one): the two chains part
+		// inside our window, where the consensus core decides between
+		// them. Not a fork for healing: send our chain's commits after
+		// the point where they part, or nothing when the peer is only
+		// ahead of us (under wait-decide a member waits on the parent
+		// while others have moved on, and a member that joined by
+		// Welcome starts in an epoch that is still a candidate here).
+		anc, ok := m.chainAncestor(have.ID)
+		if !ok {
+			continue
 		}
-		resp.More = len(resp.Commits) < len(envs) || len(envs) == MaxFetchCommits
-		return m.reply(from, &resp)
+		envs, _ := m.core.CommitsAfter(anc.ID, MaxFetchCommits)
+		if len(envs) == 0 {
+			return nil
+		}
+		return m.serveCommits(from, &resp, anc, envs)
 	}
 	if !m.core.Knows(req.Want.ID) && !m.inHistory(req.Want.ID) {
 		return nil // nothing we can say about that epoch
@@ -381,6 +444,51 @@ func (m *Member) stepFetchRequest(from PeerID, env *consensus.Envelope) error {
 	}
 	resp.Branch = info
 	return m.reply(from, &resp)
+}
+
+// serveCommits answers a fetch with envs, the commits of our chain after
+// base, as many as fit in a response.
+func (m *Member) serveCommits(from PeerID, resp *FetchResponse, base EpochRef, envs []consensus.Envelope) error {
+	resp.Base = base
+	size := 0
+	for i := range envs {
+		enc, err := envs[i].MarshalBinary()
+		if err != nil {
+			return fmt.Errorf("%w: %w", errInternal, err)
+		}
+		if size+len(enc)+8 > MaxFetchResponseSize-1024 {
+			break
+		}
+		size += len(enc) + 8
+		resp.Commits = append(resp.Commits, enc)
+	}
+	resp.More = len(resp.Commits) < len(envs) || len(envs) == MaxFetchCommits
+	return m.reply(from, resp)
+}
+
+// chainAncestor reports, for an epoch id our core retains off our head
+// chain, the newest epoch of our head chain it descends from.
+func (m *Member) chainAncestor(id EpochID) (EpochRef, bool) {
+	epochs := m.core.Epochs()
+	byID := make(map[EpochID]*consensus.EpochInfo, len(epochs))
+	for i := range epochs {
+		byID[epochs[i].Ref.ID] = &epochs[i]
+	}
+	e := byID[id]
+	if e == nil || e.OnChain {
+		return EpochRef{}, false
+	}
+	for range epochs {
+		p := byID[e.Parent]
+		if p == nil {
+			return EpochRef{}, false
+		}
+		if p.OnChain {
+			return p.Ref, true
+		}
+		e = p
+	}
+	return EpochRef{}, false
 }
 
 func (m *Member) reply(to PeerID, resp *FetchResponse) error {
@@ -398,6 +506,9 @@ func (m *Member) reply(to PeerID, resp *FetchResponse) error {
 // branchInfo describes our branch: a fresh signed GroupInfo of the head,
 // the remembered head chain and the latest beacons of its members.
 func (m *Member) branchInfo() (*BranchInfo, error) {
+	if m.outside() {
+		return nil, consensus.ErrRemoved
+	}
 	gi, err := m.core.Head().GroupInfo()
 	if err != nil {
 		return nil, err
@@ -477,7 +588,7 @@ func (m *Member) stepFetchedCommit(env *consensus.Envelope) error {
 
 // prune keeps beacon bookkeeping to the identities of the current rosters.
 func (m *Member) prune() {
-	if m.gone {
+	if m.outside() {
 		return
 	}
 	keep := map[Identity]bool{m.self: true}

@@ -11,7 +11,8 @@ import (
 // FuzzMemberStep feeds arbitrary bodies under valid headers of every kind
 // to a Member, from a peer it has a fetch in flight to (so responses are
 // processed, not refused as unsolicited): nothing may panic, and the
-// member must keep working afterwards.
+// member must keep working afterwards. Kinds from 128 on go to a member
+// that was removed first.
 func FuzzMemberStep(f *testing.F) {
 	n := newNet(f)
 	seedBeacon := beaconOf(f, n, "b")
@@ -28,9 +29,28 @@ func FuzzMemberStep(f *testing.F) {
 	body, _ = codec.Marshal(&req)
 	f.Add(uint8(consensus.KindFetchRequest), body)
 	f.Add(uint8(consensus.KindCommit), []byte{0, 1})
+	resend := fork.DirectResend{GroupID: []byte("forktest"), Sender: 1, Recipient: 0,
+		KEMOutput: make([]byte, 32), Ciphertext: make([]byte, 48), Signature: make([]byte, 64)}
+	body, _ = codec.Marshal(&resend)
+	f.Add(uint8(consensus.KindResend), body)
+	f.Add(uint8(128+consensus.KindResend), body)
+	body, _ = codec.Marshal(&req)
+	f.Add(uint8(128+consensus.KindBeacon), seedBeacon.Body)
+	f.Add(uint8(128+consensus.KindFetchRequest), body)
 
 	f.Fuzz(func(t *testing.T, kind uint8, body []byte) {
 		n := newNet(t)
+		if kind >= 128 {
+			// The same input to a member whose core was removed (its
+			// head is nil): typed errors or nothing, never a panic.
+			if err := n.Remove("b", "a"); err != nil {
+				t.Fatal(err)
+			}
+			n.Deliver(1 << 20)
+			if !n.Node("a").Member.Gone() {
+				t.Fatal("a is not removed")
+			}
+		}
 		a := n.Node("a").Member
 		head := a.Core().HeadRef()
 		// Make a fetch from "x" so that a response from x is processed.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/mlsnode/mlsnode/consensus"
 	"github.com/mlsnode/mlsnode/mls/codec"
+	"github.com/mlsnode/mlsnode/mls/ratchettree"
 	"github.com/mlsnode/mlsnode/mls/treemath"
 )
 
@@ -58,6 +59,28 @@ type authorRecord struct {
 	// has a whole beacon interval to arrive before it is nacked.
 	announced, previous uint64
 	have                map[uint64]bool // received numbers >= base, within the window
+	// sure: numbers below it (and >= base) may predate us, since the
+	// record began at first news of an author that was a member before
+	// us; each is asked for during maxNackTries beacon intervals only
+	// (tries), as the author answers only what we are owed.
+	sure  uint64
+	tries map[uint64]uint64 // tick of the first nack
+}
+
+// firstNewsLookback is how many numbers below an author's count at first
+// news a receiver asks for; maxNackTries for how many beacon intervals.
+// A receiver cannot tell the messages an older member sent before it
+// joined from those sent after while a partition or a dead branch hid the
+// author; the author answers only what the receiver is owed (mayResend,
+// answerDirect), so asking is safe and bounded.
+const (
+	firstNewsLookback = MaxNacks
+	maxNackTries      = 6
+)
+
+// newRecord starts a record at first news of an author whose count is n.
+func newRecord(n uint64) *authorRecord {
+	return &authorRecord{base: n - min(n, firstNewsLookback), sure: n, have: map[uint64]bool{}, tries: map[uint64]uint64{}}
 }
 
 // noteReceived records a delivered message of author with number seq.
@@ -67,12 +90,51 @@ func (m *Member) noteReceived(author Identity, seq uint64) {
 		if len(m.authors) >= maxTrackedAuthors {
 			return
 		}
-		rec = &authorRecord{base: seq, have: map[uint64]bool{}}
+		rec = newRecord(seq)
 		m.authors[author] = rec
 	}
 	rec.have[seq] = true
 	rec.base = min(rec.base, seq)
 	m.trimRecord(rec)
+}
+
+// noteJoined starts, for every member epoch ev brought in while we were in
+// the group, a record from its first message: all it sends is owed to us.
+// (Without it, the first news of the author, a beacon that may come long
+// after its first messages when a partition hid it, would set the record's
+// base to its count then, and its earlier messages would never be nacked.)
+func (m *Member) noteJoined(ev consensus.Event) {
+	for _, id := range m.joinedIn(ev) {
+		if id == m.self || m.authors[id] != nil || len(m.authors) >= maxTrackedAuthors {
+			continue
+		}
+		m.authors[id] = newRecord(0)
+	}
+}
+
+// joinedIn lists the identities epoch ev brought in: added by an Add, or an
+// external committer the parent epoch did not list (a returning member was
+// listed).
+func (m *Member) joinedIn(ev consensus.Event) []Identity {
+	tree := m.core.TreeOf(ev.ID)
+	if tree == nil {
+		return nil
+	}
+	var ids []Identity
+	for _, l := range ev.Added {
+		if leaf := tree.Leaf(treemath.LeafIndex(l)); leaf != nil {
+			ids = append(ids, IdentityOf(&leaf.Credential))
+		}
+	}
+	if parent := m.core.TreeOf(ev.Parent); parent != nil {
+		if leaf := tree.Leaf(treemath.LeafIndex(ev.Committer)); leaf != nil {
+			id := IdentityOf(&leaf.Credential)
+			if _, listed := findIdentity(parent, id); !listed {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
 }
 
 // noteAnnounced records an author's beacon count.
@@ -86,7 +148,8 @@ func (m *Member) noteAnnounced(author Identity, sent uint64) {
 			return
 		}
 		// First news of this author: what it sent so far predates us.
-		rec = &authorRecord{base: sent, announced: sent, previous: sent, have: map[uint64]bool{}}
+		rec = newRecord(sent)
+		rec.announced, rec.previous = sent, sent
 		m.authors[author] = rec
 		return
 	}
@@ -107,6 +170,11 @@ func (m *Member) trimRecord(rec *authorRecord) {
 	if top > gapWindow && rec.base < top-gapWindow {
 		rec.base = top - gapWindow
 	}
+	for s := range rec.tries {
+		if s < rec.base {
+			delete(rec.tries, s)
+		}
+	}
 }
 
 // nacks lists messages we lack, for our next beacon, in a fixed order.
@@ -116,19 +184,45 @@ func (m *Member) nacks() []Nack {
 	for id := range m.authors {
 		ids = append(ids, id)
 	}
-	for _, id := range sortUnique(ids) {
+	ids = sortUnique(ids)
+	// Gaps we are sure of first, then those that may predate us (each
+	// asked for during maxNackTries beacon intervals from its first nack).
+	for _, id := range ids {
 		rec := m.authors[id]
-		for s := rec.base; s < rec.previous && len(out) < MaxNacks; s++ {
+		for s := max(rec.base, rec.sure); s < rec.previous && len(out) < MaxNacks; s++ {
 			if !rec.have[s] {
 				out = append(out, Nack{Author: id, Seq: s})
 			}
+		}
+	}
+	for _, id := range ids {
+		rec := m.authors[id]
+		for s := rec.base; s < min(rec.sure, rec.previous) && len(out) < MaxNacks; s++ {
+			if rec.have[s] {
+				continue
+			}
+			first, asked := rec.tries[s]
+			if !asked {
+				rec.tries[s] = m.tick
+			} else if m.tick-first >= maxNackTries*m.cfg.BeaconInterval {
+				continue
+			}
+			out = append(out, Nack{Author: id, Seq: s})
 		}
 	}
 	return out
 }
 
 // answerNacks re-sends our messages another member's beacon says it lacks.
-func (m *Member) answerNacks(b *Beacon) {
+//
+// The nacker may be on another head: a group re-send is sealed in ours and
+// reaches it once it gets there; a point-to-point one names its leaf in our
+// head, found by the identity it has in the tree the beacon was verified
+// against.
+func (m *Member) answerNacks(tree *ratchettree.Tree, b *Beacon) {
+	if m.outside() {
+		return
+	}
 	var roster []Identity
 	for _, n := range b.Nacks {
 		if n.Author != m.self {
@@ -144,15 +238,61 @@ func (m *Member) answerNacks(b *Beacon) {
 		if roster == nil {
 			roster = Roster(m.core.Head().Tree())
 		}
+		e := m.sent[m.sentIdx[id]]
 		if !m.mayResend(id, roster) {
+			// A member who joined after the message is in the group:
+			// a re-send in the head would open it to them. Send it to
+			// the member that lacks it alone, if it was a member then.
+			m.answerDirect(tree, b, e)
 			continue
 		}
-		e := m.sent[m.sentIdx[id]]
 		if _, err := m.resend(e); err == nil {
 			m.resentAt[id] = m.tick
 		}
 	}
 }
+
+// answerDirect re-sends own message e point to point to the sender of
+// beacon b (on our head), when it was a member at the time e was sent: not
+// added on our chain since, as far as we remember (see mayResend). At most
+// once per beacon interval per message and recipient.
+func (m *Member) answerDirect(tree *ratchettree.Tree, b *Beacon, e consensus.OutboxEntry) {
+	if m.beaconFrom == "" || m.neverResend[e.ID] {
+		return
+	}
+	leaf := leafAt(tree, b.Sender)
+	if leaf == nil {
+		return
+	}
+	who := IdentityOf(&leaf.Credential)
+	if who == m.self || slices.Contains(m.addedAfter[e.ID], who) {
+		return // joined after the message: not owed it
+	}
+	to, ok := findIdentity(m.core.Head().Tree(), who)
+	if !ok {
+		return // not in our head's group: it gets our messages on rejoining
+	}
+	key := directKey{id: e.ID, to: who}
+	if at, ok := m.directAt[key]; ok && m.tick-at < m.cfg.BeaconInterval {
+		return
+	}
+	if len(m.directAt) >= maxDirectAt {
+		clear(m.directAt)
+	}
+	if err := m.sendDirect(m.beaconFrom, uint32(to), e); err == nil {
+		m.directAt[key] = m.tick
+	}
+}
+
+// directKey names a point-to-point re-send: a message and its recipient.
+type directKey struct {
+	id consensus.MessageID
+	to Identity
+}
+
+// maxDirectAt bounds the remembered point-to-point re-sends (rate limit
+// only: forgetting them allows one more re-send, nothing else).
+const maxDirectAt = 4096
 
 // unframe turns a delivered message back into the application's data and
 // notes its number; data from a sender not using fork is left as is.

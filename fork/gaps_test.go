@@ -94,3 +94,37 @@ func TestNackHonouredOnlyForMembersOfTheTime(t *testing.T) {
 		t.Fatalf("d's nack for a message sent after it joined: %d re-sent, want 1", got)
 	}
 }
+
+// TestNackAnsweredAcrossHeads: a nack is answered whatever head the nacking
+// member is on, as long as the author can verify its beacon: b, which
+// missed a's message and a's next commit, is still on the old head.
+func TestNackAnsweredAcrossHeads(t *testing.T) {
+	n := newNet(t)
+	n.Drop("a", "b")
+	n.Drop("c", "b")
+	if err := n.Send("a", "missed"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Commit("a"); err != nil {
+		t.Fatal(err)
+	}
+	n.Deliver(1 << 20)
+	a, b := n.Node("a").Member, n.Node("b").Member
+	if a.Core().HeadID() == b.Core().HeadID() {
+		t.Fatal("b reached a's head: the test needs it behind")
+	}
+	for range fork.DefaultBeaconInterval {
+		a.Tick() // past the re-send throttle (a re-sent it once already)
+	}
+	if a.Core().TreeOf(b.Core().HeadID()) == nil {
+		t.Fatal("a no longer retains b's head: the nack cannot be verified")
+	}
+	env := nackFrom(t, n, "b", a.Identity(), 0)
+	a.Advance(a.Ready())
+	if err := a.Step("b", &env); err != nil {
+		t.Fatal(err)
+	}
+	if got := applicationsIn(a.Ready()); got != 1 {
+		t.Fatalf("b's nack from another head: %d application messages re-sent, want 1", got)
+	}
+}

@@ -185,8 +185,10 @@ type Member struct {
 	losers []loser // heads of branches that lost to ours, newest last
 	// join records the last rejoin by external commit (nil if none).
 	join *joinRecord
-	// gone is set once this member knows it is out of the group for
-	// good (removed on the surviving branch).
+	// gone is set once this member has seen its identity in a surviving
+	// branch's removed set and stays out for good. Removal on the head
+	// branch is read from the core instead (see outside): inside the
+	// window a removal can still lose a race, and the member is back.
 	gone bool
 
 	sent    []consensus.OutboxEntry // own messages, oldest first
@@ -194,7 +196,13 @@ type Member struct {
 	// resentAt is when a logged message was last re-sent (same keys as
 	// sentIdx).
 	resentAt map[consensus.MessageID]uint64
-	seen     seenSet
+	// directAt is when a message was last re-sent point to point to a
+	// member (rate limit of answerDirect).
+	directAt map[directKey]uint64
+	// beaconFrom is the peer the beacon being accepted came from: a
+	// point-to-point re-send answering its nacks goes there.
+	beaconFrom PeerID
+	seen       seenSet
 	// sendSeq numbers this member's next application message;
 	// sentBySeq maps numbers of logged messages to their ids.
 	sendSeq   uint64
@@ -235,6 +243,7 @@ func New(cfg Config) (*Member, error) {
 		seen:        newSeenSet(c.MaxSeen),
 		sentIdx:     map[consensus.MessageID]int{},
 		resentAt:    map[consensus.MessageID]uint64{},
+		directAt:    map[directKey]uint64{},
 		addedAfter:  map[consensus.MessageID][]Identity{},
 		sentBySeq:   map[uint64]consensus.MessageID{},
 		authors:     map[Identity]*authorRecord{},
@@ -293,8 +302,16 @@ func (m *Member) GroupID() []byte { return m.groupID }
 // Identity is this member's identity (see IdentityOf).
 func (m *Member) Identity() Identity { return m.self }
 
-// Gone reports whether the member knows it is out of the group for good.
-func (m *Member) Gone() bool { return m.gone }
+// Gone reports whether the member is out of the group: removed on its
+// head branch (the core has no head state), or staying out of a surviving
+// branch that removed it.
+func (m *Member) Gone() bool { return m.outside() }
+
+// outside reports whether this member has no head state to act in. Every
+// use of the core's Head must be behind it: Head is nil once the core is
+// removed, which can happen in any Step or Tick of the core, before the
+// Member has drained the core's events.
+func (m *Member) outside() bool { return m.gone || m.core.Removed() }
 
 // Now is the number of ticks since New.
 func (m *Member) Now() uint64 { return m.tick }
@@ -317,6 +334,8 @@ func (m *Member) Step(from PeerID, env *consensus.Envelope) error {
 		return m.stepFetchRequest(from, env)
 	case consensus.KindFetchResponse:
 		return m.stepFetchResponse(from, env)
+	case consensus.KindResend:
+		return m.stepDirect(env)
 	}
 	return m.stepCore(from, env)
 }
@@ -349,7 +368,7 @@ func (m *Member) Tick() {
 
 // Send seals application data in the head epoch (see consensus.Core.Send).
 func (m *Member) Send(data []byte) (consensus.MessageID, error) {
-	if m.gone {
+	if m.outside() {
 		return consensus.MessageID{}, consensus.ErrRemoved
 	}
 	defer m.drain()
@@ -381,7 +400,7 @@ func (m *Member) sendWithNonce(nonce [16]byte, data []byte) (consensus.MessageID
 
 // Propose sends a proposal in the head epoch.
 func (m *Member) Propose(p *wire.Proposal) error {
-	if m.gone {
+	if m.outside() {
 		return consensus.ErrRemoved
 	}
 	defer m.drain()
@@ -391,7 +410,7 @@ func (m *Member) Propose(p *wire.Proposal) error {
 // Commit commits proposals (see consensus.Core.Commit); removals are
 // recorded in the removed set by the commit hook.
 func (m *Member) Commit(proposals ...*wire.Proposal) error {
-	if m.gone {
+	if m.outside() {
 		return consensus.ErrRemoved
 	}
 	defer m.drain()
@@ -425,8 +444,10 @@ func (m *Member) drain() {
 		m.core.Advance(rd)
 		m.absorb(rd)
 	}
-	if m.core.Removed() {
-		m.gone = true
+	if m.outside() {
+		// Nothing left to fetch or verify beacons for.
+		m.det.pending = nil
+		clear(m.det.inflight)
 	}
 }
 
@@ -445,9 +466,8 @@ func (m *Member) absorb(rd consensus.Ready) {
 		case consensus.EventEpochMerged:
 			m.pushHistory(EpochRef{Epoch: ev.Epoch, ID: ev.ID})
 			m.noteAdded(ev)
+			m.noteJoined(ev)
 			headMoved = true
-		case consensus.EventRemoved:
-			m.gone = true
 		case consensus.EventResend:
 			m.logOutbox(ev.MessageID, ev.ID)
 		}

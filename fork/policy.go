@@ -106,7 +106,7 @@ func (p removalPolicy) Check(c *consensus.ProposedCommit) error {
 // itself is removalPolicy's, judged against the commit's parent epoch).
 func (m *Member) screenCommit(env *consensus.Envelope) (note *healNote, removedJoiner bool) {
 	var body consensus.CommitBody
-	if err := codec.Unmarshal(env.Body, &body); err != nil || m.gone {
+	if err := codec.Unmarshal(env.Body, &body); err != nil || m.outside() {
 		return nil, false // the core reports a malformed one
 	}
 	pm := body.Commit.PublicMessage

@@ -1,6 +1,8 @@
 package mls
 
 import (
+	"errors"
+
 	"github.com/mlsnode/mlsnode/mls/framing"
 	"github.com/mlsnode/mlsnode/mls/keyschedule"
 	"github.com/mlsnode/mlsnode/mls/ratchettree"
@@ -133,4 +135,16 @@ func (g *Group) InterimTranscriptHash() []byte { return g.interimTranscriptHash 
 func (g *Group) HasPrivateKey(x treemath.NodeIndex) bool {
 	_, ok := g.pathKeys[x]
 	return ok
+}
+
+// DecryptWithLeafKey opens an HPKE ciphertext sealed with EncryptWithLabel
+// (RFC 9420 §5.1.3) to the encryption key of this member's own leaf, without
+// handing the private key out. It is for protocols layered on the group that
+// address one member (mlsnode's point-to-point re-sends).
+func (g *Group) DecryptWithLeafKey(label string, context, kemOutput, ciphertext []byte) ([]byte, error) {
+	priv, ok := g.pathKeys[g.ownLeaf.Node()]
+	if !ok {
+		return nil, errors.New("mls: no private key for the own leaf")
+	}
+	return g.suite.DecryptWithLabel(priv, label, context, kemOutput, ciphertext)
 }

@@ -35,6 +35,8 @@ type Options struct {
 	HealDelay      uint64
 	// Adversaries ignore the survivors' removed set and try to rejoin.
 	Adversaries []string
+	// Apply is the consensus apply policy (nil: the core's default).
+	Apply consensus.ApplyPolicy
 }
 
 // Node is one peer: a member of the group once it has joined.
@@ -173,7 +175,7 @@ func (n *Network) freshKeyPackage(nd *Node) error {
 func (n *Network) start(nd *Node, g *mls.Group) error {
 	m, err := fork.New(fork.Config{
 		Core: consensus.Config{Group: g, SigningKey: nd.key, Rand: nd.rng,
-			WindowTicks: n.opts.WindowTicks, SkipPersist: true},
+			WindowTicks: n.opts.WindowTicks, SkipPersist: true, Apply: n.opts.Apply},
 		BeaconInterval: n.opts.BeaconInterval,
 		HealDelay:      n.opts.HealDelay,
 		IgnoreRemoval:  slices.Contains(n.opts.Adversaries, nd.Name),

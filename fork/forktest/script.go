@@ -3,6 +3,7 @@ package forktest
 import (
 	"bufio"
 	"fmt"
+	"github.com/mlsnode/mlsnode/consensus"
 	"strconv"
 	"strings"
 )
@@ -92,6 +93,11 @@ func runCommand(net *Network, line string) (string, *Network, error) {
 		opts.WindowTicks, _ = strconv.ParseUint(kv["window"], 10, 64)
 		opts.BeaconInterval, _ = strconv.ParseUint(kv["beacon"], 10, 64)
 		opts.HealDelay, _ = strconv.ParseUint(kv["heal"], 10, 64)
+		if kv["apply"] != "" {
+			if opts.Apply, err = consensus.ApplyByName(kv["apply"]); err != nil {
+				return "", nil, err
+			}
+		}
 		if kv["adversary"] != "" {
 			opts.Adversaries = strings.Split(kv["adversary"], ",")
 		}

@@ -1,0 +1,61 @@
+package fork_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/mlsnode/mlsnode/consensus"
+	"github.com/mlsnode/mlsnode/fork"
+	"github.com/mlsnode/mlsnode/mls/codec"
+)
+
+// TestQuietBeaconChangesNothing: a beacon with nothing new (same head,
+// same count, no nacks) is dropped without verifying its signature, so it
+// must change nothing: a forged one with a huge sequence number must not
+// make the sender's next genuine beacon look replayed, and a forged one
+// carrying news is still verified and refused.
+func TestQuietBeaconChangesNothing(t *testing.T) {
+	n := newNet(t)
+	a := n.Node("a").Member
+	first := beaconOf(t, n, "b")
+	var bc fork.Beacon
+	if err := codec.Unmarshal(first.Body, &bc); err != nil {
+		t.Fatal(err)
+	}
+	key := n.SigningKey("b")
+	signed := func(seq, sent uint64) consensus.Envelope {
+		x := bc
+		x.Seq, x.Sent = seq, sent
+		if err := fork.SignBeacon(key, &x); err != nil {
+			t.Fatal(err)
+		}
+		return envelope(t, consensus.KindBeacon, consensus.EpochRef{Epoch: x.Epoch, ID: x.EpochID}, &x)
+	}
+	forged := func(seq, sent uint64) consensus.Envelope {
+		x := bc
+		x.Seq, x.Sent = seq, sent
+		x.Signature = make([]byte, len(bc.Signature))
+		return envelope(t, consensus.KindBeacon, consensus.EpochRef{Epoch: x.Epoch, ID: x.EpochID}, &x)
+	}
+	for _, env := range []consensus.Envelope{first, signed(bc.Seq+1, bc.Sent)} {
+		if err := a.Step("b", &env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.Advance(a.Ready())
+	before := a.Stats()
+	quiet := forged(bc.Seq+1000, bc.Sent)
+	if err := a.Step("b", &quiet); err != nil {
+		t.Fatalf("quiet forged beacon: %v, want it dropped", err)
+	}
+	unchanged(t, a, before)
+	next := signed(bc.Seq+2, bc.Sent+1) // news: verified and recorded
+	if err := a.Step("b", &next); err != nil {
+		t.Fatalf("genuine beacon after a forged quiet one: %v (the forged one moved the sequence)", err)
+	}
+	a.Advance(a.Ready())
+	news := forged(bc.Seq+3, bc.Sent+2)
+	if err := a.Step("b", &news); !errors.Is(err, fork.ErrBadBeacon) {
+		t.Fatalf("forged beacon with news: %v, want ErrBadBeacon", err)
+	}
+}
