@@ -135,6 +135,10 @@ func TestDeterministicWithRealCrypto(t *testing.T) {
 // marked fixed must pass. An open one (a known bug of the cores) runs only
 // with MLSNODE_SIM_REGRESSIONS=all, to keep CI in budget: it is skipped
 // loudly while it still fails, and says so when it passes.
+// ciMaxRegressionMembers bounds the group size of the fixed regression
+// cases CI replays; larger ones run with MLSNODE_SIM_REGRESSIONS=all.
+const ciMaxRegressionMembers = 32
+
 func TestRegressions(t *testing.T) {
 	dir := filepath.Join("..", "testdata", "regressions")
 	names, cases, err := sim.LoadRegressions(dir)
@@ -156,6 +160,9 @@ func TestRegressions(t *testing.T) {
 		t.Run(names[i], func(t *testing.T) {
 			if reg.Status == "open" && os.Getenv("MLSNODE_SIM_REGRESSIONS") != "all" {
 				t.Skipf("SKIP: open case (%s) not run in CI; MLSNODE_SIM_REGRESSIONS=all runs it", reg.Note)
+			}
+			if reg.Config.Members > ciMaxRegressionMembers && os.Getenv("MLSNODE_SIM_REGRESSIONS") != "all" {
+				t.Skipf("SKIP: fixed case with %d members is too slow for CI's budget; MLSNODE_SIM_REGRESSIONS=all runs it", reg.Config.Members)
 			}
 			res := run(t, reg.Config)
 			skipIfCoresMissing(t, res)
