@@ -70,11 +70,7 @@ func (s *Server) NewMemberAddProposal(_ context.Context, req *pb.NewMemberAddPro
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key, sigPriv, err := s.newSigner(cs)
-	if err != nil {
-		return nil, err
-	}
-	bundle, err := s.newKeyPackage(cs, req.Identity, key)
+	key, sigPriv, bundle, err := s.newMember(cs, req.Identity)
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,20 @@ func (s *Server) newSigner(cs *suite.Suite) (*suite.SigningKey, []byte, error) {
 	return key, priv, nil
 }
 
+// newMember makes what every new client state starts from: a fresh
+// signature key (and its private bytes) and a KeyPackage for identity.
+func (s *Server) newMember(cs *suite.Suite, identity []byte) (*suite.SigningKey, []byte, *mls.KeyPackageBundle, error) {
+	key, priv, err := s.newSigner(cs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	bundle, err := s.newKeyPackage(cs, identity, key)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return key, priv, bundle, nil
+}
+
 // newKeyPackage makes a KeyPackage with a basic credential for identity.
 // The engine's default capabilities are kept: mls10, the suite, and
 // basic and X.509 credentials.
@@ -97,11 +111,7 @@ func (s *Server) CreateGroup(_ context.Context, req *pb.CreateGroupRequest) (*pb
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key, _, err := s.newSigner(cs)
-	if err != nil {
-		return nil, err
-	}
-	bundle, err := s.newKeyPackage(cs, req.Identity, key)
+	key, _, bundle, err := s.newMember(cs, req.Identity)
 	if err != nil {
 		return nil, err
 	}
@@ -124,11 +134,7 @@ func (s *Server) CreateKeyPackage(_ context.Context, req *pb.CreateKeyPackageReq
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key, sigPriv, err := s.newSigner(cs)
-	if err != nil {
-		return nil, err
-	}
-	bundle, err := s.newKeyPackage(cs, req.Identity, key)
+	key, sigPriv, bundle, err := s.newMember(cs, req.Identity)
 	if err != nil {
 		return nil, err
 	}
@@ -204,11 +210,7 @@ func (s *Server) ExternalJoin(_ context.Context, req *pb.ExternalJoinRequest) (*
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key, _, err := s.newSigner(cs)
-	if err != nil {
-		return nil, err
-	}
-	bundle, err := s.newKeyPackage(cs, req.Identity, key)
+	key, _, bundle, err := s.newMember(cs, req.Identity)
 	if err != nil {
 		return nil, err
 	}
