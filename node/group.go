@@ -413,7 +413,7 @@ func (g *group) messageEvent(d consensus.Delivered, now time.Time) Event {
 		Kind: EventMessage, Group: g.hexID, Epoch: d.Epoch, EpochID: hex.EncodeToString(d.EpochID[:]),
 		MessageID: hex.EncodeToString(d.ID[:]), LosingBranch: d.LosingBranch, Time: now,
 	}
-	if p, err := peer.IDFromBytes(d.Identity); err == nil {
+	if p, ok := namedPeer(d.Identity); ok {
 		ev.Peer = p.String()
 	}
 	var f appFrame
@@ -595,15 +595,15 @@ func (g *group) noteEvents(evs []consensus.Event) bool {
 	return changed
 }
 
-// peerString renders an identity the ordering layer reports: raw peer id
-// bytes, or an encoded MLS Credential whose identity is the peer id.
+// peerString renders an identity the ordering layer reports: a
+// credential's identity (namedPeer), or an encoded MLS Credential.
 func peerString(ident []byte) string {
-	if p, err := peer.IDFromBytes(ident); err == nil {
+	if p, ok := namedPeer(ident); ok {
 		return p.String()
 	}
 	var cred wire.Credential
 	if codec.Unmarshal(ident, &cred) == nil {
-		if p, err := peer.IDFromBytes(cred.Identity); err == nil {
+		if p, ok := namedPeer(cred.Identity); ok {
 			return p.String()
 		}
 	}
@@ -728,7 +728,10 @@ func (g *group) leafOf(p peer.ID) (uint32, bool) {
 	}
 	for _, li := range tree.Members() {
 		leaf := tree.Leaf(li)
-		if leaf != nil && bytes.Equal(leaf.Credential.Identity, []byte(p)) {
+		if leaf == nil {
+			continue
+		}
+		if named, ok := namedPeer(leaf.Credential.Identity); ok && named == p {
 			return uint32(li), true
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlsnode/mlsnode/mls/suite"
 	"github.com/mlsnode/mlsnode/node"
 )
 
@@ -313,5 +314,44 @@ func TestRemovedGroupNotResumed(t *testing.T) {
 	defer b.Close()
 	if gs := b.Status().Groups; len(gs) != 0 {
 		t.Fatalf("removed member resumed %+v", gs)
+	}
+}
+
+// TestGroupInEverySuite: nodes run groups in every cipher suite, not only
+// those whose signature scheme is the libp2p identity's (Ed25519). In the
+// others each member's leaf carries a derived key vouched for by its
+// identity key, and Members still names the right peer.
+func TestGroupInEverySuite(t *testing.T) {
+	for _, id := range suite.All() {
+		if id == node.DefaultSuite {
+			continue // TestGroupInProcess
+		}
+		t.Run(fmt.Sprint(id), func(t *testing.T) {
+			nodes, gid := benchGroup(t, 2, node.WithSuite(id))
+			ctx := context.Background()
+			subs := []*node.Subscription{nodes[0].Subscribe(64), nodes[1].Subscribe(64)}
+			for _, s := range subs {
+				defer s.Close()
+			}
+			for from := range nodes {
+				msg, err := nodes[from].Send(ctx, gid, []byte("in "+id.String()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				e := waitMessage(t, subs[1-from], msg, 20*time.Second)
+				if string(e.Data) != "in "+id.String() || e.Peer != nodes[from].ID().String() {
+					t.Fatalf("delivered %+v", e)
+				}
+			}
+			ms, err := nodes[1].Members(gid)
+			if err != nil || len(ms) != 2 {
+				t.Fatalf("members %v %v", ms, err)
+			}
+			for _, m := range ms {
+				if m.Peer != nodes[m.Leaf].ID().String() {
+					t.Fatalf("leaf %d named %s, want %s", m.Leaf, m.Peer, nodes[m.Leaf].ID())
+				}
+			}
+		})
 	}
 }

@@ -62,7 +62,7 @@ func (n *Node) CreateGroup(ctx context.Context) (string, error) {
 		return "", err
 	}
 	now := n.opts.now()
-	kp, err := mls.NewKeyPackage(n.opts.rand, n.cs, credentialOf(n.id), n.sig, mls.KeyPackageOptions{
+	kp, err := mls.NewKeyPackage(n.opts.rand, n.cs, n.cred, n.sig, mls.KeyPackageOptions{
 		Lifetime: wire.Lifetime{NotBefore: kpNotBefore, NotAfter: uint64(now.Add(n.opts.kpLifetime).Unix())},
 	})
 	if err != nil {

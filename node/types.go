@@ -10,7 +10,8 @@ type PeerInfo struct {
 type Member struct {
 	Leaf uint32 `json:"leaf"`
 	// Peer is the libp2p peer id bound to the leaf's credential (checked:
-	// the leaf's signature key is the peer's identity key).
+	// the leaf's signature key is the peer's identity key, or one that key
+	// signed for; see identity.go).
 	Peer string `json:"peer"`
 	// Fingerprint is a short rendering of the member's key to compare out
 	// of band (Fingerprint).
