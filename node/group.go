@@ -449,7 +449,7 @@ func (g *group) persist(rd *fork.Ready, delivered []consensus.Delivered, metaCha
 			metaChanged = true
 		}
 	}
-	if rd.Persist == nil && len(delivered) == 0 && !metaChanged && !hasApplication(rd.Messages) {
+	if rd.Persist == nil && rd.State == nil && len(delivered) == 0 && !metaChanged && !hasApplication(rd.Messages) {
 		return nil
 	}
 	tx := g.sg.Begin()
@@ -475,6 +475,11 @@ func (g *group) persist(rd *fork.Ready, delivered []consensus.Delivered, metaCha
 		}
 		tx.PutEpoch(store.Epoch{ID: toStoreID(p.HeadID), Number: g.headEpoch(p), Parent: toStoreID(parent), State: p.HeadState})
 		tx.SetHead(toStoreID(p.HeadID))
+		tree, err := treeRecordOf(p)
+		if err != nil {
+			return err
+		}
+		tx.PutGroupKey(treeKey, tree)
 		newEpochs[p.HeadID] = true
 		for id := range g.storedEpochs {
 			if !keep[id] {
@@ -497,6 +502,13 @@ func (g *group) persist(rd *fork.Ready, delivered []consensus.Delivered, metaCha
 				delete(g.storedEpochs, id)
 			}
 		}
+	}
+	if rd.State != nil {
+		fs, err := codec.Marshal(rd.State)
+		if err != nil {
+			return err
+		}
+		tx.PutGroupKey(forkStateKey, fs)
 	}
 	if sent := g.noteSent(rd.Messages); sent != nil {
 		tx.PutGroupKey(sentKey, sent)
@@ -681,6 +693,7 @@ func (g *group) status() (GroupStatus, error) {
 		if fm, ok := g.m.(*fork.Member); ok {
 			fs := fm.Stats()
 			c := fs.Core
+			st.RetainedEpochs = c.Epochs
 			st.Ordering = fmt.Sprintf("retained epochs %d (states %d), pending %d in %d epochs, outbox %d; beacons pending %d, fetches in flight %d, sent log %d, lost branches %d",
 				c.Epochs, c.RetainedStates, c.Pending, c.PendingEpochs, c.Outbox, fs.PendingBeacons, fs.InflightFetches, fs.SentLog, fs.Losers)
 		}

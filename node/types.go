@@ -45,6 +45,9 @@ type GroupStatus struct {
 	Sent      uint64 `json:"sent"`
 	// Changes is the membership history seen by this node.
 	Changes []MembershipChange `json:"changes,omitempty"`
+	// RetainedEpochs counts the epochs of the ordering layer's epoch tree
+	// (the head, its retained ancestors and rivals); it survives a restart.
+	RetainedEpochs int `json:"retained_epochs"`
 	// Ordering is the ordering layer's own summary (head, retained epochs,
 	// forks seen), for diagnosis.
 	Ordering string `json:"ordering,omitempty"`
