@@ -65,6 +65,9 @@ type authorRecord struct {
 	// (tries), as the author answers only what we are owed.
 	sure  uint64
 	tries map[uint64]uint64 // tick of the first nack
+	// goneAt is when the author was first seen out of our head's
+	// roster (0 while in it).
+	goneAt uint64
 }
 
 // firstNewsLookback is how many numbers below an author's count at first
@@ -189,7 +192,8 @@ func (m *Member) nacks() []Nack {
 	// asked for during maxNackTries beacon intervals from its first nack).
 	for _, id := range ids {
 		rec := m.authors[id]
-		for s := max(rec.base, rec.sure); s < rec.previous && len(out) < MaxNacks; s++ {
+		limit := m.nackLimit(rec)
+		for s := max(rec.base, rec.sure); s < limit && len(out) < MaxNacks; s++ {
 			if !rec.have[s] {
 				out = append(out, Nack{Author: id, Seq: s})
 			}
@@ -197,7 +201,7 @@ func (m *Member) nacks() []Nack {
 	}
 	for _, id := range ids {
 		rec := m.authors[id]
-		for s := rec.base; s < min(rec.sure, rec.previous) && len(out) < MaxNacks; s++ {
+		for s := rec.base; s < min(rec.sure, m.nackLimit(rec)) && len(out) < MaxNacks; s++ {
 			if rec.have[s] {
 				continue
 			}
@@ -220,12 +224,17 @@ func (m *Member) nacks() []Nack {
 // head, found by the identity it has in the tree the beacon was verified
 // against.
 func (m *Member) answerNacks(tree *ratchettree.Tree, b *Beacon) {
-	if m.outside() {
+	if m.outside() || len(b.Nacks) == 0 {
 		return
 	}
-	var roster []Identity
+	roster := Roster(m.core.Head().Tree())
+	var nacker Identity
+	if leaf := leafAt(tree, b.Sender); leaf != nil {
+		nacker = IdentityOf(&leaf.Credential)
+	}
 	for _, n := range b.Nacks {
 		if n.Author != m.self {
+			m.relayFor(n, nacker, EpochRef{Epoch: b.Epoch, ID: b.EpochID}, roster)
 			continue
 		}
 		id, ok := m.sentBySeq[n.Seq]
@@ -234,9 +243,6 @@ func (m *Member) answerNacks(tree *ratchettree.Tree, b *Beacon) {
 		}
 		if at, ok := m.resentAt[id]; ok && m.tick-at < m.cfg.BeaconInterval {
 			continue // already re-sent for an earlier nack
-		}
-		if roster == nil {
-			roster = Roster(m.core.Head().Tree())
 		}
 		e := m.sent[m.sentIdx[id]]
 		if !m.mayResend(id, roster) {
@@ -307,14 +313,49 @@ func (m *Member) unframe(d consensus.Delivered) consensus.Delivered {
 			m.noteReceived(IdentityOf(&leaf.Credential), f.Seq)
 		}
 	}
+	m.noteRelayable(d, f.Seq)
 	return d
 }
 
-// pruneAuthors keeps author records to the current roster.
+// pruneAuthors keeps author records to the current roster, and those of
+// authors who left it for goneTTL ticks more: their last messages can
+// still be relayed by members that delivered them (relay.go) while the
+// epochs they were sealed in are retained.
 func (m *Member) pruneAuthors(roster []Identity) {
-	for id := range m.authors {
-		if !slices.Contains(roster, id) {
+	for id, rec := range m.authors {
+		switch {
+		case slices.Contains(roster, id):
+			rec.goneAt = 0
+		case rec.goneAt == 0:
+			rec.goneAt = m.tick
+		case m.tick-rec.goneAt > m.goneTTL():
 			delete(m.authors, id)
 		}
 	}
+}
+
+// goneTTL is how long an author that left the roster is still tracked:
+// the retention window (after it, the epochs its messages were sealed in
+// are released) and two beacon intervals for the nack and the relay.
+func (m *Member) goneTTL() uint64 {
+	w := m.cfg.Core.WindowTicks
+	if w == 0 {
+		w = consensus.DefaultWindowTicks
+	}
+	return w + 2*m.cfg.BeaconInterval
+}
+
+// nackLimit is the number below which rec's gaps are asked for: the count
+// its author announced a whole beacon interval ago; for an author gone
+// from the roster, which announces nothing more, its last count (and past
+// any number received) once a beacon interval has passed since it left.
+func (m *Member) nackLimit(rec *authorRecord) uint64 {
+	if rec.goneAt == 0 || m.tick-rec.goneAt < m.cfg.BeaconInterval {
+		return rec.previous
+	}
+	limit := rec.announced
+	for s := range rec.have {
+		limit = max(limit, s+1)
+	}
+	return limit
 }
