@@ -68,7 +68,19 @@ type authorRecord struct {
 	// goneAt is when the author was first seen out of our head's
 	// roster (0 while in it).
 	goneAt uint64
+	// heardAt is the newest epoch number in which we last had news of
+	// the author (a beacon count or a message); probe is set when it
+	// left our roster two or more epochs after that: we were away (cut
+	// off, offline) and may not know its last numbers at all.
+	heardAt uint64
+	probe   bool
 }
+
+// probeAhead is how many numbers past the last it knows of a gone author
+// a member that was away asks for (see authorRecord.probe): a member that
+// delivered them relays them (relay.go); nobody answers numbers that were
+// never sent.
+const probeAhead = 4
 
 // firstNewsLookback is how many numbers below an author's count at first
 // news a receiver asks for; maxNackTries for how many beacon intervals.
@@ -87,7 +99,7 @@ func newRecord(n uint64) *authorRecord {
 }
 
 // noteReceived records a delivered message of author with number seq.
-func (m *Member) noteReceived(author Identity, seq uint64) {
+func (m *Member) noteReceived(author Identity, seq uint64, epoch uint64) {
 	rec := m.authors[author]
 	if rec == nil {
 		if len(m.authors) >= maxTrackedAuthors {
@@ -96,6 +108,7 @@ func (m *Member) noteReceived(author Identity, seq uint64) {
 		rec = newRecord(seq)
 		m.authors[author] = rec
 	}
+	rec.heardAt = max(rec.heardAt, epoch)
 	rec.have[seq] = true
 	rec.base = min(rec.base, seq)
 	m.trimRecord(rec)
@@ -141,7 +154,7 @@ func (m *Member) joinedIn(ev consensus.Event) []Identity {
 }
 
 // noteAnnounced records an author's beacon count.
-func (m *Member) noteAnnounced(author Identity, sent uint64) {
+func (m *Member) noteAnnounced(author Identity, sent uint64, epoch uint64) {
 	if author == m.self {
 		return
 	}
@@ -153,9 +166,11 @@ func (m *Member) noteAnnounced(author Identity, sent uint64) {
 		// First news of this author: what it sent so far predates us.
 		rec = newRecord(sent)
 		rec.announced, rec.previous = sent, sent
+		rec.heardAt = epoch
 		m.authors[author] = rec
 		return
 	}
+	rec.heardAt = max(rec.heardAt, epoch)
 	if sent > rec.announced {
 		rec.previous, rec.announced = rec.announced, sent
 	} else {
@@ -197,6 +212,16 @@ func (m *Member) nacks() []Nack {
 			if !rec.have[s] {
 				out = append(out, Nack{Author: id, Seq: s})
 			}
+		}
+	}
+	for _, id := range ids {
+		rec := m.authors[id]
+		if !rec.probe || rec.goneAt == 0 || m.tick-rec.goneAt < m.cfg.BeaconInterval {
+			continue
+		}
+		limit := max(m.nackLimit(rec), rec.base)
+		for s := limit; s < limit+probeAhead && len(out) < MaxNacks; s++ {
+			out = append(out, Nack{Author: id, Seq: s})
 		}
 	}
 	for _, id := range ids {
@@ -310,7 +335,7 @@ func (m *Member) unframe(d consensus.Delivered) consensus.Delivered {
 	d.Data = f.Data
 	if tree := m.core.TreeOf(d.EpochID); tree != nil {
 		if leaf := tree.Leaf(treemath.LeafIndex(d.Sender)); leaf != nil {
-			m.noteReceived(IdentityOf(&leaf.Credential), f.Seq)
+			m.noteReceived(IdentityOf(&leaf.Credential), f.Seq, d.Epoch)
 		}
 	}
 	m.noteRelayable(d, f.Seq)
@@ -328,6 +353,7 @@ func (m *Member) pruneAuthors(roster []Identity) {
 			rec.goneAt = 0
 		case rec.goneAt == 0:
 			rec.goneAt = m.tick
+			rec.probe = m.core.Head().Epoch() >= rec.heardAt+2
 		case m.tick-rec.goneAt > m.goneTTL():
 			delete(m.authors, id)
 		}

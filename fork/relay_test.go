@@ -247,3 +247,98 @@ func TestGapOfAGoneAuthorRecovered(t *testing.T) {
 		t.Fatal("c never got a's first message from a relay")
 	}
 }
+
+// TestLaggingPeerServedPointToPoint: c was cut off while a sent a message
+// and b then added d. When c's beacon shows it in an epoch final at a,
+// a serves it what it sent since; the message d must not read cannot go
+// in a group re-send, and now goes to c alone (a DirectResend) instead of
+// being skipped: c may never nack it, having missed a's beacons.
+func TestLaggingPeerServedPointToPoint(t *testing.T) {
+	n := newNet(t)
+	n.Drop("a", "c")
+	n.Drop("b", "c")
+	if err := n.Send("a", "while-c-was-away"); err != nil {
+		t.Fatal(err)
+	}
+	n.Deliver(1 << 20)
+	n.Drop("d", "c")
+	n.Drop("c", "a") // c's beacons reach a only when the test hands one over
+	if err := n.Add("b", "d"); err != nil {
+		t.Fatal(err)
+	}
+	for range 6 * fork.DefaultBeaconInterval {
+		n.Tick() // the epochs c still holds become final at a
+	}
+	a, c := n.Node("a").Member, n.Node("c").Member
+	if c.Core().HeadID() == a.Core().HeadID() {
+		t.Fatal("setup: c must lag behind")
+	}
+	a.Advance(a.Ready())
+	var beacon consensus.Envelope
+	found := false
+	for range 4 * fork.DefaultBeaconInterval {
+		c.Tick()
+		for _, env := range c.Ready().Messages {
+			if env.Kind == consensus.KindBeacon {
+				beacon, found = env, true
+			}
+		}
+		c.Advance(c.Ready())
+		if found {
+			break
+		}
+	}
+	if !found {
+		t.Fatal("setup: c sent no beacon")
+	}
+	if err := a.Step("c", &beacon); err != nil {
+		t.Fatal(err)
+	}
+	rd := a.Ready()
+	resends := 0
+	for _, d := range rd.Direct {
+		if d.To == "c" && d.Envelope.Kind == consensus.KindResend {
+			resends++
+		}
+	}
+	if resends != 1 {
+		t.Fatalf("a sent %d point-to-point re-sends to the lagging c, want 1 (direct: %d, broadcast applications: %d)",
+			resends, len(rd.Direct), applicationsIn(rd))
+	}
+}
+
+// TestProbeForAGoneAuthorsUnknownNumbers: c heard nothing from a for two
+// epochs (a's link to c is cut), in which a sent a message and was then
+// removed. c does not know the message's number, so no gap shows; having
+// been away from a, it asks for the next numbers past the last it knows
+// (probes), and b relays what it has.
+func TestProbeForAGoneAuthorsUnknownNumbers(t *testing.T) {
+	n := newNet(t)
+	for range 2 {
+		n.Tick()
+	}
+	n.Drop("a", "c")
+	for range 2 {
+		if err := n.Commit("b"); err != nil {
+			t.Fatal(err)
+		}
+		n.Deliver(1 << 20)
+	}
+	if err := n.Send("a", "unannounced"); err != nil {
+		t.Fatal(err)
+	}
+	n.Deliver(1 << 20)
+	if err := n.Remove("b", "a"); err != nil {
+		t.Fatal(err)
+	}
+	n.Deliver(1 << 20)
+	if delivered(n, "c", "unannounced") || !n.Node("a").Member.Gone() {
+		t.Fatal("setup: c must lack the message and a must be out")
+	}
+	for range 3 * fork.DefaultBeaconInterval {
+		n.Tick()
+	}
+	if !delivered(n, "c", "unannounced") {
+		t.Fatal("c never got the message of the gone author it had not heard of")
+	}
+}

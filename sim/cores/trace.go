@@ -43,7 +43,7 @@ func (m *Member) traceReady(rd *fork.Ready) {
 	for _, ev := range rd.Events {
 		switch ev.Kind {
 		case consensus.EventEpochMerged, consensus.EventRemoved, consensus.EventBranchSwitched:
-			m.trace("core %v epoch=%d/%s parent=%s", ev.Kind, ev.Epoch, short(ev.ID), short(ev.Parent))
+			m.trace("core %v epoch=%d/%s parent=%s committer=%d removed=%v", ev.Kind, ev.Epoch, short(ev.ID), short(ev.Parent), ev.Committer, ev.Removed)
 		}
 	}
 	for _, d := range rd.Direct {
