@@ -216,16 +216,6 @@ func (m *Member) nacks() []Nack {
 	}
 	for _, id := range ids {
 		rec := m.authors[id]
-		if !rec.probe || rec.goneAt == 0 || m.tick-rec.goneAt < m.cfg.BeaconInterval {
-			continue
-		}
-		limit := max(m.nackLimit(rec), rec.base)
-		for s := limit; s < limit+probeAhead && len(out) < MaxNacks; s++ {
-			out = append(out, Nack{Author: id, Seq: s})
-		}
-	}
-	for _, id := range ids {
-		rec := m.authors[id]
 		for s := rec.base; s < min(rec.sure, m.nackLimit(rec)) && len(out) < MaxNacks; s++ {
 			if rec.have[s] {
 				continue
@@ -236,6 +226,20 @@ func (m *Member) nacks() []Nack {
 			} else if m.tick-first >= maxNackTries*m.cfg.BeaconInterval {
 				continue
 			}
+			out = append(out, Nack{Author: id, Seq: s})
+		}
+	}
+	// Probes last: they may ask for numbers never sent, and must not
+	// crowd out gaps that are known (a member back from a dead branch
+	// in a commit storm probed for three gone authors in every beacon,
+	// 12 of its 16 nacks, for seconds).
+	for _, id := range ids {
+		rec := m.authors[id]
+		if !rec.probe || rec.goneAt == 0 || m.tick-rec.goneAt < m.cfg.BeaconInterval {
+			continue
+		}
+		limit := max(m.nackLimit(rec), rec.base)
+		for s := limit; s < limit+probeAhead && len(out) < MaxNacks; s++ {
 			out = append(out, Nack{Author: id, Seq: s})
 		}
 	}

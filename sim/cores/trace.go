@@ -6,6 +6,7 @@ import (
 
 	"github.com/mlsnode/mlsnode/consensus"
 	"github.com/mlsnode/mlsnode/fork"
+	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/sim"
 )
 
@@ -47,9 +48,23 @@ func (m *Member) traceReady(rd *fork.Ready) {
 		}
 	}
 	for _, d := range rd.Direct {
-		if d.Envelope.Kind == consensus.KindApplication {
+		switch d.Envelope.Kind {
+		case consensus.KindApplication:
 			m.trace("relay to=%s epoch=%d/%s", d.To, d.Envelope.Epoch, short(d.Envelope.EpochID))
+		case consensus.KindResend:
+			m.trace("direct-resend to=%s", d.To)
 		}
+	}
+	for _, env := range rd.Messages {
+		var b fork.Beacon
+		if env.Kind != consensus.KindBeacon || codec.Unmarshal(env.Body, &b) != nil || len(b.Nacks) == 0 {
+			continue
+		}
+		var ns []string
+		for _, n := range b.Nacks {
+			ns = append(ns, fmt.Sprintf("%x/%d", n.Author[:2], n.Seq))
+		}
+		m.trace("beacon epoch=%d/%s nacks=%v", b.Epoch, short(b.EpochID), ns)
 	}
 	for _, ev := range rd.Fork {
 		m.trace("fork %v peer=%s rival=%d/%s count=%d", ev.Kind, ev.Peer, ev.Rival.Epoch, short(ev.Rival.ID), ev.Count)
