@@ -394,6 +394,6 @@ func (c *Core) stepApplication(env Envelope) error {
 	c.delivered.add(id)
 	c.builtOn(n, string(leaf.SignatureKey))
 	c.deliver(Delivered{ID: id, Sender: uint32(rcv.Sender), Identity: leaf.Credential.Identity, Epoch: n.ref.Epoch,
-		EpochID: n.ref.ID, Data: p.Data, LosingBranch: !onChain})
+		EpochID: n.ref.ID, Data: p.Data, LosingBranch: !onChain, Envelope: env})
 	return nil
 }

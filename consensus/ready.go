@@ -24,6 +24,12 @@ type Delivered struct {
 	// message was sent in an epoch that lost a race. It is delivered
 	// anyway; its sender re-sends it in the winner with the same ID.
 	LosingBranch bool
+	// Envelope is the application envelope the message came in, as
+	// received: the sender's PrivateMessage, whose content signature and
+	// encryption are the sender's. fork relays it unchanged to a member
+	// that lacks the message when its sender cannot re-send it; only a
+	// member holding the epoch's keys opens it.
+	Envelope Envelope
 }
 
 // EventKind says what an Event reports.

@@ -235,7 +235,7 @@ func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
 	m.det.latest[id] = *b
 	if !m.outside() && b.EpochID == m.core.HeadID() {
 		// Same head: counts and nacks are comparable.
-		m.noteAnnounced(id, b.Sent)
+		m.noteAnnounced(id, b.Sent, b.Epoch)
 	}
 	if !m.outside() && id != m.self && (b.EpochID == m.core.HeadID() || m.inHistory(b.EpochID)) {
 		// At our head or behind it on our chain: a group re-send in our
@@ -252,7 +252,7 @@ func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
 		m.onDemandBeacon()
 		m.antiEntropy()
 		if m.inHistory(b.EpochID) && m.isFinal(b.EpochID) {
-			m.serveLagging(PeerID(""), EpochRef{Epoch: b.Epoch, ID: b.EpochID})
+			m.serveLagging(PeerID(""), EpochRef{Epoch: b.Epoch, ID: b.EpochID}, tree, b)
 		}
 	}
 	return nil

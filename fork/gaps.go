@@ -65,7 +65,22 @@ type authorRecord struct {
 	// (tries), as the author answers only what we are owed.
 	sure  uint64
 	tries map[uint64]uint64 // tick of the first nack
+	// goneAt is when the author was first seen out of our head's
+	// roster (0 while in it).
+	goneAt uint64
+	// heardAt is the newest epoch number in which we last had news of
+	// the author (a beacon count or a message); probe is set when it
+	// left our roster two or more epochs after that: we were away (cut
+	// off, offline) and may not know its last numbers at all.
+	heardAt uint64
+	probe   bool
 }
+
+// probeAhead is how many numbers past the last it knows of a gone author
+// a member that was away asks for (see authorRecord.probe): a member that
+// delivered them relays them (relay.go); nobody answers numbers that were
+// never sent.
+const probeAhead = 4
 
 // firstNewsLookback is how many numbers below an author's count at first
 // news a receiver asks for; maxNackTries for how many beacon intervals.
@@ -84,7 +99,7 @@ func newRecord(n uint64) *authorRecord {
 }
 
 // noteReceived records a delivered message of author with number seq.
-func (m *Member) noteReceived(author Identity, seq uint64) {
+func (m *Member) noteReceived(author Identity, seq uint64, epoch uint64) {
 	rec := m.authors[author]
 	if rec == nil {
 		if len(m.authors) >= maxTrackedAuthors {
@@ -93,6 +108,7 @@ func (m *Member) noteReceived(author Identity, seq uint64) {
 		rec = newRecord(seq)
 		m.authors[author] = rec
 	}
+	rec.heardAt = max(rec.heardAt, epoch)
 	rec.have[seq] = true
 	rec.base = min(rec.base, seq)
 	m.trimRecord(rec)
@@ -138,7 +154,7 @@ func (m *Member) joinedIn(ev consensus.Event) []Identity {
 }
 
 // noteAnnounced records an author's beacon count.
-func (m *Member) noteAnnounced(author Identity, sent uint64) {
+func (m *Member) noteAnnounced(author Identity, sent uint64, epoch uint64) {
 	if author == m.self {
 		return
 	}
@@ -150,9 +166,11 @@ func (m *Member) noteAnnounced(author Identity, sent uint64) {
 		// First news of this author: what it sent so far predates us.
 		rec = newRecord(sent)
 		rec.announced, rec.previous = sent, sent
+		rec.heardAt = epoch
 		m.authors[author] = rec
 		return
 	}
+	rec.heardAt = max(rec.heardAt, epoch)
 	if sent > rec.announced {
 		rec.previous, rec.announced = rec.announced, sent
 	} else {
@@ -189,7 +207,8 @@ func (m *Member) nacks() []Nack {
 	// asked for during maxNackTries beacon intervals from its first nack).
 	for _, id := range ids {
 		rec := m.authors[id]
-		for s := max(rec.base, rec.sure); s < rec.previous && len(out) < MaxNacks; s++ {
+		limit := m.nackLimit(rec)
+		for s := max(rec.base, rec.sure); s < limit && len(out) < MaxNacks; s++ {
 			if !rec.have[s] {
 				out = append(out, Nack{Author: id, Seq: s})
 			}
@@ -197,7 +216,7 @@ func (m *Member) nacks() []Nack {
 	}
 	for _, id := range ids {
 		rec := m.authors[id]
-		for s := rec.base; s < min(rec.sure, rec.previous) && len(out) < MaxNacks; s++ {
+		for s := rec.base; s < min(rec.sure, m.nackLimit(rec)) && len(out) < MaxNacks; s++ {
 			if rec.have[s] {
 				continue
 			}
@@ -207,6 +226,20 @@ func (m *Member) nacks() []Nack {
 			} else if m.tick-first >= maxNackTries*m.cfg.BeaconInterval {
 				continue
 			}
+			out = append(out, Nack{Author: id, Seq: s})
+		}
+	}
+	// Probes last: they may ask for numbers never sent, and must not
+	// crowd out gaps that are known (a member back from a dead branch
+	// in a commit storm probed for three gone authors in every beacon,
+	// 12 of its 16 nacks, for seconds).
+	for _, id := range ids {
+		rec := m.authors[id]
+		if !rec.probe || rec.goneAt == 0 || m.tick-rec.goneAt < m.cfg.BeaconInterval {
+			continue
+		}
+		limit := max(m.nackLimit(rec), rec.base)
+		for s := limit; s < limit+probeAhead && len(out) < MaxNacks; s++ {
 			out = append(out, Nack{Author: id, Seq: s})
 		}
 	}
@@ -220,12 +253,17 @@ func (m *Member) nacks() []Nack {
 // head, found by the identity it has in the tree the beacon was verified
 // against.
 func (m *Member) answerNacks(tree *ratchettree.Tree, b *Beacon) {
-	if m.outside() {
+	if m.outside() || len(b.Nacks) == 0 {
 		return
 	}
-	var roster []Identity
+	roster := Roster(m.core.Head().Tree())
+	var nacker Identity
+	if leaf := leafAt(tree, b.Sender); leaf != nil {
+		nacker = IdentityOf(&leaf.Credential)
+	}
 	for _, n := range b.Nacks {
 		if n.Author != m.self {
+			m.relayFor(n, nacker, EpochRef{Epoch: b.Epoch, ID: b.EpochID}, roster)
 			continue
 		}
 		id, ok := m.sentBySeq[n.Seq]
@@ -234,9 +272,6 @@ func (m *Member) answerNacks(tree *ratchettree.Tree, b *Beacon) {
 		}
 		if at, ok := m.resentAt[id]; ok && m.tick-at < m.cfg.BeaconInterval {
 			continue // already re-sent for an earlier nack
-		}
-		if roster == nil {
-			roster = Roster(m.core.Head().Tree())
 		}
 		e := m.sent[m.sentIdx[id]]
 		if !m.mayResend(id, roster) {
@@ -304,17 +339,53 @@ func (m *Member) unframe(d consensus.Delivered) consensus.Delivered {
 	d.Data = f.Data
 	if tree := m.core.TreeOf(d.EpochID); tree != nil {
 		if leaf := tree.Leaf(treemath.LeafIndex(d.Sender)); leaf != nil {
-			m.noteReceived(IdentityOf(&leaf.Credential), f.Seq)
+			m.noteReceived(IdentityOf(&leaf.Credential), f.Seq, d.Epoch)
 		}
 	}
+	m.noteRelayable(d, f.Seq)
 	return d
 }
 
-// pruneAuthors keeps author records to the current roster.
+// pruneAuthors keeps author records to the current roster, and those of
+// authors who left it for goneTTL ticks more: their last messages can
+// still be relayed by members that delivered them (relay.go) while the
+// epochs they were sealed in are retained.
 func (m *Member) pruneAuthors(roster []Identity) {
-	for id := range m.authors {
-		if !slices.Contains(roster, id) {
+	for id, rec := range m.authors {
+		switch {
+		case slices.Contains(roster, id):
+			rec.goneAt = 0
+		case rec.goneAt == 0:
+			rec.goneAt = m.tick
+			rec.probe = m.core.Head().Epoch() >= rec.heardAt+2
+		case m.tick-rec.goneAt > m.goneTTL():
 			delete(m.authors, id)
 		}
 	}
+}
+
+// goneTTL is how long an author that left the roster is still tracked:
+// the retention window (after it, the epochs its messages were sealed in
+// are released) and two beacon intervals for the nack and the relay.
+func (m *Member) goneTTL() uint64 {
+	w := m.cfg.Core.WindowTicks
+	if w == 0 {
+		w = consensus.DefaultWindowTicks
+	}
+	return w + 2*m.cfg.BeaconInterval
+}
+
+// nackLimit is the number below which rec's gaps are asked for: the count
+// its author announced a whole beacon interval ago; for an author gone
+// from the roster, which announces nothing more, its last count (and past
+// any number received) once a beacon interval has passed since it left.
+func (m *Member) nackLimit(rec *authorRecord) uint64 {
+	if rec.goneAt == 0 || m.tick-rec.goneAt < m.cfg.BeaconInterval {
+		return rec.previous
+	}
+	limit := rec.announced
+	for s := range rec.have {
+		limit = max(limit, s+1)
+	}
+	return limit
 }

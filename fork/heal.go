@@ -459,7 +459,7 @@ func (m *Member) serveRejoiner(note *healNote) {
 			return
 		}
 	}
-	if n, ok := m.resendSince(fp, false); ok {
+	if n, ok := m.resendSince(fp, false, nil); ok {
 		var fp EpochRef
 		if note.ForkPoint != nil {
 			fp = *note.ForkPoint
@@ -472,8 +472,20 @@ func (m *Member) serveRejoiner(note *healNote) {
 // chain, which a peer's beacon shows it is still in although the epoch is
 // final here: the peer was cut off for long, and gossip will not give it
 // what it missed. Once per epoch.
-func (m *Member) serveLagging(peer PeerID, ref EpochRef) {
-	if n, ok := m.resendSince(&ref, true); ok {
+//
+// A message the group re-send may not carry (a member added after it is
+// in the group) goes to the lagging peer alone, point to point, as for a
+// nack (answerDirect; tree and b are the peer's verified beacon): the peer
+// may not know the message's number to nack it, having missed the
+// author's beacons, and the author may be gone before it catches up
+// (simulator churn seed 7: a member back from 7 s offline lost an
+// author's messages that way).
+func (m *Member) serveLagging(peer PeerID, ref EpochRef, tree *ratchettree.Tree, b *Beacon) {
+	var direct func(consensus.OutboxEntry)
+	if tree != nil && b != nil {
+		direct = func(e consensus.OutboxEntry) { m.answerDirect(tree, b, e) }
+	}
+	if n, ok := m.resendSince(&ref, true, direct); ok {
 		m.emit(Event{Kind: EventServedLagging, Peer: peer, From: ref, Count: n})
 	}
 }
@@ -495,8 +507,8 @@ func (m *Member) historyAt(n uint64) *EpochRef {
 // It reports false when it did nothing.
 //
 // A message is not re-sent when a member added after it was sent is in
-// the group (see mayResend).
-func (m *Member) resendSince(fp *EpochRef, includeHead bool) (int, bool) {
+// the group (see mayResend); direct, if set, is called for it instead.
+func (m *Member) resendSince(fp *EpochRef, includeHead bool, direct func(consensus.OutboxEntry)) (int, bool) {
 	if fp == nil || !m.inHistory(fp.ID) || m.outside() {
 		return 0, false // not a point of our chain as far as we remember
 	}
@@ -519,7 +531,13 @@ func (m *Member) resendSince(fp *EpochRef, includeHead bool) (int, bool) {
 	roster := Roster(m.core.Head().Tree())
 	n := 0
 	for _, e := range slices.Clone(m.sent) {
-		if _, ok := after[e.EpochID]; !ok || !includeHead && e.EpochID == m.core.HeadID() || !m.mayResend(e.ID, roster) {
+		if _, ok := after[e.EpochID]; !ok || !includeHead && e.EpochID == m.core.HeadID() {
+			continue
+		}
+		if !m.mayResend(e.ID, roster) {
+			if direct != nil {
+				direct(e)
+			}
 			continue
 		}
 		if at, ok := m.resentAt[e.ID]; ok && includeHead && m.tick-at < m.cfg.HealDelay {

@@ -10,6 +10,7 @@ import (
 	"github.com/mlsnode/mlsnode/consensus"
 	"github.com/mlsnode/mlsnode/mls"
 	"github.com/mlsnode/mlsnode/mls/codec"
+	"github.com/mlsnode/mlsnode/mls/ratchettree"
 	"github.com/mlsnode/mlsnode/mls/suite"
 	"github.com/mlsnode/mlsnode/mls/treemath"
 	"github.com/mlsnode/mlsnode/mls/wire"
@@ -218,6 +219,15 @@ type Member struct {
 	// message whose list overflowed maxAddedAfter is in neverResend.
 	addedAfter  map[consensus.MessageID][]Identity
 	neverResend map[consensus.MessageID]bool
+	// sealedIn is the epoch each logged message was first sealed in
+	// (same keys as sentIdx; after a restart, the epoch it was logged
+	// under: a later re-seal's, whose members could read it too).
+	sealedIn map[consensus.MessageID]EpochID
+	// relays are envelopes of others' delivered messages, for relaying to
+	// a member that nacks one (relay.go); relayNacks when each nack of
+	// another author's message was first seen.
+	relays     relayLog
+	relayNacks map[nackKey]uint64
 	// served lists the epochs from which this member re-sent its
 	// messages to a lagging peer (the last 16).
 	served []EpochRef
@@ -248,6 +258,8 @@ func New(cfg Config) (*Member, error) {
 		sentBySeq:   map[uint64]consensus.MessageID{},
 		authors:     map[Identity]*authorRecord{},
 		neverResend: map[consensus.MessageID]bool{},
+		sealedIn:    map[consensus.MessageID]EpochID{},
+		relayNacks:  map[nackKey]uint64{},
 	}
 	m.det.init()
 	var core *consensus.Core
@@ -519,8 +531,23 @@ func (m *Member) noteAdded(ev consensus.Event) {
 		if m.neverResend[e.ID] {
 			continue
 		}
+		// A member of the epoch the message was first sealed in was
+		// meant to read it, even if our chain adds it later: it was
+		// added by a commit that lost, sealed in with us, and added
+		// again on the winner (lossy seeds 1 and 4: its nacks were
+		// refused and the message lost). Known while that epoch is
+		// retained; once released, the conservative answer stands.
+		var sealed *ratchettree.Tree
+		if first, ok := m.sealedIn[e.ID]; ok {
+			sealed = m.core.TreeOf(first)
+		}
 		list := m.addedAfter[e.ID]
 		for _, id := range ids {
+			if sealed != nil {
+				if _, member := findIdentity(sealed, id); member {
+					continue
+				}
+			}
 			if !slices.Contains(list, id) {
 				list = append(list, id)
 			}
@@ -605,9 +632,11 @@ func (m *Member) logSent(e consensus.OutboxEntry) {
 	}
 	m.sentIdx[e.ID] = len(m.sent)
 	m.sent = append(m.sent, e)
+	m.sealedIn[e.ID] = e.EpochID
 	if over := len(m.sent) - m.cfg.MaxSentLog; over > 0 {
 		for _, old := range m.sent[:over] {
 			delete(m.sentIdx, old.ID)
+			delete(m.sealedIn, old.ID)
 			delete(m.resentAt, old.ID)
 			delete(m.addedAfter, old.ID)
 			delete(m.neverResend, old.ID)

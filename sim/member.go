@@ -44,6 +44,11 @@ type Output struct {
 	Undecryptable int
 	// Rejected counts inputs the member refused (bad, stale or unknown).
 	Rejected int
+	// Held lists epochs whose keys the member came to hold since the
+	// last call: each epoch it merged or joined at (the simulator also
+	// counts every head it observes). A member that never held an epoch
+	// cannot open a message sealed in it (see Result.UnrecoverableByDesign).
+	Held []EpochID
 	// Crashes are panics of the member's code, caught by its adapter, and
 	// failures to persist its state; each is an invariant violation (input
 	// must never make a core panic, and a node that cannot persist stops).

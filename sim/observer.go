@@ -77,6 +77,9 @@ type observer struct {
 	coreRollbacks, coreReAdds, undecryptable, rejected int
 	deliveredCount, duplicates                         int
 
+	// heldBy lists, per member, the epochs it held (see Output.Held).
+	heldBy map[MemberID]map[EpochID]bool
+
 	violations    []Violation
 	violationKeys map[string]bool
 	violationsAll int
@@ -92,6 +95,7 @@ func newObserver(r *Runner) *observer {
 		removeRequested: map[MemberID]bool{},
 		removedEdges:    map[MemberID][]EpochID{},
 		violationKeys:   map[string]bool{},
+		heldBy:          map[MemberID]map[EpochID]bool{},
 	}
 }
 
@@ -132,8 +136,24 @@ func (o *observer) headChanged(s *slot, old Head) {
 	if !s.head.InGroup {
 		return
 	}
+	o.held(s.id, s.head.ID)
 	o.recordEpoch(s)
 	o.checkRemovedHolder(s)
+}
+
+// held notes epochs a member came to hold the keys of.
+func (o *observer) held(m MemberID, ids ...EpochID) {
+	if len(ids) == 0 {
+		return
+	}
+	set := o.heldBy[m]
+	if set == nil {
+		set = map[EpochID]bool{}
+		o.heldBy[m] = set
+	}
+	for _, id := range ids {
+		set[id] = true
+	}
 }
 
 func (o *observer) liveDec(id EpochID) {

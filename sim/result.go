@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math"
+	"math/bits"
 	"sort"
 	"strconv"
 )
@@ -55,12 +56,21 @@ type Result struct {
 	ConvergeAll []Fixed `json:"converge_ms"`
 	FinalMs     Fixed   `json:"final_converge_ms"`
 
-	ForksRemaining      int        `json:"forks_remaining"`
-	LostMessages        int        `json:"lost_messages"`
-	ReadmittedRemoved   int        `json:"readmitted_removed"`
-	ReadmittedIDs       []MemberID `json:"readmitted_ids"`
-	InvariantViolations int        `json:"invariant_violations"`
-	ViolationEvents     int        `json:"invariant_violation_events"`
+	ForksRemaining int `json:"forks_remaining"`
+	LostMessages   int `json:"lost_messages"`
+	// Lost lists the lost deliveries (the first maxLostListed), so a
+	// failing run shows what to look at.
+	Lost []LostDelivery `json:"lost"`
+	// UnrecoverableByDesign counts the (message, member) pairs that would
+	// be lost by the definition above but that the protocol's delivery
+	// guarantee excludes (observer.unrecoverable); Unrecoverable lists the
+	// first maxLostListed with the reason. Reported, never hidden.
+	UnrecoverableByDesign int            `json:"unrecoverable_by_design"`
+	Unrecoverable         []LostDelivery `json:"unrecoverable"`
+	ReadmittedRemoved     int            `json:"readmitted_removed"`
+	ReadmittedIDs         []MemberID     `json:"readmitted_ids"`
+	InvariantViolations   int            `json:"invariant_violations"`
+	ViolationEvents       int            `json:"invariant_violation_events"`
 
 	MessagesSent      int `json:"messages_sent"`
 	MessagesDelivered int `json:"messages_delivered"`
@@ -100,6 +110,82 @@ type Result struct {
 	Heads      map[MemberID][]HeadSample `json:"-"`
 	PartLog    [][2]Time                 `json:"-"`
 	ConvergeAt []Time                    `json:"-"`
+}
+
+// LostDelivery is one lost (message, member) pair and what the observer
+// knew of it.
+type LostDelivery struct {
+	Sender   MemberID `json:"sender"`
+	Seq      uint64   `json:"seq"`
+	SentAtMs Time     `json:"sent_at_ms"`
+	Epoch    uint64   `json:"epoch"`
+	EpochID  string   `json:"epoch_id"`
+	// OnFinalChain: the epoch it was sealed in is an ancestor of a final
+	// head; SenderStays: the sender is in the group at the end.
+	OnFinalChain bool     `json:"on_final_chain"`
+	SenderStays  bool     `json:"sender_stays"`
+	Receiver     MemberID `json:"receiver"`
+	// Delivered counts the members that did deliver it.
+	Delivered int `json:"delivered_by"`
+	// ByDesign is why the pair is unrecoverable by design ("" if not).
+	ByDesign string `json:"by_design,omitempty"`
+}
+
+// Reasons a pair is unrecoverable by design (observer.unrecoverable).
+const (
+	ByDesignSentAfterRemoval = "sent-after-removal"
+	ByDesignNeverHeldEpoch   = "never-held-epoch"
+	ByDesignNeverLeftSender  = "never-left-sender"
+)
+
+// unrecoverable says why no member can give message m to member to, by
+// the delivery guarantee of docs/ordering.md ("Delivery guarantee"), or ""
+// when it must be delivered. Only a message whose sender is out of the
+// group at the end can be unrecoverable: a sender in the group re-sends
+// what a member lacks. Once the sender is out, the only copy that can
+// still travel is the sender's original ciphertext, relayed by a member
+// that delivered it, and only a member holding the epoch's keys opens it.
+// So the pair is unrecoverable when
+//
+//   - sent-after-removal: a commit on the final chain removing the sender
+//     had been merged (by some member) before it sent the message: the
+//     group had already removed it; or
+//   - never-held-epoch: the member never held the keys of the epoch the
+//     message was sealed in (it was on another branch, or skipped the
+//     epoch by rejoining through an external commit); or
+//   - never-left-sender: no member delivered the message at all: it never
+//     left its sender, which is now out and sends nothing more.
+func (o *observer) unrecoverable(m *sentMessage, to MemberID, onChain map[EpochID]bool) string {
+	if int(m.sender) < len(o.r.slots) && o.r.slots[m.sender].head.InGroup {
+		return ""
+	}
+	for _, rem := range o.removedEdges[m.sender] {
+		if e := o.epochs[rem]; e != nil && onChain[rem] && e.firstAt <= m.at {
+			return ByDesignSentAfterRemoval
+		}
+	}
+	if !o.heldBy[to][m.epoch] {
+		return ByDesignNeverHeldEpoch
+	}
+	for _, w := range m.delivered {
+		if w != 0 {
+			return ""
+		}
+	}
+	return ByDesignNeverLeftSender
+}
+
+// maxLostListed bounds Result.Lost.
+const maxLostListed = 200
+
+func (o *observer) lostDelivery(m *sentMessage, e *epochInfo, to MemberID, onChain map[EpochID]bool) LostDelivery {
+	n := 0
+	for _, w := range m.delivered {
+		n += bits.OnesCount64(w)
+	}
+	stays := int(m.sender) < len(o.r.slots) && o.r.slots[m.sender].head.InGroup
+	return LostDelivery{Sender: m.sender, Seq: m.seq, SentAtMs: m.at, Epoch: e.epoch, EpochID: shortID(m.epoch),
+		OnFinalChain: onChain[m.epoch], SenderStays: stays, Receiver: to, Delivered: n}
 }
 
 // Percentile is the nearest-rank percentile of xs (0 for no samples).
@@ -223,7 +309,10 @@ func (o *observer) result() *Result {
 	// Lost messages: for every message a member accepted to send, every
 	// other member that was in the group when it was sent (in the roster
 	// of the epoch the sender sealed it in, as members reported that
-	// epoch) and is still in it at the end must have delivered it.
+	// epoch) and is still in it at the end must have delivered it; unless
+	// the protocol's delivery guarantee (docs/ordering.md) says nobody can
+	// give it to that member: then the pair is counted apart, as
+	// unrecoverable by design (see unrecoverable).
 	for _, m := range o.sentList {
 		e := o.epochs[m.epoch]
 		if e == nil {
@@ -233,8 +322,20 @@ func (o *observer) result() *Result {
 			if x.ID == m.sender || int(x.ID) >= len(r.slots) || !r.slots[x.ID].head.InGroup {
 				continue
 			}
-			if !m.deliveredTo(x.ID) {
-				res.LostMessages++
+			if m.deliveredTo(x.ID) {
+				continue
+			}
+			ld := o.lostDelivery(m, e, x.ID, onChain)
+			if ld.ByDesign = o.unrecoverable(m, x.ID, onChain); ld.ByDesign != "" {
+				res.UnrecoverableByDesign++
+				if len(res.Unrecoverable) < maxLostListed {
+					res.Unrecoverable = append(res.Unrecoverable, ld)
+				}
+				continue
+			}
+			res.LostMessages++
+			if len(res.Lost) < maxLostListed {
+				res.Lost = append(res.Lost, ld)
 			}
 		}
 	}

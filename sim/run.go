@@ -178,6 +178,7 @@ func (r *Runner) drain(s *slot) {
 		r.obs.delivered(s, d)
 	}
 	r.obs.counters(s, out)
+	r.obs.held(s.id, out.Held...)
 	r.observeHead(s)
 }
 

@@ -336,9 +336,16 @@ func (n *Network) receive(p packet) {
 	if nd == nil {
 		return
 	}
-	if nd.Member == nil {
+	if nd.Member == nil || nd.kp != nil && nd.Member.Gone() {
+		// Not in the group yet, or removed and added again with a
+		// fresh KeyPackage: it joins from the Welcome.
 		n.maybeJoin(nd, p.env)
-		return
+		if nd.Member == nil || nd.kp != nil {
+			return
+		}
+		if p.env.Kind == consensus.KindCommit {
+			return // the Welcome's commit: the new member starts after it
+		}
 	}
 	n.Steps++
 	if err := nd.Member.Step(fork.PeerID(p.from), &p.env); err != nil {

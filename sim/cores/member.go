@@ -97,6 +97,7 @@ type Member struct {
 	// parents of merged epochs, learnt from the core's events.
 	parents map[consensus.EpochID]consensus.EpochID
 	out     sim.Output
+	now     sim.Time // of the latest call, for the trace
 }
 
 func (m *Member) start(g *mls.Group) error {
@@ -113,6 +114,7 @@ func (m *Member) start(g *mls.Group) error {
 		return err
 	}
 	m.fm, m.removed = fm, false
+	m.out.Held = append(m.out.Held, sim.EpochID(fm.Core().HeadID()))
 	if !m.p.noStore && m.store == nil {
 		if m.store, err = newPersister(g.GroupID()); err != nil {
 			return err
@@ -168,6 +170,7 @@ func panicSite() string {
 // Receive implements sim.Member.
 func (m *Member) Receive(from sim.MemberID, data []byte, now sim.Time) {
 	defer m.guard("Step")
+	m.now = now
 	env, err := consensus.UnmarshalEnvelope(data)
 	if err != nil {
 		m.out.Rejected++
@@ -181,7 +184,9 @@ func (m *Member) Receive(from sim.MemberID, data []byte, now sim.Time) {
 	if m.fm == nil {
 		return // not in the group: it cannot read group traffic
 	}
-	if err := m.fm.Step(peerOf(from), env); err != nil {
+	err = m.fm.Step(peerOf(from), env)
+	m.traceReceive(from, env, err)
+	if err != nil {
 		switch {
 		case errors.Is(err, consensus.ErrDuplicate):
 		case env.Kind == consensus.KindApplication && m.inGroup():
@@ -223,6 +228,7 @@ func (m *Member) collect() {
 		return
 	}
 	rd := m.fm.Ready()
+	m.traceReady(&rd)
 	// As a node does: persist before anything leaves.
 	if rd.Persist != nil && m.store != nil {
 		if err := m.store.write(rd.Persist); err != nil {
@@ -258,6 +264,7 @@ func (m *Member) collect() {
 		switch ev.Kind {
 		case consensus.EventEpochMerged:
 			m.parents[ev.ID] = ev.Parent
+			m.out.Held = append(m.out.Held, sim.EpochID(ev.ID))
 		case consensus.EventBranchSwitched:
 			m.out.Rollbacks += ev.RolledBack
 		case consensus.EventRemoved:
@@ -268,6 +275,7 @@ func (m *Member) collect() {
 		switch ev.Kind {
 		case fork.EventRejoined:
 			m.out.ReAdds++
+			m.out.Held = append(m.out.Held, sim.EpochID(ev.To.ID))
 		case fork.EventStayOut:
 			m.removed = true
 		}
@@ -290,6 +298,7 @@ func (m *Member) inGroup() bool {
 // Tick implements sim.Member.
 func (m *Member) Tick(now sim.Time) {
 	defer m.guard("Tick")
+	m.now = now
 	if m.fm == nil {
 		return
 	}
@@ -300,6 +309,8 @@ func (m *Member) Tick(now sim.Time) {
 // Send implements sim.Member.
 func (m *Member) Send(data []byte, now sim.Time) (err error) {
 	defer m.guardErr("Send", &err)
+	m.now = now
+	m.trace("send %q", trunc(data))
 	if !m.inGroup() {
 		return sim.ErrNotInGroup
 	}
