@@ -156,6 +156,10 @@ type joinRequest struct {
 	note   joinNote
 	env    consensus.Envelope
 	at     uint64
+	// addedIn is the epoch of a batch that added it, once merged; a
+	// request whose epoch leaves our chain (the batch lost a race) is
+	// batched again.
+	addedIn EpochID
 }
 
 // pendingJoin is this member's own outstanding request (rejoiner side).
@@ -166,6 +170,16 @@ type pendingJoin struct {
 	from   EpochRef
 	at     uint64
 	resent bool
+	// joined: we joined from a batch commit on epoch onto at tick at and
+	// keep the KeyPackage for WelcomeTimeout: if that batch loses a
+	// race, the survivors batch our request again on the winner, and its
+	// Welcome moves us there.
+	joined bool
+	onto   EpochRef
+	// rebatch: the survivor went on without the batch we joined from
+	// (considerBranch); we wait for the batch again on m.rival, the
+	// survivor's new head.
+	rebatch bool
 }
 
 // reapply is a rejoiner's deferred re-application of its old branch's
@@ -191,7 +205,7 @@ func (m *Member) requestJoin(r *rival) {
 		return
 	}
 	pj := &pendingJoin{bundle: bundle, ref: m.suite.MakeKeyPackageRef(kpBytes),
-		note: healNote{ForkPoint: m.forkPoint(r), MemberSince: m.memberSince},
+		note: m.healNoteFor(r),
 		from: EpochRef{Epoch: oldHead.Epoch(), ID: m.core.HeadID()}, at: m.tick}
 	env, err := m.joinRequestEnvelope(r.head, pj)
 	if err != nil {
@@ -237,14 +251,14 @@ func (m *Member) awaitWelcome(r *rival) bool {
 	encKey := pj.bundle.KeyPackage.LeafNode.EncryptionKey
 	if _, in := r.tree.FindLeaf(func(_ treemath.LeafIndex, ln *wire.LeafNode) bool {
 		return bytes.Equal(ln.EncryptionKey, encKey)
-	}); in {
+	}); in && !pj.joined {
 		return false
 	}
 	waited := m.tick - pj.at
 	if waited >= m.cfg.WelcomeTimeout {
 		return false
 	}
-	if !pj.resent && waited >= m.cfg.WelcomeTimeout/2 {
+	if !pj.resent && waited >= m.cfg.WelcomeTimeout/2 && (!pj.joined || pj.rebatch) {
 		// Gossip may have lost it, or the survivors moved on past the
 		// epoch it names: once more, on the survivor's latest head.
 		pj.resent = true
@@ -259,6 +273,9 @@ func (m *Member) awaitWelcome(r *rival) bool {
 // to our pending request. It reports whether the commit was ours to take.
 func (m *Member) tryWelcome(env *consensus.Envelope) (bool, error) {
 	pj := m.pj
+	if pj.joined && env.EpochID == pj.onto.ID {
+		return false, nil // a rival of the batch we joined from
+	}
 	var body consensus.CommitBody
 	if err := codec.Unmarshal(env.Body, &body); err != nil || body.Welcome == nil {
 		return false, nil
@@ -302,7 +319,40 @@ func (m *Member) tryWelcome(env *consensus.Envelope) (bool, error) {
 	if err := m.enterSurvivor(g, r, pj.from, pj.note, onto, *env, rank, EventReadded); err != nil {
 		return true, err
 	}
+	pj.joined, pj.onto, pj.at = true, onto, m.tick
+	m.pj = pj
+	m.replayEarly()
+	m.drain()
 	return true, nil
+}
+
+// maxEarly bounds the messages kept for a Welcome not yet arrived.
+const maxEarly = 256
+
+// keepEarly keeps an application message of an epoch our core does not
+// know while a join request is out.
+func (m *Member) keepEarly(env *consensus.Envelope) {
+	if m.pj == nil || m.outside() || m.core.Knows(env.EpochID) || m.inHistory(env.EpochID) {
+		return
+	}
+	if len(m.early) >= maxEarly {
+		m.early = m.early[1:]
+	}
+	m.early = append(m.early, *env)
+}
+
+// replayEarly steps the kept messages into the core we just joined with.
+func (m *Member) replayEarly() {
+	early := m.early
+	m.early = nil
+	for i := range early {
+		// Those of other epochs are held or refused.
+		if early[i].Kind == consensus.KindResend {
+			_ = m.stepDirect(&early[i])
+		} else {
+			_ = m.core.Step(early[i])
+		}
+	}
 }
 
 // ---- survivor side ----
@@ -442,21 +492,30 @@ func (m *Member) findJoinRequest(id Identity) (int, bool) {
 	})
 }
 
-// pruneJoinRequests drops requests that are done (the KeyPackage is in our
-// tree), refused (the identity was removed meanwhile) or old.
-func (m *Member) pruneJoinRequests() {
+// pruneJoinRequests drops requests that are refused (the identity was
+// removed meanwhile), old, or whose member is back (its beacon names our
+// chain after the epoch it asked on); it un-marks those whose batch left
+// our chain. It reports how many wait for a batch.
+func (m *Member) pruneJoinRequests() int {
 	head := m.core.Head()
-	keys := map[string]bool{}
-	for _, l := range head.Tree().Members() {
-		keys[string(head.Tree().Leaf(l).EncryptionKey)] = true
-	}
 	removed, _ := RemovedSetOf(head.Context().Extensions)
 	ttl := m.cfg.WelcomeTimeout + 4*m.cfg.HealDelay
 	m.joinReqs = slices.DeleteFunc(m.joinReqs, func(r joinRequest) bool {
 		b, ok := m.det.latest[r.id]
 		back := ok && b.Epoch > r.note.Onto.Epoch && m.inHistory(b.EpochID)
-		return keys[string(r.encKey)] || removed.Contains(r.id) || m.tick-r.at > ttl || back
+		return removed.Contains(r.id) || m.tick-r.at > ttl || back
 	})
+	waiting := 0
+	for i := range m.joinReqs {
+		r := &m.joinReqs[i]
+		if !r.addedIn.IsZero() && !m.inHistory(r.addedIn) {
+			r.addedIn = EpochID{}
+		}
+		if r.addedIn.IsZero() {
+			waiting++
+		}
+	}
+	return waiting
 }
 
 // heardRecently reports whether a beacon of id arrived within two beacon
@@ -493,9 +552,8 @@ func (m *Member) maybeCommitBatch() {
 	if len(m.joinReqs) == 0 || m.outside() {
 		return
 	}
-	m.pruneJoinRequests()
-	if len(m.joinReqs) == 0 || m.batchOn == m.core.HeadID() {
-		return // nothing left, or our batch on this head is still out
+	if m.pruneJoinRequests() == 0 || m.batchOn == m.core.HeadID() {
+		return // nothing waits, or our batch on this head is still out
 	}
 	rank := m.committerRank()
 	if rank >= m.cfg.BatchCommitters {
@@ -535,7 +593,12 @@ func (m *Member) commitBatch() {
 		}
 		return m.core.CommitWithData(aad, props...)
 	}
-	batch := m.joinReqs[:min(len(m.joinReqs), m.cfg.MaxBatch)]
+	var batch []joinRequest
+	for _, r := range m.joinReqs {
+		if r.addedIn.IsZero() && len(batch) < m.cfg.MaxBatch {
+			batch = append(batch, r)
+		}
+	}
 	err := try(batch)
 	if errors.Is(err, consensus.ErrAlreadyCommitted) || errors.Is(err, consensus.ErrEquivocator) {
 		m.batchOn = parent // we committed something else on this head: wait for the next
@@ -564,11 +627,13 @@ func (m *Member) commitBatch() {
 	m.emit(Event{Kind: EventBatchCommitted, Rival: EpochRef{Epoch: head.Epoch(), ID: parent}, Count: len(batch)})
 }
 
-// noteReadded drops the held requests an epoch (event ev) fulfilled: it
-// added their KeyPackages. Checked on the merge itself, because the
+// noteReadded marks the held requests an epoch (event ev) fulfilled: it
+// added their KeyPackages. Marked on the merge itself, because the
 // re-added member's own next commit replaces its leaf's keys, after which
 // the KeyPackage is no longer to be seen in the tree and its request would
-// be committed again, removing the member's live leaf.
+// be committed again, removing the member's live leaf. Kept (not batched)
+// while that epoch is on our chain, so that it is batched again if the
+// epoch loses a race.
 func (m *Member) noteReadded(ev consensus.Event) {
 	if len(ev.Added) == 0 || len(m.joinReqs) == 0 {
 		return
@@ -583,7 +648,11 @@ func (m *Member) noteReadded(ev consensus.Event) {
 			keys[string(leaf.EncryptionKey)] = true
 		}
 	}
-	m.joinReqs = slices.DeleteFunc(m.joinReqs, func(r joinRequest) bool { return keys[string(r.encKey)] })
+	for i := range m.joinReqs {
+		if keys[string(m.joinReqs[i].encKey)] {
+			m.joinReqs[i].addedIn = ev.ID
+		}
+	}
 }
 
 // serveBatch is a survivor's answer to a merged batch commit (event ev):
@@ -619,27 +688,89 @@ func (m *Member) serveBatch(ev consensus.Event) {
 	}
 	var fp *EpochRef
 	var forkAt EpochRef
+	var returning []owedRejoiner
 	for i := range note.Entries {
 		e := &note.Entries[i]
 		if !added[e.ID] {
 			continue
 		}
-		if _, returning := findIdentity(parent, e.ID); !returning {
+		if _, ok := findIdentity(parent, e.ID); !ok {
 			continue
 		}
-		if p := m.servedFrom(&e.Heal); p != nil && (fp == nil || p.Epoch < fp.Epoch) {
-			fp = p
-			if e.Heal.ForkPoint != nil {
-				forkAt = *e.Heal.ForkPoint
+		if p := m.servedFrom(&e.Heal); p != nil {
+			returning = append(returning, owedRejoiner{id: e.ID, from: p})
+			if fp == nil || p.Epoch < fp.Epoch {
+				fp = p
+				if e.Heal.ForkPoint != nil {
+					forkAt = *e.Heal.ForkPoint
+				}
 			}
 		}
 	}
 	if fp == nil {
 		return
 	}
-	if n, ok := m.resendSince(fp, false); ok {
-		m.emit(Event{Kind: EventServedRejoiner, From: forkAt, Count: n})
+	n, ok := m.resendSince(fp, false)
+	if !ok {
+		return
 	}
+	// What the group re-send may not carry (a member added since would
+	// read it) goes to each returning member alone that was a member
+	// when it was sent, as for a nack: the rejoiner cannot nack what it
+	// does not know it missed.
+	n += m.directToReturning(returning)
+	m.emit(Event{Kind: EventServedRejoiner, From: forkAt, Count: n})
+}
+
+// maxDirectPerBatch bounds the point-to-point re-sends one batch makes.
+const maxDirectPerBatch = 256
+
+// owedRejoiner is a returning member of a batch and the epoch of our
+// chain from which it is served.
+type owedRejoiner struct {
+	id   Identity
+	from *EpochRef
+}
+
+// directToReturning sends each returning member the logged messages of our
+// chain since its epoch that a group re-send may not carry, point to
+// point, when it was a member then (not added on our chain since) and we
+// know its peer; at most maxDirectPerBatch in all.
+func (m *Member) directToReturning(returning []owedRejoiner) int {
+	if len(returning) == 0 || len(m.sent) == 0 {
+		return 0
+	}
+	head := m.core.Head()
+	roster := Roster(head.Tree())
+	epochOf := map[EpochID]uint64{}
+	for _, h := range m.history {
+		epochOf[h.ID] = h.Epoch
+	}
+	n := 0
+	for _, e := range m.sent {
+		at, onChain := epochOf[e.EpochID]
+		if !onChain || e.EpochID == m.core.HeadID() || m.neverResend[e.ID] || m.mayResend(e.ID, roster) {
+			continue // re-sent to the group (or never)
+		}
+		for _, r := range returning {
+			if n >= maxDirectPerBatch {
+				return n
+			}
+			peer, known := m.peerOf[r.id]
+			if !known || at < r.from.Epoch || r.id == m.self || slices.Contains(m.addedAfter[e.ID], r.id) {
+				continue
+			}
+			leaf, ok := findIdentity(head.Tree(), r.id)
+			if !ok {
+				continue
+			}
+			if err := m.sendDirect(peer, uint32(leaf), e); err == nil {
+				m.directAt[directKey{id: e.ID, to: r.id}] = m.tick
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // runReapply re-applies, when due, what is left of our old branch's

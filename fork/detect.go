@@ -234,6 +234,9 @@ func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
 	m.det.lastSeq[id] = b.Seq
 	m.det.latest[id] = *b
 	m.heardAt[id] = m.tick
+	if m.beaconFrom != "" {
+		m.peerOf[id] = m.beaconFrom
+	}
 	if !m.outside() && b.EpochID == m.core.HeadID() {
 		// Same head: counts and nacks are comparable.
 		m.noteAnnounced(id, b.Sent)
@@ -623,6 +626,11 @@ func (m *Member) prune() {
 	for id := range m.heardAt {
 		if !keep[id] {
 			delete(m.heardAt, id)
+		}
+	}
+	for id := range m.peerOf {
+		if !keep[id] {
+			delete(m.peerOf, id)
 		}
 	}
 	m.pruneAuthors(Roster(m.core.Head().Tree()))

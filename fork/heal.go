@@ -112,8 +112,14 @@ func (m *Member) considerBranch(peer PeerID, b *BranchInfo) error {
 		// We just rejoined onto the survivor's head, and the survivor
 		// went on without our commit (another rejoiner's external
 		// commit won the race on that head): the choice is made, rejoin
-		// again at once.
+		// again at once. Joined from a batch's Welcome, we wait for the
+		// survivors to batch our request again (decide).
 		m.recordAttestations(r)
+		if m.pj != nil && m.pj.joined {
+			m.pj.rebatch = true
+			m.rival = r
+			return nil
+		}
 		m.rejoin(r)
 		return nil
 	case m.isLoser(r.head.ID):
@@ -196,8 +202,24 @@ func (m *Member) activeOn(on func(EpochID) bool) []Identity {
 // decide applies the survivor rule once HealDelay ticks have passed since
 // the rival branch was found.
 func (m *Member) decide() {
+	if pj := m.pj; pj != nil && pj.joined && m.rival == nil && m.tick-pj.at > m.cfg.WelcomeTimeout {
+		m.pj = nil // the batch we joined from held: the KeyPackage is spent
+	}
 	r := m.rival
-	if r == nil || m.outside() || m.tick-r.since < m.cfg.HealDelay {
+	if r == nil || m.outside() {
+		return
+	}
+	if pj := m.pj; pj != nil && pj.rebatch {
+		// The batch we joined from lost a race (considerBranch): the
+		// survivors batch our request again on the winner; its Welcome
+		// moves us there, or, after WelcomeTimeout, our own external
+		// commit does.
+		if !m.awaitWelcome(r) {
+			m.rejoin(r)
+		}
+		return
+	}
+	if m.tick-r.since < m.cfg.HealDelay {
 		return
 	}
 	own := m.ownView(r)
@@ -214,6 +236,9 @@ func (m *Member) decide() {
 		}
 		// First ask to be re-added with the rest of our branch, in one
 		// batch commit by a survivor (batch.go); wait for its Welcome.
+		if m.pj != nil && m.pj.joined {
+			m.pj = nil // spent on the branch we are leaving now
+		}
 		if !m.cfg.ExternalRejoin {
 			if m.pj == nil {
 				m.requestJoin(r)
@@ -334,6 +359,7 @@ func (m *Member) stayOut(r *rival) {
 	m.gone = true
 	m.rival = nil
 	m.pj = nil
+	m.early = nil
 }
 
 // rejoin moves this member onto the surviving branch r by external
@@ -352,7 +378,7 @@ func (m *Member) rejoin(r *rival) {
 	}
 	oldHead := m.core.Head()
 	from := EpochRef{Epoch: oldHead.Epoch(), ID: m.core.HeadID()}
-	note := healNote{ForkPoint: m.forkPoint(r), MemberSince: m.memberSince}
+	note := m.healNoteFor(r)
 	aad, err := codec.Marshal(&note)
 	if err != nil {
 		return
@@ -427,7 +453,7 @@ func (m *Member) enterSurvivor(g *mls.Group, r *rival, from EpochRef, note healN
 	m.addLoser(from.ID)
 	m.rival = nil
 	m.pj = nil
-	m.join = &joinRecord{onto: onto.ID, at: m.tick, commit: joinEnv}
+	m.join = &joinRecord{onto: onto.ID, at: m.tick, commit: joinEnv, note: note}
 
 	// Removals our branch made that the survivor has not.
 	var ids []Identity
@@ -475,6 +501,30 @@ type joinRecord struct {
 	onto   EpochID
 	at     uint64
 	commit consensus.Envelope
+	// note is the heal note the join carried: a member whose join lost a
+	// race and that rejoins again at once keeps its fork point (its new
+	// history is the survivor's chain, on which the old fork point is
+	// no longer the newest shared epoch).
+	note healNote
+}
+
+// healNoteFor is the heal note of a (re)join onto r: the newest epoch our
+// chain shares with r's, or the fork point of our last join if that was
+// recent and older (the last join lost a race; what was owed then is owed
+// still).
+func (m *Member) healNoteFor(r *rival) healNote {
+	note := healNote{ForkPoint: m.forkPoint(r), MemberSince: m.memberSince}
+	if j := m.join; j != nil && m.tick-j.at <= 2*m.cfg.HealDelay && note.ForkPoint != nil &&
+		(j.note.ForkPoint == nil || j.note.ForkPoint.Epoch < note.ForkPoint.Epoch) {
+		// No fork point (a member that joined the losing branch only:
+		// served from its member_since) is older than any.
+		note.ForkPoint = nil
+		if j.note.ForkPoint != nil {
+			fp := *j.note.ForkPoint
+			note.ForkPoint = &fp
+		}
+	}
+	return note
 }
 
 // findIdentity finds the leaf of identity id in tree.

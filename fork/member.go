@@ -226,6 +226,11 @@ type Member struct {
 	// reapply its deferred re-application of its old branch's removals.
 	pj      *pendingJoin
 	reapply *reapply
+	// early are application messages of epochs unknown here that arrived
+	// while a join request was out (bounded by maxEarly): the survivors'
+	// re-sends for the batch may overtake its commit, and the Welcome's
+	// fresh core would not have them.
+	early []consensus.Envelope
 	// joinReqs are the verified join requests held (survivor side),
 	// sorted by identity; batchSince is when the current round of
 	// collecting began, batchOn the head our last batch commit was made
@@ -236,6 +241,9 @@ type Member struct {
 	// heardAt is when a beacon of each identity last arrived (the batch
 	// committer order counts only members heard recently).
 	heardAt map[Identity]uint64
+	// peerOf is the peer each identity's latest verified beacon came
+	// from (point-to-point re-sends to re-added members go there).
+	peerOf map[Identity]PeerID
 	// gone is set once this member has seen its identity in a surviving
 	// branch's removed set and stays out for good. Removal on the head
 	// branch is read from the core instead (see outside): inside the
@@ -300,6 +308,7 @@ func New(cfg Config) (*Member, error) {
 		authors:     map[Identity]*authorRecord{},
 		neverResend: map[consensus.MessageID]bool{},
 		heardAt:     map[Identity]uint64{},
+		peerOf:      map[Identity]PeerID{},
 	}
 	m.det.init()
 	var core *consensus.Core
@@ -388,6 +397,7 @@ func (m *Member) Step(from PeerID, env *consensus.Envelope) error {
 	case consensus.KindFetchResponse:
 		return m.stepFetchResponse(from, env)
 	case consensus.KindResend:
+		m.keepEarly(env)
 		return m.stepDirect(env)
 	case consensus.KindJoinRequest:
 		return m.stepJoinRequest(env)
@@ -397,6 +407,8 @@ func (m *Member) Step(from PeerID, env *consensus.Envelope) error {
 				return err
 			}
 		}
+	case consensus.KindApplication:
+		m.keepEarly(env)
 	}
 	return m.stepCore(from, env)
 }
