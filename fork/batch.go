@@ -547,9 +547,31 @@ func (m *Member) committerRank() int {
 	return rank
 }
 
+// allElsewhereAsked reports whether every member we heard recently whose
+// latest beacon names an epoch off our chain (a member of another branch,
+// not removed here) has a request waiting.
+func (m *Member) allElsewhereAsked() bool {
+	removed, _ := RemovedSetOf(m.core.Head().Context().Extensions)
+	for id, b := range m.det.latest {
+		if id == m.self || m.inHistory(b.EpochID) || m.core.Knows(b.EpochID) || !m.heardRecently(id) || removed.Contains(id) {
+			continue
+		}
+		if i, ok := m.findJoinRequest(id); !ok || !m.joinReqs[i].addedIn.IsZero() {
+			return false
+		}
+	}
+	return true
+}
+
 // maybeCommitBatch is the survivor's batch timer, run every tick.
 func (m *Member) maybeCommitBatch() {
 	if len(m.joinReqs) == 0 || m.outside() {
+		return
+	}
+	// Take in what the core did this tick first: a batch of ours that it
+	// merged marks its requests done (noteReadded).
+	m.drain()
+	if m.outside() {
 		return
 	}
 	if m.pruneJoinRequests() == 0 || m.batchOn == m.core.HeadID() {
@@ -559,7 +581,15 @@ func (m *Member) maybeCommitBatch() {
 	if rank >= m.cfg.BatchCommitters {
 		return
 	}
-	if m.tick-m.batchSince < m.cfg.BatchDelay+uint64(rank)*m.cfg.BatchStagger {
+	wait := m.cfg.BatchDelay + uint64(rank)*m.cfg.BatchStagger
+	if rank == 0 && m.allElsewhereAsked() {
+		// Nobody else is expected: a lone rejoiner (a member whose
+		// Welcome came from a losing commit, typically) is not kept
+		// waiting; in a commit storm every tick of delay is a chance
+		// for a sender it is owed messages by to be removed first.
+		wait = 0
+	}
+	if m.tick-m.batchSince < wait {
 		return
 	}
 	m.commitBatch()
