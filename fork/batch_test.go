@@ -37,7 +37,7 @@ func seeded(seed byte) *rand.ChaCha8 {
 
 // makeJoinRequest builds a join request as a rejoiner would: its own Add
 // as a new-member proposal, the join note as authenticated data.
-func makeJoinRequest(t *testing.T, o requestOpts) consensus.Envelope {
+func makeJoinRequest(t testing.TB, o requestOpts) consensus.Envelope {
 	t.Helper()
 	cs, _ := suite.Lookup(suite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519)
 	kp, err := mls.NewKeyPackage(seeded(o.seed), cs, wire.Credential{CredentialType: wire.CredentialTypeBasic, Identity: []byte(o.cred)},
@@ -70,7 +70,7 @@ func makeJoinRequest(t *testing.T, o requestOpts) consensus.Envelope {
 	return consensus.Envelope{Kind: consensus.KindJoinRequest, GroupID: []byte("forktest"), Epoch: h.Epoch, EpochID: h.ID, Body: body}
 }
 
-func newKey(t *testing.T, seed byte) *suite.SigningKey {
+func newKey(t testing.TB, seed byte) *suite.SigningKey {
 	t.Helper()
 	cs, _ := suite.Lookup(suite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519)
 	priv, _, err := cs.GenerateSignatureKey(seeded(seed + 128))
@@ -199,4 +199,49 @@ func TestJoinRequestBadInput(t *testing.T) {
 	if got := a.Stats().JoinRequests; got != 2 {
 		t.Fatalf("%d requests held, want 2", got)
 	}
+}
+
+// FuzzJoinRequest: any body of a join request gives a typed error or is
+// held; never a panic, never more than MaxJoinRequests held, and the
+// member keeps working (it still batches what it holds).
+func FuzzJoinRequest(f *testing.F) {
+	n, err := forktest.New(forktest.Options{Seed: 3, WindowTicks: 4, BeaconInterval: 2}, "a", "b", "c")
+	if err != nil {
+		f.Fatal(err)
+	}
+	head := n.Node("a").Member.Core().HeadRef()
+	for i, cred := range []string{"b", "c"} {
+		key := n.SigningKey(cred)
+		f.Add(func() []byte {
+			env := makeJoinRequest(f, requestOpts{cred: cred, key: key, onto: head, seed: byte(i)})
+			return env.Body
+		}())
+	}
+	f.Add([]byte{0, 1, 0, 3})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		n, err := forktest.New(forktest.Options{Seed: 3, WindowTicks: 4, BeaconInterval: 2, MaxJoinRequests: 1}, "a", "b", "c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := n.Node("a").Member
+		head := a.Core().HeadRef()
+		a.Advance(a.Ready())
+		env := consensus.Envelope{Kind: consensus.KindJoinRequest, GroupID: []byte("forktest"), Epoch: head.Epoch, EpochID: head.ID, Body: body}
+		if err := a.Step("x", &env); err != nil {
+			if !isOneOf(err, []error{fork.ErrBadJoinRequest, fork.ErrStaleJoinRequest, fork.ErrUnknownJoiner, fork.ErrJoinRequestsFull,
+				fork.ErrRemovedMember, fork.ErrUnknownGroup, consensus.ErrDuplicate, consensus.ErrMalformed}) {
+				t.Fatalf("untyped error: %v", err)
+			}
+		}
+		if got := a.Stats().JoinRequests; got > 1 {
+			t.Fatalf("%d requests held, cap 1", got)
+		}
+		for range 8 {
+			a.Tick()
+			a.Advance(a.Ready())
+		}
+		if _, err := a.Send([]byte("still alive")); err != nil {
+			t.Fatalf("member broken after a fuzzed join request: %v", err)
+		}
+	})
 }
