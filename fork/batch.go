@@ -212,6 +212,7 @@ func (m *Member) requestJoin(r *rival) {
 		return
 	}
 	m.pj = pj
+	m.stateChanged()
 	m.out.Messages = append(m.out.Messages, env)
 	m.emit(Event{Kind: EventJoinRequested, Peer: r.peer, Rival: r.head})
 }
@@ -474,6 +475,7 @@ func (m *Member) collectJoinRequest(req *joinRequest) error {
 			return fmt.Errorf("%w: join request", consensus.ErrDuplicate)
 		}
 		m.joinReqs[i] = *req
+		m.stateChanged()
 		return nil
 	}
 	if len(m.joinReqs) >= m.cfg.MaxJoinRequests {
@@ -483,6 +485,7 @@ func (m *Member) collectJoinRequest(req *joinRequest) error {
 		m.batchSince = m.tick
 	}
 	m.joinReqs = slices.Insert(m.joinReqs, i, *req)
+	m.stateChanged()
 	return nil
 }
 
@@ -500,6 +503,12 @@ func (m *Member) pruneJoinRequests() int {
 	head := m.core.Head()
 	removed, _ := RemovedSetOf(head.Context().Extensions)
 	ttl := m.cfg.WelcomeTimeout + 4*m.cfg.HealDelay
+	before := len(m.joinReqs)
+	defer func() {
+		if len(m.joinReqs) != before {
+			m.stateChanged()
+		}
+	}()
 	m.joinReqs = slices.DeleteFunc(m.joinReqs, func(r joinRequest) bool {
 		b, ok := m.det.latest[r.id]
 		back := ok && b.Epoch > r.note.Onto.Epoch && m.inHistory(b.EpochID)
@@ -645,6 +654,7 @@ func (m *Member) commitBatch() {
 			refused = append(refused, r.id)
 		}
 		for _, id := range refused {
+			m.stateChanged()
 			m.joinReqs = slices.DeleteFunc(m.joinReqs, func(r joinRequest) bool { return r.id == id })
 			m.emit(Event{Kind: EventJoinRefused, Count: 1})
 		}
@@ -681,6 +691,7 @@ func (m *Member) noteReadded(ev consensus.Event) {
 	for i := range m.joinReqs {
 		if keys[string(m.joinReqs[i].encKey)] {
 			m.joinReqs[i].addedIn = ev.ID
+			m.stateChanged()
 		}
 	}
 }

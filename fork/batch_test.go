@@ -179,6 +179,11 @@ func TestJoinRequestBadInput(t *testing.T) {
 		t.Fatalf("second genuine request: %v", err)
 	}
 	d1 := makeJoinRequest(t, requestOpts{cred: "d", key: n.SigningKey("d"), onto: head})
+	rd := a.Ready()
+	if rd.State == nil || len(rd.State.Requests) != 2 {
+		t.Fatalf("held requests not persisted: %+v", rd.State)
+	}
+	a.Advance(rd)
 	before := a.Stats()
 	if err := a.Step("d", &d1); !errors.Is(err, fork.ErrJoinRequestsFull) {
 		t.Fatalf("third request: %v, want ErrJoinRequestsFull", err)

@@ -205,6 +205,13 @@ func (m *Member) decide() {
 	if pj := m.pj; pj != nil && pj.joined && m.rival == nil && m.tick-pj.at > m.cfg.WelcomeTimeout {
 		m.pj = nil // the batch we joined from held: the KeyPackage is spent
 	}
+	if pj := m.pj; pj != nil && !pj.joined && m.rival == nil && m.tick-pj.at > m.cfg.WelcomeTimeout+m.loserTTL() {
+		// No branch to join is known any more (ours won after all, or
+		// a restart forgot it and it never came back): give up.
+		m.pj = nil
+		m.early = nil
+		m.stateChanged()
+	}
 	r := m.rival
 	if r == nil || m.outside() {
 		return
@@ -452,6 +459,9 @@ func (m *Member) enterSurvivor(g *mls.Group, r *rival, from EpochRef, note healN
 	m.pushHistory(to)
 	m.addLoser(from.ID)
 	m.rival = nil
+	if m.pj != nil {
+		m.stateChanged()
+	}
 	m.pj = nil
 	m.join = &joinRecord{onto: onto.ID, at: m.tick, commit: joinEnv, note: note}
 

@@ -751,6 +751,7 @@ type Stats struct {
 	Seen            int // <= MaxSeen
 	Losers          int // <= 16
 	JoinRequests    int // <= MaxJoinRequests
+	PendingJoin     bool
 	Core            consensus.Stats
 }
 
@@ -766,6 +767,7 @@ func (m *Member) Stats() Stats {
 		Seen:            len(m.seen.order),
 		Losers:          len(m.losers),
 		JoinRequests:    len(m.joinReqs),
+		PendingJoin:     m.pj != nil,
 		Core:            m.core.Stats(),
 	}
 }
