@@ -297,6 +297,15 @@ func (m *Member) tryWelcome(env *consensus.Envelope) (bool, error) {
 	if err != nil {
 		return true, fmt.Errorf("%w: welcome: %w", consensus.ErrInvalidMessage, err)
 	}
+	// The batch's committer must be someone we know as a member: of the
+	// survivor branch we judged, or of our own tree. Anyone who saw our
+	// (public) request could otherwise welcome us into a group of its
+	// own making.
+	if pm := body.Commit.PublicMessage; pm == nil || pm.Content.Sender.SenderType != wire.SenderTypeMember {
+		return true, fmt.Errorf("%w: welcome with a commit not by a member", consensus.ErrInvalidMessage)
+	} else if leaf := g.Tree().Leaf(treemath.LeafIndex(pm.Content.Sender.LeafIndex)); leaf == nil || !m.knownMember(IdentityOf(&leaf.Credential)) {
+		return true, fmt.Errorf("%w: welcome from a batch committer we do not know", consensus.ErrInvalidMessage)
+	}
 	// Our rank among the batch's rejoiners decides who re-applies our old
 	// branch's removals first.
 	rank := 0
@@ -354,6 +363,20 @@ func (m *Member) replayEarly() {
 			_ = m.core.Step(early[i])
 		}
 	}
+}
+
+// knownMember reports whether id is a member of the survivor branch we
+// judged or of our own head (for a rejoiner deciding whose batch
+// Welcome to take).
+func (m *Member) knownMember(id Identity) bool {
+	if m.rival != nil && slices.Contains(m.rival.roster, id) {
+		return true
+	}
+	if m.outside() {
+		return false
+	}
+	_, ok := findIdentity(m.core.Head().Tree(), id)
+	return ok
 }
 
 // ---- survivor side ----
