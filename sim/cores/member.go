@@ -273,7 +273,7 @@ func (m *Member) collect() {
 	}
 	for _, ev := range rd.Fork {
 		switch ev.Kind {
-		case fork.EventRejoined:
+		case fork.EventRejoined, fork.EventReadded:
 			m.out.ReAdds++
 			m.out.Held = append(m.out.Held, sim.EpochID(ev.To.ID))
 		case fork.EventStayOut:
