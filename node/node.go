@@ -224,22 +224,15 @@ func (n *Node) Connect(ctx context.Context, addr string) error {
 }
 
 // Block cuts this node off from p (connection gater): a partition for
-// tests and demos. Unblock lifts it and re-dials p at its known addresses.
+// tests and demos. Unblock lifts it.
 func (n *Node) Block(p peer.ID) { n.ov.Block(p) }
 
-// Unblock lifts a Block and re-dials the peer.
-func (n *Node) Unblock(p peer.ID) {
-	n.ov.Unblock(p)
-	addrs := n.ov.Host().Peerstore().Addrs(p)
-	if len(addrs) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
-	defer cancel()
-	if err := n.ov.Connect(ctx, peer.AddrInfo{ID: p, Addrs: addrs}); err != nil {
-		n.log.Debug("re-dial after unblock failed", "peer", p, "err", err)
-	}
-}
+// Unblock lifts a Block; the overlay re-dials p at its known addresses in
+// the background. It does not wait for the connection: when both sides of
+// a cut are unblocked one pair at a time, the first side's dial can only
+// succeed once the other side has lifted its block too, and waiting for
+// each dial in turn made healing a 50-node partition take minutes.
+func (n *Node) Unblock(p peer.ID) { n.ov.Unblock(p) }
 
 // Subscribe returns a stream of events with a buffer of the given size
 // (0: the node's default).

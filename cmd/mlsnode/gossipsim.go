@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -58,31 +60,18 @@ func isGossipNetwork(args []string) (bool, []string) {
 	return false, args
 }
 
-type gossipResult struct {
-	Scenario       string  `json:"scenario"`
-	Network        string  `json:"network"`
-	Members        int     `json:"members"`
-	Seed           uint64  `json:"seed"`
-	Sent           int     `json:"sent"`
-	Delivered      int     `json:"delivered"`
-	Lost           int     `json:"lost"`
-	ForksAfter     int     `json:"forks_after_settle"`
-	ConvergeSecs   float64 `json:"time_to_converge_s"`
-	BranchSwitches int     `json:"branch_switches"`
-	Rejoins        int     `json:"rejoins"`
-	Commits        int     `json:"commits_made"`
-}
-
 func runGossipSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("mlsnode sim --network gossip", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	members := fs.Int("members", 6, "group size")
-	seed := fs.Uint64("seed", 0, "workload seed (0: random, printed)")
-	cut := fs.Duration("partition", 3*time.Second, "partition length (the retention window is 1s)")
-	settle := fs.Duration("settle", 5*time.Second, "how long the network must be whole before forks count")
-	rate := fs.Float64("rate", 2, "application messages per second per member")
+	seed := fs.Uint64("seed", 0, "seed of the workload, the partition, the committers and the keys (0: random, printed)")
+	cut := fs.Duration("partition", 3*time.Second, "partition length, protocol time (the retention window is 1s)")
+	settle := fs.Duration("settle", 5*time.Second, "how long the network must be whole before forks count, protocol time")
+	rate := fs.Float64("rate", 2, "application messages per protocol second per member")
+	scale := fs.Float64("time-scale", 1, "wall seconds per protocol second: stretches the tick (50ms), gossipsub heartbeat (200ms), partition, settle and rate alike")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	verbose := fs.Bool("v", false, "show the nodes' logs")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return 2
@@ -98,8 +87,8 @@ func runGossipSim(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		return 0
 	}
-	if len(pos) != 1 || gossipScenarios[pos[0]] == "" || *members < 3 {
-		fmt.Fprintln(stderr, "usage: mlsnode sim --network gossip [-members N>=3] [-seed S] [-partition D] SCENARIO (mlsnode sim --network gossip list)")
+	if len(pos) != 1 || gossipScenarios[pos[0]] == "" || *members < 3 || *scale < 1 || *rate <= 0 {
+		fmt.Fprintln(stderr, "usage: mlsnode sim --network gossip [-members N>=3] [-seed S] [-partition D] [-time-scale K>=1] SCENARIO (mlsnode sim --network gossip list)")
 		return 2
 	}
 	if *seed == 0 {
@@ -107,15 +96,31 @@ func runGossipSim(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		crand.Read(b[:])
 		*seed = uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 | 1
 	}
-	fmt.Fprintf(stderr, "gossip mode: scenario %s, %d members, seed %d (fixes the workload; real time does not replay)\n", pos[0], *members, *seed)
+	fmt.Fprintf(stderr, "gossip mode: scenario %s, %d members, seed %d, time scale %g (the seed fixes the workload, partition, committers and keys; real-time scheduling does not replay)\n",
+		pos[0], *members, *seed, *scale)
 	logw := io.Discard
 	if *verbose {
 		logw = stderr
 	}
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	res, err := gossipRun(ctx, pos[0], *members, *seed, *cut, *settle, *rate, log)
+	start := time.Now()
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(pf)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "mlsnode sim: cpuprofile:", err)
+			return 1
+		}
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	}
+	cfg := gossipConfig{Scenario: pos[0], Members: *members, Seed: *seed, Partition: *cut, Settle: *settle,
+		Rate: *rate, TimeScale: *scale, Log: log,
+		Phase: func(format string, a ...any) {
+			fmt.Fprintf(stderr, "  [%6.1fs wall] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, a...))
+		}}
+	res, err := gossipRun(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "mlsnode sim:", err)
 		return 1
@@ -124,10 +129,11 @@ func runGossipSim(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		b, _ := json.MarshalIndent(res, "", "  ")
 		fmt.Fprintln(stdout, string(b))
 	} else {
-		fmt.Fprintf(stdout, "scenario %s (gossip, %d members, seed %d)\n", res.Scenario, res.Members, res.Seed)
-		fmt.Fprintf(stdout, "  messages sent %d, deliveries %d, lost %d\n", res.Sent, res.Delivered, res.Lost)
-		fmt.Fprintf(stdout, "  forks after settle %d, time to converge %.2fs\n", res.ForksAfter, res.ConvergeSecs)
+		fmt.Fprintf(stdout, "scenario %s (gossip, %d members, seed %d, time scale %g)\n", res.Scenario, res.Members, res.Seed, res.TimeScale)
+		fmt.Fprintf(stdout, "  messages sent %d, deliveries %d, lost %d (missing when the heads first agreed: %d)\n", res.Sent, res.Delivered, res.Lost, res.LostAtConverge)
+		fmt.Fprintf(stdout, "  forks after settle %d, time to converge %.2fs protocol (%.2fs wall)\n", res.ForksAfter, res.ConvergeSecs, res.ConvergeWallSecs)
 		fmt.Fprintf(stdout, "  commits made %d, branch switches %d, rejoins %d\n", res.Commits, res.BranchSwitches, res.Rejoins)
+		fmt.Fprintf(stdout, "  wall time %.1fs\n", res.WallSecs)
 	}
 	if res.Lost > 0 || res.ForksAfter > 0 {
 		return 1
@@ -135,7 +141,99 @@ func runGossipSim(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return 0
 }
 
-func gossipRun(ctx context.Context, scenario string, n int, seed uint64, cut, settle time.Duration, rate float64, log *slog.Logger) (*gossipResult, error) {
+type gossipResult struct {
+	Scenario  string  `json:"scenario"`
+	Network   string  `json:"network"`
+	Members   int     `json:"members"`
+	Seed      uint64  `json:"seed"`
+	TimeScale float64 `json:"time_scale"`
+	Sent      int     `json:"sent"`
+	Delivered int     `json:"delivered"`
+	Lost      int     `json:"lost"`
+	// LostAtConverge counts the deliveries missing when the heads first
+	// agreed (before the settle time): what was still in flight then.
+	LostAtConverge int `json:"lost_at_converge"`
+	ForksAfter     int `json:"forks_after_settle"`
+	// ConvergeSecs is in protocol seconds (wall seconds / time scale);
+	// ConvergeWallSecs in wall seconds. -1: no single head in time.
+	ConvergeSecs     float64 `json:"time_to_converge_s"`
+	ConvergeWallSecs float64 `json:"time_to_converge_wall_s"`
+	BranchSwitches   int     `json:"branch_switches"`
+	Rejoins          int     `json:"rejoins"`
+	Commits          int     `json:"commits_made"`
+	WallSecs         float64 `json:"wall_s"`
+}
+
+// gossipConfig is one gossip-mode run. Durations and the rate are in
+// protocol time; TimeScale stretches every one of them (and the nodes'
+// tick and gossipsub heartbeat) by the same factor in wall time, so that
+// a process that cannot keep up with 50 nodes' timers in real time runs
+// the same protocol, in ticks, at a pace it can keep up with.
+type gossipConfig struct {
+	Scenario  string
+	Members   int
+	Seed      uint64
+	Partition time.Duration
+	Settle    time.Duration
+	Rate      float64 // application messages per protocol second per member
+	TimeScale float64 // wall time per protocol time (>= 1)
+	Log       *slog.Logger
+	Phase     func(format string, a ...any) // progress lines; nil: none
+}
+
+// Protocol time of the gossip mode, before scaling.
+const (
+	gossipTick      = 50 * time.Millisecond
+	gossipHeartbeat = 200 * time.Millisecond
+	// gossipFormLimit and gossipConvergeLimit bound the waits for one
+	// head (protocol time).
+	gossipFormLimit     = time.Minute
+	gossipConvergeLimit = time.Minute
+)
+
+func (c *gossipConfig) wall(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * c.TimeScale)
+}
+
+// seededReader is a goroutine-safe stream of bytes from the seed: each
+// node's identity and MLS randomness. Which goroutine of a node draws
+// first still depends on timing, so only the identities (drawn first, in
+// order) replay exactly.
+type seededReader struct {
+	mu sync.Mutex
+	r  *rand.ChaCha8
+}
+
+func newSeededReader(seed uint64, stream int) *seededReader {
+	var key [32]byte
+	for i := range 4 {
+		v := seed ^ uint64(stream)<<32 ^ uint64(i)*0x9e3779b97f4a7c15
+		for j := range 8 {
+			key[i*8+j] = byte(v >> (8 * j))
+		}
+	}
+	return &seededReader{r: rand.NewChaCha8(key)}
+}
+
+func (s *seededReader) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.r.Read(p)
+}
+
+func gossipRun(ctx context.Context, c gossipConfig) (*gossipResult, error) {
+	begin := time.Now()
+	phase := c.Phase
+	if phase == nil {
+		phase = func(string, ...any) {}
+	}
+	if c.TimeScale < 1 {
+		c.TimeScale = 1
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	n, seed, scenario := c.Members, c.Seed, c.Scenario
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	mn := mocknet.New()
 	defer mn.Close()
@@ -146,7 +244,8 @@ func gossipRun(ctx context.Context, scenario string, n int, seed uint64, cut, se
 		}
 	}()
 	for i := 0; i < n; i++ {
-		sk, _, err := crypto.GenerateEd25519Key(crand.Reader)
+		rnd := newSeededReader(seed, i)
+		sk, _, err := crypto.GenerateEd25519Key(rnd)
 		if err != nil {
 			return nil, err
 		}
@@ -156,20 +255,22 @@ func gossipRun(ctx context.Context, scenario string, n int, seed uint64, cut, se
 			return nil, err
 		}
 		nd, err := node.New(ctx, node.WithHost(h), node.WithMemoryStore(), node.WithAutoJoin(true),
-			node.WithTick(50*time.Millisecond), node.WithHeartbeat(200*time.Millisecond),
-			node.WithLogger(log.With("node", i)))
+			node.WithRand(rnd),
+			node.WithTick(c.wall(gossipTick)), node.WithHeartbeat(c.wall(gossipHeartbeat)),
+			node.WithLogger(c.Log.With("node", i)))
 		if err != nil {
 			return nil, err
 		}
 		nodes = append(nodes, nd)
 	}
+	phase("%d nodes started", n)
 	if err := mn.LinkAll(); err != nil {
 		return nil, err
 	}
 	if err := mn.ConnectAllButSelf(); err != nil {
 		return nil, err
 	}
-	res := &gossipResult{Scenario: scenario, Network: "gossip", Members: n, Seed: seed}
+	res := &gossipResult{Scenario: scenario, Network: "gossip", Members: n, Seed: seed, TimeScale: c.TimeScale}
 	var evMu sync.Mutex
 	for _, nd := range nodes {
 		sub := nd.Subscribe(4096)
@@ -195,12 +296,15 @@ func gossipRun(ctx context.Context, scenario string, n int, seed uint64, cut, se
 	for _, p := range nodes[1:] {
 		invitees = append(invitees, p.ID())
 	}
+	phase("connected; inviting %d", len(invitees))
 	if err := nodes[0].InviteAll(ctx, gid, invitees...); err != nil {
 		return nil, err
 	}
-	if _, err := waitHeads(ctx, nodes, gid, n, time.Minute); err != nil {
+	phase("invite committed")
+	if _, err := waitHeads(ctx, nodes, gid, n, c.wall(gossipFormLimit)); err != nil {
 		return nil, fmt.Errorf("forming the group: %w", err)
 	}
+	phase("group formed")
 
 	// The workload: every member sends at the given rate, from the seed.
 	sent := map[string]int{} // message id -> sender
@@ -213,7 +317,7 @@ func gossipRun(ctx context.Context, scenario string, n int, seed uint64, cut, se
 		go func() {
 			defer wg.Done()
 			for k := 0; ; k++ {
-				wait := time.Duration(r.ExpFloat64() / rate * float64(time.Second))
+				wait := c.wall(time.Duration(r.ExpFloat64() / c.Rate * float64(time.Second)))
 				select {
 				case <-stop:
 					return
@@ -236,7 +340,7 @@ func gossipRun(ctx context.Context, scenario string, n int, seed uint64, cut, se
 			evMu.Unlock()
 		}
 	}
-	time.Sleep(time.Second)
+	time.Sleep(c.wall(time.Second))
 	switch scenario {
 	case "partition", "isolate-one":
 		side := nodes[:n/2]
@@ -246,10 +350,17 @@ func gossipRun(ctx context.Context, scenario string, n int, seed uint64, cut, se
 		}
 		other := without(nodes, side)
 		gate(side, other, true)
-		commit(side[rng.IntN(len(side))])
-		commit(other[rng.IntN(len(other))])
-		time.Sleep(cut)
+		phase("partition: %d | %d", len(side), len(other))
+		var both sync.WaitGroup
+		for _, nd := range []*node.Node{side[rng.IntN(len(side))], other[rng.IntN(len(other))]} {
+			both.Add(1)
+			go func() { defer both.Done(); commit(nd) }()
+		}
+		both.Wait()
+		phase("committed on both sides")
+		time.Sleep(c.wall(c.Partition))
 		gate(side, other, false)
+		phase("healed")
 	case "commit-storm":
 		var storm sync.WaitGroup
 		for k := 0; k < 10; k++ {
@@ -258,21 +369,29 @@ func gossipRun(ctx context.Context, scenario string, n int, seed uint64, cut, se
 				storm.Add(1)
 				go func() { defer storm.Done(); commit(nd) }()
 			}
-			time.Sleep(300 * time.Millisecond)
+			time.Sleep(c.wall(300 * time.Millisecond))
 		}
 		storm.Wait()
 	}
 	healed := time.Now()
-	conv, err := waitHeads(ctx, nodes, gid, n, time.Minute)
+	conv, err := waitHeads(ctx, nodes, gid, n, c.wall(gossipConvergeLimit))
 	if err != nil {
-		res.ConvergeSecs = -1
+		res.ConvergeSecs, res.ConvergeWallSecs = -1, -1
 	} else {
-		res.ConvergeSecs = conv.Sub(healed).Seconds()
+		res.ConvergeWallSecs = conv.Sub(healed).Seconds()
+		res.ConvergeSecs = res.ConvergeWallSecs / c.TimeScale
 	}
-	time.Sleep(time.Second)
+	phase("converged: %v (%.2fs wall)", err == nil, res.ConvergeWallSecs)
+	time.Sleep(c.wall(time.Second))
 	close(stop)
 	wg.Wait()
-	time.Sleep(settle)
+	sentMu.Lock()
+	_, lostEarly := countDeliveries(nodes, gid, sent)
+	sentMu.Unlock()
+	res.LostAtConverge = lostEarly
+	phase("workload stopped; %d deliveries missing; settling %v", lostEarly, c.wall(c.Settle))
+	time.Sleep(c.wall(c.Settle))
+	phase("settled; measuring")
 
 	heads := map[string]bool{}
 	for _, nd := range nodes {
@@ -290,10 +409,18 @@ func gossipRun(ctx context.Context, scenario string, n int, seed uint64, cut, se
 	evMu.Lock() // the event counters are final once the nodes are idle
 	defer evMu.Unlock()
 	res.Sent = len(sent)
+	res.Delivered, res.Lost = countDeliveries(nodes, gid, sent)
+	res.WallSecs = time.Since(begin).Seconds()
+	return res, nil
+}
+
+// countDeliveries counts, over every member, the messages of others it
+// has stored as delivered and those it has not.
+func countDeliveries(nodes []*node.Node, gid string, sent map[string]int) (delivered, lost int) {
 	for r, nd := range nodes {
 		msgs, err := nd.Messages(gid)
 		if err != nil {
-			res.Lost += len(sent)
+			lost += len(sent)
 			continue
 		}
 		got := map[string]bool{}
@@ -305,13 +432,13 @@ func gossipRun(ctx context.Context, scenario string, n int, seed uint64, cut, se
 				continue
 			}
 			if got[id] {
-				res.Delivered++
+				delivered++
 			} else {
-				res.Lost++
+				lost++
 			}
 		}
 	}
-	return res, nil
+	return delivered, lost
 }
 
 func without(all, some []*node.Node) []*node.Node {
@@ -328,19 +455,29 @@ func without(all, some []*node.Node) []*node.Node {
 	return out
 }
 
-// gate cuts (or heals) every link between the two sides.
+// gate cuts (or heals) every link between the two sides, every node's
+// share at once, so that no node sees the heal long before another.
 func gate(a, b []*node.Node, cut bool) {
-	for _, x := range a {
-		for _, y := range b {
+	var wg sync.WaitGroup
+	one := func(x *node.Node, others []*node.Node) {
+		defer wg.Done()
+		for _, y := range others {
 			if cut {
 				x.Block(y.ID())
-				y.Block(x.ID())
 			} else {
 				x.Unblock(y.ID())
-				y.Unblock(x.ID())
 			}
 		}
 	}
+	for _, x := range a {
+		wg.Add(1)
+		go one(x, b)
+	}
+	for _, y := range b {
+		wg.Add(1)
+		go one(y, a)
+	}
+	wg.Wait()
 }
 
 // waitHeads waits until every node has the same head epoch with want
