@@ -234,6 +234,31 @@ func (n *Node) Block(p peer.ID) { n.ov.Block(p) }
 // each dial in turn made healing a 50-node partition take minutes.
 func (n *Node) Unblock(p peer.ID) { n.ov.Unblock(p) }
 
+// Tick advances every group's logical clock by one tick, for a node made
+// WithManualTicks (without it, it adds a tick to the node's own). Each
+// group first handles the envelopes already in its inbox, then the tick;
+// Tick returns when every group has done so. A caller that ticks many
+// nodes this way gives them one clock that slows down, instead of
+// running ahead, when the process cannot keep up with their input.
+func (n *Node) Tick(ctx context.Context) error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return ErrClosed
+	}
+	groups := make([]*group, 0, len(n.groups))
+	for _, g := range n.groups {
+		groups = append(groups, g)
+	}
+	n.mu.Unlock()
+	for _, g := range groups {
+		if err := g.do(ctx, g.manualTick); err != nil && !errors.Is(err, ErrClosed) {
+			return err
+		}
+	}
+	return nil
+}
+
 // Subscribe returns a stream of events with a buffer of the given size
 // (0: the node's default).
 func (n *Node) Subscribe(buffer int) *Subscription {

@@ -68,6 +68,7 @@ func runGossipSim(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	cut := fs.Duration("partition", 3*time.Second, "partition length, protocol time (the retention window is 1s)")
 	settle := fs.Duration("settle", 5*time.Second, "how long the network must be whole before forks count, protocol time")
 	rate := fs.Float64("rate", 2, "application messages per protocol second per member")
+	clock := fs.String("clock", "paced", "protocol clock: paced (one shared tick that waits for every node to handle its input) or wall (each node's own ticker)")
 	scale := fs.Float64("time-scale", 1, "wall seconds per protocol second: stretches the tick (50ms), gossipsub heartbeat (200ms), partition, settle and rate alike")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	verbose := fs.Bool("v", false, "show the nodes' logs")
@@ -87,8 +88,8 @@ func runGossipSim(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		return 0
 	}
-	if len(pos) != 1 || gossipScenarios[pos[0]] == "" || *members < 3 || *scale < 1 || *rate <= 0 {
-		fmt.Fprintln(stderr, "usage: mlsnode sim --network gossip [-members N>=3] [-seed S] [-partition D] [-time-scale K>=1] SCENARIO (mlsnode sim --network gossip list)")
+	if len(pos) != 1 || gossipScenarios[pos[0]] == "" || *members < 3 || *scale < 1 || *rate <= 0 || (*clock != "paced" && *clock != "wall") {
+		fmt.Fprintln(stderr, "usage: mlsnode sim --network gossip [-members N>=3] [-seed S] [-partition D] [-clock paced|wall] [-time-scale K>=1] SCENARIO (mlsnode sim --network gossip list)")
 		return 2
 	}
 	if *seed == 0 {
@@ -96,8 +97,8 @@ func runGossipSim(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		crand.Read(b[:])
 		*seed = uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 | 1
 	}
-	fmt.Fprintf(stderr, "gossip mode: scenario %s, %d members, seed %d, time scale %g (the seed fixes the workload, partition, committers and keys; real-time scheduling does not replay)\n",
-		pos[0], *members, *seed, *scale)
+	fmt.Fprintf(stderr, "gossip mode: scenario %s, %d members, seed %d, %s clock, time scale %g (the seed fixes the workload, partition, committers and keys; real-time scheduling does not replay)\n",
+		pos[0], *members, *seed, *clock, *scale)
 	logw := io.Discard
 	if *verbose {
 		logw = stderr
@@ -116,7 +117,7 @@ func runGossipSim(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		defer func() { pprof.StopCPUProfile(); pf.Close() }()
 	}
 	cfg := gossipConfig{Scenario: pos[0], Members: *members, Seed: *seed, Partition: *cut, Settle: *settle,
-		Rate: *rate, TimeScale: *scale, Log: log,
+		Rate: *rate, TimeScale: *scale, Clock: *clock, Log: log,
 		Phase: func(format string, a ...any) {
 			fmt.Fprintf(stderr, "  [%6.1fs wall] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, a...))
 		}}
@@ -129,11 +130,12 @@ func runGossipSim(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		b, _ := json.MarshalIndent(res, "", "  ")
 		fmt.Fprintln(stdout, string(b))
 	} else {
-		fmt.Fprintf(stdout, "scenario %s (gossip, %d members, seed %d, time scale %g)\n", res.Scenario, res.Members, res.Seed, res.TimeScale)
+		fmt.Fprintf(stdout, "scenario %s (gossip, %d members, seed %d, %s clock, time scale %g)\n", res.Scenario, res.Members, res.Seed, res.Clock, res.TimeScale)
 		fmt.Fprintf(stdout, "  messages sent %d, deliveries %d, lost %d (missing when the heads first agreed: %d)\n", res.Sent, res.Delivered, res.Lost, res.LostAtConverge)
 		fmt.Fprintf(stdout, "  forks after settle %d, time to converge %.2fs protocol (%.2fs wall)\n", res.ForksAfter, res.ConvergeSecs, res.ConvergeWallSecs)
 		fmt.Fprintf(stdout, "  commits made %d, branch switches %d, rejoins %d\n", res.Commits, res.BranchSwitches, res.Rejoins)
-		fmt.Fprintf(stdout, "  wall time %.1fs\n", res.WallSecs)
+		fmt.Fprintf(stdout, "  wall time %.1fs; %.1f wall s per protocol s from the cut to the end; timer lag in ticks p50 %.2f, p99 %.2f, max %.1f\n",
+			res.WallSecs, res.EffectiveScale, res.TimerLagP50, res.TimerLagP99, res.TimerLagMax)
 	}
 	if res.Lost > 0 || res.ForksAfter > 0 {
 		return 1
@@ -162,6 +164,67 @@ type gossipResult struct {
 	Rejoins          int     `json:"rejoins"`
 	Commits          int     `json:"commits_made"`
 	WallSecs         float64 `json:"wall_s"`
+	// TimerLag is how late a timer of one tick fired, in ticks, over the
+	// run from the partition on (p50, p99, max): a process that cannot
+	// keep up with its nodes' timers shows it here. Lags near 0 mean the
+	// time scale was enough.
+	TimerLagP50 float64 `json:"timer_lag_ticks_p50"`
+	TimerLagP99 float64 `json:"timer_lag_ticks_p99"`
+	TimerLagMax float64 `json:"timer_lag_ticks_max"`
+	// Clock is "paced" or "wall"; EffectiveScale is the wall time the
+	// scenario took per protocol second (from the partition to the end
+	// of the settle time): the time scale, or more when a paced clock
+	// slowed down because the nodes were behind.
+	Clock          string  `json:"clock"`
+	EffectiveScale float64 `json:"effective_time_scale"`
+}
+
+// lagMonitor measures how late a timer of one tick fires, the symptom of
+// a process that cannot keep up with its nodes' timers.
+type lagMonitor struct {
+	mu   sync.Mutex
+	lags []float64 // in ticks
+	stop chan struct{}
+	done chan struct{}
+}
+
+func startLagMonitor(tick time.Duration) *lagMonitor {
+	l := &lagMonitor{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		t := time.NewTimer(tick)
+		defer t.Stop()
+		for {
+			armed := time.Now()
+			t.Reset(tick)
+			select {
+			case <-l.stop:
+				return
+			case <-t.C:
+				// The goroutine's own clock, not the timer's: a late
+				// wake-up from a full run queue is what is measured.
+				lag := float64(time.Since(armed)-tick) / float64(tick)
+				l.mu.Lock()
+				l.lags = append(l.lags, max(lag, 0))
+				l.mu.Unlock()
+			}
+		}
+	}()
+	return l
+}
+
+// finish stops the monitor and returns the p50, p99 and largest lag.
+func (l *lagMonitor) finish() (p50, p99, most float64) {
+	close(l.stop)
+	<-l.done
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.lags) == 0 {
+		return 0, 0, 0
+	}
+	sort.Float64s(l.lags)
+	at := func(q float64) float64 { return l.lags[min(len(l.lags)-1, int(q*float64(len(l.lags))))] }
+	return at(0.5), at(0.99), l.lags[len(l.lags)-1]
 }
 
 // gossipConfig is one gossip-mode run. Durations and the rate are in
@@ -177,6 +240,7 @@ type gossipConfig struct {
 	Settle    time.Duration
 	Rate      float64 // application messages per protocol second per member
 	TimeScale float64 // wall time per protocol time (>= 1)
+	Clock     string  // "paced" (default) or "wall": see gossipClock
 	Log       *slog.Logger
 	Phase     func(format string, a ...any) // progress lines; nil: none
 }
@@ -233,6 +297,10 @@ func gossipRun(ctx context.Context, c gossipConfig) (*gossipResult, error) {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
+	if c.Clock == "" {
+		c.Clock = "paced"
+	}
+	paced := c.Clock == "paced"
 	n, seed, scenario := c.Members, c.Seed, c.Scenario
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	mn := mocknet.New()
@@ -254,23 +322,33 @@ func gossipRun(ctx context.Context, c gossipConfig) (*gossipResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		nd, err := node.New(ctx, node.WithHost(h), node.WithMemoryStore(), node.WithAutoJoin(true),
+		opts := []node.Option{node.WithHost(h), node.WithMemoryStore(), node.WithAutoJoin(true),
 			node.WithRand(rnd),
 			node.WithTick(c.wall(gossipTick)), node.WithHeartbeat(c.wall(gossipHeartbeat)),
-			node.WithLogger(c.Log.With("node", i)))
+			node.WithLogger(c.Log.With("node", i))}
+		if paced {
+			opts = append(opts, node.WithManualTicks())
+		}
+		nd, err := node.New(ctx, opts...)
 		if err != nil {
 			return nil, err
 		}
 		nodes = append(nodes, nd)
 	}
-	phase("%d nodes started", n)
+	var clk gossipClock = &wallClock{start: time.Now(), scale: c.TimeScale}
+	if paced {
+		pc := newPacedClock(nodes, c.wall(gossipTick))
+		defer pc.Stop() // before the nodes close
+		clk = pc
+	}
+	phase("%d nodes started, %s clock", n, c.Clock)
 	if err := mn.LinkAll(); err != nil {
 		return nil, err
 	}
 	if err := mn.ConnectAllButSelf(); err != nil {
 		return nil, err
 	}
-	res := &gossipResult{Scenario: scenario, Network: "gossip", Members: n, Seed: seed, TimeScale: c.TimeScale}
+	res := &gossipResult{Scenario: scenario, Network: "gossip", Members: n, Seed: seed, TimeScale: c.TimeScale, Clock: c.Clock}
 	var evMu sync.Mutex
 	for _, nd := range nodes {
 		sub := nd.Subscribe(4096)
@@ -301,7 +379,7 @@ func gossipRun(ctx context.Context, c gossipConfig) (*gossipResult, error) {
 		return nil, err
 	}
 	phase("invite committed")
-	if _, err := waitHeads(ctx, nodes, gid, n, c.wall(gossipFormLimit)); err != nil {
+	if _, err := waitHeads(ctx, clk, nodes, gid, n, gossipFormLimit); err != nil {
 		return nil, fmt.Errorf("forming the group: %w", err)
 	}
 	phase("group formed")
@@ -309,7 +387,8 @@ func gossipRun(ctx context.Context, c gossipConfig) (*gossipResult, error) {
 	// The workload: every member sends at the given rate, from the seed.
 	sent := map[string]int{} // message id -> sender
 	var sentMu sync.Mutex
-	stop := make(chan struct{})
+	workCtx, stopWork := context.WithCancel(ctx)
+	defer stopWork()
 	var wg sync.WaitGroup
 	for i, nd := range nodes {
 		r := rand.New(rand.NewPCG(rng.Uint64(), uint64(i)))
@@ -317,11 +396,9 @@ func gossipRun(ctx context.Context, c gossipConfig) (*gossipResult, error) {
 		go func() {
 			defer wg.Done()
 			for k := 0; ; k++ {
-				wait := c.wall(time.Duration(r.ExpFloat64() / c.Rate * float64(time.Second)))
-				select {
-				case <-stop:
+				clk.Sleep(workCtx, time.Duration(r.ExpFloat64()/c.Rate*float64(time.Second)))
+				if workCtx.Err() != nil {
 					return
-				case <-time.After(wait):
 				}
 				id, err := nd.Send(ctx, gid, []byte(fmt.Sprintf("%d:%d", i, k)))
 				if err != nil {
@@ -340,7 +417,9 @@ func gossipRun(ctx context.Context, c gossipConfig) (*gossipResult, error) {
 			evMu.Unlock()
 		}
 	}
-	time.Sleep(c.wall(time.Second))
+	clk.Sleep(ctx, time.Second)
+	lag := startLagMonitor(c.wall(gossipTick))
+	scenarioStart, scenarioProto := time.Now(), clk.Now()
 	switch scenario {
 	case "partition", "isolate-one":
 		side := nodes[:n/2]
@@ -358,7 +437,7 @@ func gossipRun(ctx context.Context, c gossipConfig) (*gossipResult, error) {
 		}
 		both.Wait()
 		phase("committed on both sides")
-		time.Sleep(c.wall(c.Partition))
+		clk.Sleep(ctx, c.Partition)
 		gate(side, other, false)
 		phase("healed")
 	case "commit-storm":
@@ -369,28 +448,32 @@ func gossipRun(ctx context.Context, c gossipConfig) (*gossipResult, error) {
 				storm.Add(1)
 				go func() { defer storm.Done(); commit(nd) }()
 			}
-			time.Sleep(c.wall(300 * time.Millisecond))
+			clk.Sleep(ctx, 300*time.Millisecond)
 		}
 		storm.Wait()
 	}
-	healed := time.Now()
-	conv, err := waitHeads(ctx, nodes, gid, n, c.wall(gossipConvergeLimit))
+	healed, healedProto := time.Now(), clk.Now()
+	convProto, err := waitHeads(ctx, clk, nodes, gid, n, gossipConvergeLimit)
 	if err != nil {
 		res.ConvergeSecs, res.ConvergeWallSecs = -1, -1
 	} else {
-		res.ConvergeWallSecs = conv.Sub(healed).Seconds()
-		res.ConvergeSecs = res.ConvergeWallSecs / c.TimeScale
+		res.ConvergeWallSecs = time.Since(healed).Seconds()
+		res.ConvergeSecs = (convProto - healedProto).Seconds()
 	}
-	phase("converged: %v (%.2fs wall)", err == nil, res.ConvergeWallSecs)
-	time.Sleep(c.wall(time.Second))
-	close(stop)
+	phase("converged: %v (%.2fs protocol, %.2fs wall)", err == nil, res.ConvergeSecs, res.ConvergeWallSecs)
+	clk.Sleep(ctx, time.Second)
+	stopWork()
 	wg.Wait()
 	sentMu.Lock()
 	_, lostEarly := countDeliveries(nodes, gid, sent)
 	sentMu.Unlock()
 	res.LostAtConverge = lostEarly
-	phase("workload stopped; %d deliveries missing; settling %v", lostEarly, c.wall(c.Settle))
-	time.Sleep(c.wall(c.Settle))
+	phase("workload stopped; %d deliveries missing; settling %v", lostEarly, c.Settle)
+	clk.Sleep(ctx, c.Settle)
+	res.TimerLagP50, res.TimerLagP99, res.TimerLagMax = lag.finish()
+	if d := clk.Now() - scenarioProto; d > 0 {
+		res.EffectiveScale = float64(time.Since(scenarioStart)) / float64(d)
+	}
 	phase("settled; measuring")
 
 	heads := map[string]bool{}
@@ -481,9 +564,10 @@ func gate(a, b []*node.Node, cut bool) {
 }
 
 // waitHeads waits until every node has the same head epoch with want
-// members, and returns when that happened.
-func waitHeads(ctx context.Context, nodes []*node.Node, gid string, want int, limit time.Duration) (time.Time, error) {
-	deadline := time.Now().Add(limit)
+// members, at most limit of protocol time, and returns the protocol time
+// when that happened.
+func waitHeads(ctx context.Context, clk gossipClock, nodes []*node.Node, gid string, want int, limit time.Duration) (time.Duration, error) {
+	deadline := clk.Now() + limit
 	for {
 		heads := map[string]bool{}
 		ok := true
@@ -496,11 +580,12 @@ func waitHeads(ctx context.Context, nodes []*node.Node, gid string, want int, li
 			}
 			ok = ok && found
 		}
+		now := clk.Now()
 		if ok && len(heads) == 1 {
-			return time.Now(), nil
+			return now, nil
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return time.Time{}, fmt.Errorf("no single head after %v (%d heads)", limit, len(heads))
+		if now > deadline || ctx.Err() != nil {
+			return 0, fmt.Errorf("no single head after %v (%d heads)", limit, len(heads))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
