@@ -65,11 +65,11 @@ func runGossipSim(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.SetOutput(stderr)
 	members := fs.Int("members", 6, "group size")
 	seed := fs.Uint64("seed", 0, "seed of the workload, the partition, the committers and the keys (0: random, printed)")
-	cut := fs.Duration("partition", 3*time.Second, "partition length, protocol time (the retention window is 1s)")
+	cut := fs.Duration("partition", 3*time.Second, "partition length, protocol time (the retention window is 2s)")
 	settle := fs.Duration("settle", 5*time.Second, "how long the network must be whole before forks count, protocol time")
 	rate := fs.Float64("rate", 2, "application messages per protocol second per member")
 	clock := fs.String("clock", "paced", "protocol clock: paced (one shared tick that waits for every node to handle its input) or wall (each node's own ticker)")
-	scale := fs.Float64("time-scale", 1, "wall seconds per protocol second: stretches the tick (50ms), gossipsub heartbeat (200ms), partition, settle and rate alike")
+	scale := fs.Float64("time-scale", 1, "wall seconds per protocol second: stretches the tick (100ms), gossipsub heartbeat (200ms), partition, settle and rate alike")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	verbose := fs.Bool("v", false, "show the nodes' logs")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
@@ -134,6 +134,8 @@ func runGossipSim(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stdout, "  messages sent %d, deliveries %d, lost %d (missing when the heads first agreed: %d)\n", res.Sent, res.Delivered, res.Lost, res.LostAtConverge)
 		fmt.Fprintf(stdout, "  forks after settle %d, time to converge %.2fs protocol (%.2fs wall)\n", res.ForksAfter, res.ConvergeSecs, res.ConvergeWallSecs)
 		fmt.Fprintf(stdout, "  commits made %d, branch switches %d, rejoins %d\n", res.Commits, res.BranchSwitches, res.Rejoins)
+		fmt.Fprintf(stdout, "  gossipsub dropped: %d outbound RPCs, %d undelivered to a slow subscriber, %d before validation\n",
+			res.GossipDroppedRPCs, res.GossipUndeliverable, res.GossipDropped)
 		fmt.Fprintf(stdout, "  wall time %.1fs; %.1f wall s per protocol s from the cut to the end; timer lag in ticks p50 %.2f, p99 %.2f, max %.1f\n",
 			res.WallSecs, res.EffectiveScale, res.TimerLagP50, res.TimerLagP99, res.TimerLagMax)
 	}
@@ -177,6 +179,12 @@ type gossipResult struct {
 	// slowed down because the nodes were behind.
 	Clock          string  `json:"clock"`
 	EffectiveScale float64 `json:"effective_time_scale"`
+	// What gossipsub dropped under load, summed over the nodes: outbound
+	// RPCs to a peer whose queue was full, messages a subscriber did not
+	// take in time, messages refused before validation.
+	GossipDroppedRPCs   uint64 `json:"gossip_dropped_rpcs"`
+	GossipUndeliverable uint64 `json:"gossip_undeliverable"`
+	GossipDropped       uint64 `json:"gossip_dropped"`
 }
 
 // lagMonitor measures how late a timer of one tick fires, the symptom of
@@ -245,9 +253,12 @@ type gossipConfig struct {
 	Phase     func(format string, a ...any) // progress lines; nil: none
 }
 
-// Protocol time of the gossip mode, before scaling.
+// Protocol time of the gossip mode, before scaling. The tick is the
+// deterministic simulator's (100ms), so that with the ordering layer's
+// default window (20 ticks: 2s), beacon interval (5 ticks), heal delay
+// and rejoin stagger both modes run the same protocol in the same units.
 const (
-	gossipTick      = 50 * time.Millisecond
+	gossipTick      = 100 * time.Millisecond
 	gossipHeartbeat = 200 * time.Millisecond
 	// gossipFormLimit and gossipConvergeLimit bound the waits for one
 	// head (protocol time).
@@ -379,7 +390,7 @@ func gossipRun(ctx context.Context, c gossipConfig) (*gossipResult, error) {
 		return nil, err
 	}
 	phase("invite committed")
-	if _, err := waitHeads(ctx, clk, nodes, gid, n, gossipFormLimit); err != nil {
+	if _, err := waitHeads(ctx, clk, nodes, gid, n, gossipFormLimit, phase); err != nil {
 		return nil, fmt.Errorf("forming the group: %w", err)
 	}
 	phase("group formed")
@@ -453,7 +464,7 @@ func gossipRun(ctx context.Context, c gossipConfig) (*gossipResult, error) {
 		storm.Wait()
 	}
 	healed, healedProto := time.Now(), clk.Now()
-	convProto, err := waitHeads(ctx, clk, nodes, gid, n, gossipConvergeLimit)
+	convProto, err := waitHeads(ctx, clk, nodes, gid, n, gossipConvergeLimit, phase)
 	if err != nil {
 		res.ConvergeSecs, res.ConvergeWallSecs = -1, -1
 	} else {
@@ -493,6 +504,12 @@ func gossipRun(ctx context.Context, c gossipConfig) (*gossipResult, error) {
 	defer evMu.Unlock()
 	res.Sent = len(sent)
 	res.Delivered, res.Lost = countDeliveries(nodes, gid, sent)
+	for _, nd := range nodes {
+		gs := nd.GossipStats()
+		res.GossipDroppedRPCs += gs.DroppedRPCs
+		res.GossipUndeliverable += gs.Undeliverable
+		res.GossipDropped += gs.Dropped
+	}
 	res.WallSecs = time.Since(begin).Seconds()
 	return res, nil
 }
@@ -566,8 +583,9 @@ func gate(a, b []*node.Node, cut bool) {
 // waitHeads waits until every node has the same head epoch with want
 // members, at most limit of protocol time, and returns the protocol time
 // when that happened.
-func waitHeads(ctx context.Context, clk gossipClock, nodes []*node.Node, gid string, want int, limit time.Duration) (time.Duration, error) {
+func waitHeads(ctx context.Context, clk gossipClock, nodes []*node.Node, gid string, want int, limit time.Duration, phase func(string, ...any)) (time.Duration, error) {
 	deadline := clk.Now() + limit
+	lastReport := time.Now()
 	for {
 		heads := map[string]bool{}
 		ok := true
@@ -586,6 +604,10 @@ func waitHeads(ctx context.Context, clk gossipClock, nodes []*node.Node, gid str
 		}
 		if now > deadline || ctx.Err() != nil {
 			return 0, fmt.Errorf("no single head after %v (%d heads)", limit, len(heads))
+		}
+		if time.Since(lastReport) > 20*time.Second {
+			lastReport = time.Now()
+			phase("waiting for one head: %d heads, protocol time %v", len(heads), now.Round(time.Millisecond))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -14,7 +14,7 @@ func TestGossipSim(t *testing.T) {
 	for _, sc := range []string{"partition", "commit-storm"} {
 		t.Run(sc, func(t *testing.T) {
 			res, err := gossipRun(context.Background(), gossipConfig{Scenario: sc, Members: 4, Seed: 7,
-				Partition: 2 * time.Second, Settle: time.Second, Rate: 2, TimeScale: 1})
+				Partition: 3 * time.Second, Settle: time.Second, Rate: 2, TimeScale: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
