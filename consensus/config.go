@@ -77,6 +77,14 @@ type Config struct {
 	// the proposals the commit will include by reference (read only):
 	// those received in the head epoch, in order.
 	CommitHookRefs func(head *mls.Group, byValue, byRef []*wire.Proposal) []*wire.Proposal
+	// KeepAbandoned, if set, is asked about each of this member's own
+	// commits that a branch switch abandons, with the commit's
+	// authenticated data: true means its proposals are not committed
+	// again on the new head. Package fork uses it for batch re-adds,
+	// whose Adds only make sense together with their Removes and whose
+	// re-commit would remove the rejoiners instead (the Add's signature
+	// key is already in the tree, so re-targeting drops the Add).
+	KeepAbandoned func(authenticatedData []byte) bool
 }
 
 func (c *Config) withDefaults() Config {

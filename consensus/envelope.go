@@ -22,6 +22,7 @@ const (
 	KindFetchRequest  EnvelopeKind = 17 // fork.FetchRequest
 	KindFetchResponse EnvelopeKind = 18 // fork.FetchResponse
 	KindResend        EnvelopeKind = 19 // fork.DirectResend (point to point)
+	KindJoinRequest   EnvelopeKind = 20 // fork join request (MLSMessage, new_member_proposal)
 )
 
 func (k EnvelopeKind) String() string {
@@ -44,13 +45,15 @@ func (k EnvelopeKind) String() string {
 		return "fetch-response"
 	case KindResend:
 		return "resend"
+	case KindJoinRequest:
+		return "join-request"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
 func (k EnvelopeKind) known() bool {
 	switch k {
-	case KindCommit, KindProposal, KindApplication, KindEvidence, KindSealed, KindBeacon, KindFetchRequest, KindFetchResponse, KindResend:
+	case KindCommit, KindProposal, KindApplication, KindEvidence, KindSealed, KindBeacon, KindFetchRequest, KindFetchResponse, KindResend, KindJoinRequest:
 		return true
 	}
 	return false

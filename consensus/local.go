@@ -141,6 +141,12 @@ func (c *Core) Propose(p *wire.Proposal) error {
 // when there are none. The commit is a candidate like any other: it is
 // applied when the fork choice picks it.
 func (c *Core) Commit(proposals ...*wire.Proposal) error {
+	return c.CommitWithData(nil, proposals...)
+}
+
+// CommitWithData is Commit with authenticated data (RFC 9420 §6.1): bytes
+// signed with the commit and readable by everyone who sees it.
+func (c *Core) CommitWithData(authenticatedData []byte, proposals ...*wire.Proposal) error {
 	if c.head == nil {
 		return ErrRemoved
 	}
@@ -158,7 +164,7 @@ func (c *Core) Commit(proposals ...*wire.Proposal) error {
 	if parent.bySigner[me] != nil {
 		return fmt.Errorf("%w: epoch %v", ErrAlreadyCommitted, parent.ref.ID)
 	}
-	opts := mls.CommitOptions{Proposals: proposals, References: parent.proposalRefs, PublicMessage: true}
+	opts := mls.CommitOptions{Proposals: proposals, References: parent.proposalRefs, PublicMessage: true, AuthenticatedData: authenticatedData}
 	opts.ForcePath = len(proposals)+len(parent.proposalRefs) == 0
 	res, err := c.head.Commit(c.cfg.Rand, opts)
 	if err != nil && len(parent.proposalRefs) > 0 {
@@ -238,6 +244,10 @@ func (c *Core) afterSwitch(abandoned []*node) {
 	}
 	for _, x := range append(abandoned, unapplied...) {
 		mine := x.signer == string(me)
+		if mine && c.cfg.KeepAbandoned != nil && x.msg != nil && x.msg.PublicMessage != nil &&
+			c.cfg.KeepAbandoned(x.msg.PublicMessage.Content.AuthenticatedData) {
+			continue
+		}
 		for i, qp := range x.proposals {
 			if qp.Proposal.Type == wire.ProposalTypeUpdate {
 				continue // the path of the next commit refreshes the leaf

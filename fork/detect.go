@@ -233,6 +233,10 @@ func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
 	}
 	m.det.lastSeq[id] = b.Seq
 	m.det.latest[id] = *b
+	m.heardAt[id] = m.tick
+	if m.beaconFrom != "" {
+		m.peerOf[id] = m.beaconFrom
+	}
 	if !m.outside() && b.EpochID == m.core.HeadID() {
 		// Same head: counts and nacks are comparable.
 		m.noteAnnounced(id, b.Sent)
@@ -293,7 +297,15 @@ func (m *Member) quietBeacon(tree *ratchettree.Tree, b *Beacon) bool {
 	// Gap recovery must have nothing to learn from it either: the count
 	// was announced twice already (noteAnnounced would change nothing).
 	rec := m.authors[id]
-	return rec != nil && rec.announced == b.Sent && rec.previous == b.Sent
+	if rec != nil && rec.announced == b.Sent && rec.previous == b.Sent {
+		// Unverified, it changes nothing but the time we last heard of
+		// its sender, which only orders the batch committers: a forged
+		// one can make an offline member look online and delay a batch
+		// by BatchStagger, never more than BatchCommitters times.
+		m.heardAt[id] = m.tick
+		return true
+	}
+	return false
 }
 
 // isFinal reports whether id is a final epoch of our retained tree.
@@ -609,6 +621,16 @@ func (m *Member) prune() {
 	for id := range m.det.lastSeq {
 		if !keep[id] {
 			delete(m.det.lastSeq, id)
+		}
+	}
+	for id := range m.heardAt {
+		if !keep[id] {
+			delete(m.heardAt, id)
+		}
+	}
+	for id := range m.peerOf {
+		if !keep[id] {
+			delete(m.peerOf, id)
 		}
 	}
 	m.pruneAuthors(Roster(m.core.Head().Tree()))

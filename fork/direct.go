@@ -206,7 +206,15 @@ func (m *Member) stepDirect(env *consensus.Envelope) error {
 	head := m.core.Head()
 	own := head.Tree().Leaf(head.OwnLeaf())
 	rcpt := leafAt(tree, d.Recipient)
-	if rcpt == nil || !bytes.Equal(rcpt.EncryptionKey, own.EncryptionKey) {
+	// A member just re-added by a batch may have replaced the leaf key
+	// of its KeyPackage (its first commit) before the survivors' re-sends
+	// to that leaf arrive; it keeps the KeyPackage's key a while.
+	var kpLeafKey []byte
+	if pj := m.pj; pj != nil && pj.joined && rcpt != nil &&
+		bytes.Equal(rcpt.EncryptionKey, pj.bundle.KeyPackage.LeafNode.EncryptionKey) && len(pj.bundle.EncryptionPrivate) > 0 {
+		kpLeafKey = pj.bundle.EncryptionPrivate
+	}
+	if rcpt == nil || !bytes.Equal(rcpt.EncryptionKey, own.EncryptionKey) && kpLeafKey == nil {
 		return fmt.Errorf("%w: leaf %d", ErrWrongRecipient, d.Recipient)
 	}
 	author := leafAt(tree, d.Sender)
@@ -224,7 +232,12 @@ func (m *Member) stepDirect(env *consensus.Envelope) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadResend, err)
 	}
-	raw, err := head.DecryptWithLeafKey(ResendLabel, ctx, d.KEMOutput, d.Ciphertext)
+	var raw []byte
+	if kpLeafKey != nil && !bytes.Equal(rcpt.EncryptionKey, own.EncryptionKey) {
+		raw, err = m.suite.DecryptWithLabel(kpLeafKey, ResendLabel, ctx, d.KEMOutput, d.Ciphertext)
+	} else {
+		raw, err = head.DecryptWithLeafKey(ResendLabel, ctx, d.KEMOutput, d.Ciphertext)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadResend, err)
 	}

@@ -17,9 +17,11 @@
 //     application messages gossip lost are named in beacons (nacks) against
 //     the message counts authors announce, and re-sent by their authors.
 //   - Healing after a partition longer than the window: the survivor rule
-//     (Survivor), rejoining the surviving branch by external commit,
-//     re-applying the losing branch's removals, and re-sending messages
-//     sent after the fork so that none is lost.
+//     (Survivor); re-adding the losing branch in one batch commit from
+//     its members' join requests (their own Adds as new-member
+//     proposals, KindJoinRequest), with each member's own external
+//     commit as the fallback; re-applying the losing branch's removals,
+//     and re-sending messages sent after the fork so that none is lost.
 //   - The removed set (ExtensionTypeRemoved), a GroupContext extension
 //     every commit keeps up to date, through which survivors refuse an
 //     external commit by a removed member.
@@ -64,5 +66,5 @@
 // served by ServeBudget per peer per beacon interval and MaxServePeers,
 // responses by MaxFetchResponseSize, history by MaxHistory, the sent log
 // by MaxSentLog, remembered message ids by MaxSeen, the removed set by
-// MaxRemoved.
+// MaxRemoved, held join requests by MaxJoinRequests, a batch by MaxBatch.
 package fork

@@ -32,6 +32,19 @@ const (
 	// EventServedLagging: Peer's beacon showed it in epoch From of our
 	// chain, final here; this member re-sent Count of its messages since.
 	EventServedLagging
+	// EventJoinRequested: this member's branch lost to Rival; it asked
+	// the survivors to re-add it in a batch commit.
+	EventJoinRequested
+	// EventReadded: this member left its branch (From) for the surviving
+	// one from the Welcome of a batch commit (To is the joined epoch);
+	// Count and Removals as for EventRejoined.
+	EventReadded
+	// EventBatchCommitted: this member committed a batch re-adding Count
+	// members, on epoch Rival of its chain.
+	EventBatchCommitted
+	// EventJoinRefused: a held join request spoiled a batch commit (the
+	// membership policy or the engine refused it) and was dropped.
+	EventJoinRefused
 )
 
 func (k EventKind) String() string {
@@ -52,6 +65,14 @@ func (k EventKind) String() string {
 		return "served-rejoiner"
 	case EventServedLagging:
 		return "served-lagging"
+	case EventJoinRequested:
+		return "join-requested"
+	case EventReadded:
+		return "readded"
+	case EventBatchCommitted:
+		return "batch-committed"
+	case EventJoinRefused:
+		return "join-refused"
 	}
 	return fmt.Sprintf("fork-event(%d)", uint8(k))
 }

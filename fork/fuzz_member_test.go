@@ -61,7 +61,7 @@ func FuzzMemberStep(f *testing.F) {
 			t.Fatal(err)
 		}
 		a.Advance(a.Ready())
-		env := consensus.Envelope{Kind: consensus.EnvelopeKind(kind%19 + 1), GroupID: []byte("forktest"),
+		env := consensus.Envelope{Kind: consensus.EnvelopeKind(kind%20 + 1), GroupID: []byte("forktest"),
 			Epoch: head.Epoch, EpochID: head.ID, Body: body}
 		_ = a.Step("x", &env)
 		a.Advance(a.Ready())

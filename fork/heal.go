@@ -112,8 +112,14 @@ func (m *Member) considerBranch(peer PeerID, b *BranchInfo) error {
 		// We just rejoined onto the survivor's head, and the survivor
 		// went on without our commit (another rejoiner's external
 		// commit won the race on that head): the choice is made, rejoin
-		// again at once.
+		// again at once. Joined from a batch's Welcome, we wait for the
+		// survivors to batch our request again (decide).
 		m.recordAttestations(r)
+		if m.pj != nil && m.pj.joined {
+			m.pj.rebatch = true
+			m.rival = r
+			return nil
+		}
 		m.rejoin(r)
 		return nil
 	case m.isLoser(r.head.ID):
@@ -196,8 +202,31 @@ func (m *Member) activeOn(on func(EpochID) bool) []Identity {
 // decide applies the survivor rule once HealDelay ticks have passed since
 // the rival branch was found.
 func (m *Member) decide() {
+	if pj := m.pj; pj != nil && pj.joined && m.rival == nil && m.tick-pj.at > m.cfg.WelcomeTimeout {
+		m.pj = nil // the batch we joined from held: the KeyPackage is spent
+	}
+	if pj := m.pj; pj != nil && !pj.joined && m.rival == nil && m.tick-pj.at > m.cfg.WelcomeTimeout+m.loserTTL() {
+		// No branch to join is known any more (ours won after all, or
+		// a restart forgot it and it never came back): give up.
+		m.pj = nil
+		m.early = nil
+		m.stateChanged()
+	}
 	r := m.rival
-	if r == nil || m.outside() || m.tick-r.since < m.cfg.HealDelay {
+	if r == nil || m.outside() {
+		return
+	}
+	if pj := m.pj; pj != nil && pj.rebatch {
+		// The batch we joined from lost a race (considerBranch): the
+		// survivors batch our request again on the winner; its Welcome
+		// moves us there, or, after WelcomeTimeout, our own external
+		// commit does.
+		if !m.awaitWelcome(r) {
+			m.rejoin(r)
+		}
+		return
+	}
+	if m.tick-r.since < m.cfg.HealDelay {
 		return
 	}
 	own := m.ownView(r)
@@ -205,10 +234,31 @@ func (m *Member) decide() {
 	case FirstSurvives:
 		m.emit(Event{Kind: EventSurvived, Peer: r.peer, Rival: r.head})
 		m.addLoser(r.head.ID)
+		m.losers[len(m.losers)-1].roster = r.roster // whom we may re-add
 		m.rival = nil
 	case SecondSurvives:
-		// The members of a losing branch rejoin one after the other, in
-		// the order of their identities, StaggerTicks apart: external
+		if r.removed.Contains(m.self) && !m.cfg.IgnoreRemoval {
+			m.stayOut(r)
+			return
+		}
+		// First ask to be re-added with the rest of our branch, in one
+		// batch commit by a survivor (batch.go); wait for its Welcome.
+		if m.pj != nil && m.pj.joined {
+			m.pj = nil // spent on the branch we are leaving now
+		}
+		if !m.cfg.ExternalRejoin {
+			if m.pj == nil {
+				m.requestJoin(r)
+				if m.pj != nil {
+					return
+				}
+			} else if m.awaitWelcome(r) {
+				return
+			}
+		}
+		// Fallback (or ExternalRejoin): our own external commit. The
+		// members of a losing branch rejoin one after the other, in the
+		// order of their identities, StaggerTicks apart: external
 		// commits on one survivor head are rivals, and all but one would
 		// have to rejoin again. Meanwhile the survivor's new heads make
 		// us fetch a fresh BranchInfo, so each rejoins on the latest.
@@ -223,7 +273,11 @@ func (m *Member) decide() {
 				rank++
 			}
 		}
-		if m.tick-r.since < m.cfg.HealDelay+rank*m.cfg.StaggerTicks {
+		start := r.since + m.cfg.HealDelay
+		if m.pj != nil {
+			start = m.pj.at + m.cfg.WelcomeTimeout
+		}
+		if m.tick < start+rank*m.cfg.StaggerTicks {
 			return
 		}
 		m.rejoin(r)
@@ -238,6 +292,8 @@ func (m *Member) addLoser(id EpochID) {
 	for i := range m.losers {
 		if m.losers[i].id == id {
 			m.losers[i].at = m.tick
+			l := m.losers[i]
+			m.losers = append(slices.Delete(m.losers, i, i+1), l) // newest last
 			return
 		}
 	}
@@ -247,10 +303,13 @@ func (m *Member) addLoser(id EpochID) {
 	}
 }
 
-// loser is a branch head judged to lose, and when.
+// loser is a branch head judged to lose, and when; roster is its head's
+// roster when this member's branch survived it (the members it may
+// re-add), nil otherwise.
 type loser struct {
-	id EpochID
-	at uint64
+	id     EpochID
+	at     uint64
+	roster []Identity
 }
 
 // healNote travels in the authenticated data of a rejoining member's
@@ -300,24 +359,33 @@ func (m *Member) forkPoint(r *rival) *EpochRef {
 	return nil
 }
 
+// stayOut: the surviving branch r removed this member; it does not
+// rejoin.
+func (m *Member) stayOut(r *rival) {
+	m.emit(Event{Kind: EventStayOut, Peer: r.peer, Rival: r.head})
+	m.gone = true
+	m.rival = nil
+	m.pj = nil
+	m.early = nil
+}
+
 // rejoin moves this member onto the surviving branch r by external
 // commit (RFC 9420 §12.4.3.2), then re-applies the removals its old branch
-// made and re-sends the messages it sent after the fork.
+// made and re-sends the messages it sent after the fork (enterSurvivor).
+// It is the fallback of the batch re-add, and the only way with
+// Config.ExternalRejoin.
 func (m *Member) rejoin(r *rival) {
 	if m.outside() {
 		return // removed meanwhile on our own branch: nothing to rejoin with
 	}
 	gi := &r.info.GroupInfo
 	if r.removed.Contains(m.self) && !m.cfg.IgnoreRemoval {
-		m.emit(Event{Kind: EventStayOut, Peer: r.peer, Rival: r.head})
-		m.gone = true
-		m.rival = nil
+		m.stayOut(r)
 		return
 	}
 	oldHead := m.core.Head()
 	from := EpochRef{Epoch: oldHead.Epoch(), ID: m.core.HeadID()}
-	oldRemoved, _ := RemovedSetOf(oldHead.Context().Extensions)
-	note := healNote{ForkPoint: m.forkPoint(r), MemberSince: m.memberSince}
+	note := m.healNoteFor(r)
 	aad, err := codec.Marshal(&note)
 	if err != nil {
 		return
@@ -327,8 +395,9 @@ func (m *Member) rejoin(r *rival) {
 		return
 	}
 	// Still a member on the surviving branch (it never removed us, we
-	// only lost its state): the same commit removes our old leaf there,
-	// as a resync does (§12.4.3.2).
+	// only lost its state, or a batch added a leaf of ours whose Welcome
+	// we lost): the same commit removes that leaf there, as a resync does
+	// (§12.4.3.2).
 	var removeOld *uint32
 	if leaf, ok := findIdentity(r.tree, m.self); ok {
 		l := uint32(leaf)
@@ -345,46 +414,73 @@ func (m *Member) rejoin(r *rival) {
 		m.rival = nil
 		return
 	}
-	core, err := consensus.New(m.coreConfig(g))
-	if err != nil {
-		m.rival = nil
-		return
-	}
 	body, err := codec.Marshal(&consensus.CommitBody{Commit: msg})
 	if err != nil {
 		m.rival = nil
 		return
 	}
-	m.drain()
-	m.core = core
 	joinEnv := consensus.Envelope{Kind: consensus.KindCommit, GroupID: m.groupID,
 		Epoch: gi.GroupContext.Epoch, EpochID: r.head.ID, Body: body}
-	m.out.Messages = append(m.out.Messages, joinEnv)
+	if err := m.enterSurvivor(g, r, from, note, r.head, joinEnv, 0, EventRejoined); err != nil {
+		m.rival = nil
+		return
+	}
+}
+
+// enterSurvivor makes g, this member's state in epoch onto's child on the
+// surviving branch r (joined by external commit joinEnv, or from the
+// Welcome of the batch commit joinEnv), its new head; then re-applies the
+// removals its old branch (head from) made that the survivor has not, and
+// re-sends the messages it sent on its old branch after the fork. rank is
+// its place among the members re-added with it: only the first re-applies
+// removals at once, the others later and only what is still undone.
+func (m *Member) enterSurvivor(g *mls.Group, r *rival, from EpochRef, note healNote, onto EpochRef, joinEnv consensus.Envelope, rank int, kind EventKind) error {
+	oldRemoved, _ := RemovedSetOf(m.core.Head().Context().Extensions)
+	core, err := consensus.New(m.coreConfig(g))
+	if err != nil {
+		return err
+	}
+	m.drain()
+	m.core = core
+	if kind == EventRejoined {
+		m.out.Messages = append(m.out.Messages, joinEnv)
+	}
 	// Our history is now the survivor's chain plus the joined epoch.
 	m.history = m.history[:0]
-	for i := len(r.info.History) - 1; i >= 0; i-- {
-		m.history = append(m.history, r.info.History[i])
+	if r.info != nil {
+		for i := len(r.info.History) - 1; i >= 0; i-- {
+			m.history = append(m.history, r.info.History[i])
+		}
+	}
+	if !m.inHistory(onto.ID) {
+		m.pushHistory(onto)
 	}
 	to := EpochRef{Epoch: g.Epoch(), ID: consensus.EpochIDOf(g)}
 	m.pushHistory(to)
 	m.addLoser(from.ID)
 	m.rival = nil
-	m.join = &joinRecord{onto: r.head.ID, at: m.tick, commit: joinEnv}
+	if m.pj != nil {
+		m.stateChanged()
+	}
+	m.pj = nil
+	m.join = &joinRecord{onto: onto.ID, at: m.tick, commit: joinEnv, note: note}
 
 	// Removals our branch made that the survivor has not.
-	var removals []*wire.Proposal
+	var ids []Identity
 	for _, id := range oldRemoved.IDs {
-		if r.removed.Contains(id) || id == m.self {
-			continue
-		}
-		if leaf, ok := findIdentity(g.Tree(), id); ok {
-			removals = append(removals, mls.NewRemove(uint32(leaf)))
+		if id != m.self {
+			ids = append(ids, id)
 		}
 	}
-	if len(removals) > 0 {
-		if err := m.core.Commit(removals...); err != nil {
-			removals = nil
+	removals := 0
+	if rank == 0 {
+		if props := m.removalsLeft(ids); len(props) > 0 {
+			if err := m.core.Commit(props...); err == nil {
+				removals = len(props)
+			}
 		}
+	} else if rank < m.cfg.BatchCommitters && len(ids) > 0 {
+		m.reapply = &reapply{ids: ids, due: m.tick + uint64(rank)*m.cfg.BatchStagger}
 	}
 	// Messages we sent on our branch after the fork, under their ids.
 	// The fork point's own epoch counts: a message sent in it after the
@@ -403,7 +499,8 @@ func (m *Member) rejoin(r *rival) {
 		}
 	}
 	m.beaconNow()
-	m.emit(Event{Kind: EventRejoined, Peer: r.peer, Rival: r.head, From: from, To: to, Count: resent, Removals: len(removals)})
+	m.emit(Event{Kind: kind, Peer: r.peer, Rival: r.head, From: from, To: to, Count: resent, Removals: removals})
+	return nil
 }
 
 // joinRecord remembers this member's last external rejoin: the survivor
@@ -414,6 +511,30 @@ type joinRecord struct {
 	onto   EpochID
 	at     uint64
 	commit consensus.Envelope
+	// note is the heal note the join carried: a member whose join lost a
+	// race and that rejoins again at once keeps its fork point (its new
+	// history is the survivor's chain, on which the old fork point is
+	// no longer the newest shared epoch).
+	note healNote
+}
+
+// healNoteFor is the heal note of a (re)join onto r: the newest epoch our
+// chain shares with r's, or the fork point of our last join if that was
+// recent and older (the last join lost a race; what was owed then is owed
+// still).
+func (m *Member) healNoteFor(r *rival) healNote {
+	note := healNote{ForkPoint: m.forkPoint(r), MemberSince: m.memberSince}
+	if j := m.join; j != nil && m.tick-j.at <= 2*m.cfg.HealDelay && note.ForkPoint != nil &&
+		(j.note.ForkPoint == nil || j.note.ForkPoint.Epoch < note.ForkPoint.Epoch) {
+		// No fork point (a member that joined the losing branch only:
+		// served from its member_since) is older than any.
+		note.ForkPoint = nil
+		if j.note.ForkPoint != nil {
+			fp := *j.note.ForkPoint
+			note.ForkPoint = &fp
+		}
+	}
+	return note
 }
 
 // findIdentity finds the leaf of identity id in tree.
@@ -448,16 +569,9 @@ func (m *Member) freshKeyPackage(old *mls.Group) (*mls.KeyPackageBundle, error) 
 // fork point it remembers, or when it joined its branch after the fork,
 // only messages of epochs numbered from its member_since on are sent.
 func (m *Member) serveRejoiner(note *healNote) {
-	fp := note.ForkPoint
-	if fp == nil || note.MemberSince > fp.Epoch {
-		// Epoch numbers agree up to the fork, and after it each branch's
-		// grow from there: a message of our epoch numbered below the
-		// rejoiner's first was either before the fork (it was not a
-		// member then) or not comparable; it is not sent.
-		fp = m.historyAt(note.MemberSince)
-		if fp == nil {
-			return
-		}
+	fp := m.servedFrom(note)
+	if fp == nil {
+		return
 	}
 	if n, ok := m.resendSince(fp, false); ok {
 		var fp EpochRef
@@ -466,6 +580,23 @@ func (m *Member) serveRejoiner(note *healNote) {
 		}
 		m.emit(Event{Kind: EventServedRejoiner, From: fp, Count: n})
 	}
+}
+
+// servedFrom is the epoch of our chain from which a rejoiner with this
+// note is served, nil if none.
+func (m *Member) servedFrom(note *healNote) *EpochRef {
+	fp := note.ForkPoint
+	if fp == nil || note.MemberSince > fp.Epoch {
+		// Epoch numbers agree up to the fork, and after it each branch's
+		// grow from there: a message of our epoch numbered below the
+		// rejoiner's first was either before the fork (it was not a
+		// member then) or not comparable; it is not sent.
+		fp = m.historyAt(note.MemberSince)
+	}
+	if fp == nil || !m.inHistory(fp.ID) {
+		return nil
+	}
+	return fp
 }
 
 // serveLagging re-sends this member's messages sent since epoch ref of its

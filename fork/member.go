@@ -31,6 +31,13 @@ const (
 	DefaultMaxSentLog         = 1024
 	DefaultMaxSeen            = 4096
 	DefaultMaxLosers          = 16
+	DefaultBatchDelay         = 4
+	DefaultBatchCommitters    = 3
+	DefaultMaxJoinRequests    = 1024
+	// DefaultMaxBatch keeps a batch commit (Adds, the Welcome and its
+	// GroupInfo with the ratchet tree) well inside the overlay's 1 MiB
+	// gossip message limit for groups of a few thousand members.
+	DefaultMaxBatch = 256
 	// DefaultHistory is how many head-chain epoch ids a member remembers
 	// after their states are released (40 bytes each).
 	DefaultHistory = MaxHistory
@@ -47,8 +54,9 @@ type Config struct {
 	BeaconInterval uint64
 	// HealDelay is how many ticks a member collects beacons after it
 	// first learns of a branch beyond the window before it applies the
-	// survivor rule (default 3 beacon intervals: every connected member's
-	// latest beacon has then arrived).
+	// survivor rule (default: the lesser of 3 beacon intervals and one
+	// beacon interval plus two fetch timeouts; docs/ordering.md, "When
+	// the fork is older than the window").
 	HealDelay uint64
 	// StaggerTicks separates the rejoins of a losing branch's members
 	// (default 2: a round trip in the simulator's usual settings).
@@ -83,6 +91,28 @@ type Config struct {
 	// a rejoin when the member's own leaf carries none.
 	KeyPackageLifetime wire.Lifetime
 
+	// BatchDelay is how long a survivor collects join requests, from the
+	// first one, before the designated committer commits them in one
+	// batch (default 4). The committer of rank k (see committerRank)
+	// waits BatchStagger ticks more per rank (default FetchTimeout);
+	// only the first BatchCommitters (default 3) ranks ever commit.
+	BatchDelay      uint64
+	BatchStagger    uint64
+	BatchCommitters int
+	// WelcomeTimeout is how long a rejoiner waits for the Welcome of a
+	// batch commit before it falls back to its own external commit
+	// (default BatchDelay + (BatchCommitters+1) * BatchStagger +
+	// FetchTimeout).
+	WelcomeTimeout uint64
+	// MaxJoinRequests bounds the join requests a survivor holds;
+	// MaxBatch the members one batch commit re-adds.
+	MaxJoinRequests int
+	MaxBatch        int
+	// ExternalRejoin makes a member of a losing branch rejoin by its own
+	// external commit at once, without asking to be re-added in a batch
+	// (the behaviour before batch re-adds; for comparisons and tests).
+	ExternalRejoin bool
+
 	// IgnoreRemoval makes the member attempt a rejoin even when the
 	// surviving branch lists it as removed, as a malicious former member
 	// would. For tests of the defence only.
@@ -102,9 +132,15 @@ func (c *Config) withDefaults() Config {
 		}
 	}
 	def(&out.BeaconInterval, DefaultBeaconInterval)
-	def(&out.HealDelay, 3*out.BeaconInterval)
 	def(&out.FetchTimeout, DefaultFetchTimeout)
+	def(&out.HealDelay, min(3*out.BeaconInterval, out.BeaconInterval+2*out.FetchTimeout))
 	def(&out.StaggerTicks, 2)
+	def(&out.BatchDelay, DefaultBatchDelay)
+	def(&out.BatchStagger, out.FetchTimeout)
+	defInt(&out.BatchCommitters, DefaultBatchCommitters)
+	def(&out.WelcomeTimeout, out.BatchDelay+uint64(out.BatchCommitters+1)*out.BatchStagger+out.FetchTimeout)
+	defInt(&out.MaxJoinRequests, DefaultMaxJoinRequests)
+	defInt(&out.MaxBatch, DefaultMaxBatch)
 	defInt(&out.MaxInflightFetches, DefaultMaxInflightFetches)
 	defInt(&out.ServeBudget, DefaultServeBudget)
 	defInt(&out.MaxServePeers, DefaultMaxServePeers)
@@ -183,8 +219,31 @@ type Member struct {
 	det    detector
 	rival  *rival
 	losers []loser // heads of branches that lost to ours, newest last
-	// join records the last rejoin by external commit (nil if none).
+	// join records the last rejoin, by external commit or from a batch
+	// commit's Welcome (nil if none).
 	join *joinRecord
+	// pj is this member's outstanding join request (rejoiner side);
+	// reapply its deferred re-application of its old branch's removals.
+	pj      *pendingJoin
+	reapply *reapply
+	// early are application messages of epochs unknown here that arrived
+	// while a join request was out (bounded by maxEarly): the survivors'
+	// re-sends for the batch may overtake its commit, and the Welcome's
+	// fresh core would not have them.
+	early []consensus.Envelope
+	// joinReqs are the verified join requests held (survivor side),
+	// sorted by identity; batchSince is when the current round of
+	// collecting began, batchOn the head our last batch commit was made
+	// on.
+	joinReqs   []joinRequest
+	batchSince uint64
+	batchOn    EpochID
+	// heardAt is when a beacon of each identity last arrived (the batch
+	// committer order counts only members heard recently).
+	heardAt map[Identity]uint64
+	// peerOf is the peer each identity's latest verified beacon came
+	// from (point-to-point re-sends to re-added members go there).
+	peerOf map[Identity]PeerID
 	// gone is set once this member has seen its identity in a surviving
 	// branch's removed set and stays out for good. Removal on the head
 	// branch is read from the core instead (see outside): inside the
@@ -234,7 +293,7 @@ func New(cfg Config) (*Member, error) {
 	if (c.Core.Group == nil) == (c.Persist == nil) || c.Core.SigningKey == nil || c.Core.Rand == nil {
 		return nil, fmt.Errorf("%w: Core.SigningKey, Core.Rand and one of Core.Group and Persist are required", consensus.ErrConfig)
 	}
-	if c.Core.CommitHook != nil || c.Core.CommitHookRefs != nil {
+	if c.Core.CommitHook != nil || c.Core.CommitHookRefs != nil || c.Core.KeepAbandoned != nil {
 		return nil, fmt.Errorf("%w: fork.Member installs the commit hook itself", consensus.ErrConfig)
 	}
 	m := &Member{
@@ -248,6 +307,8 @@ func New(cfg Config) (*Member, error) {
 		sentBySeq:   map[uint64]consensus.MessageID{},
 		authors:     map[Identity]*authorRecord{},
 		neverResend: map[consensus.MessageID]bool{},
+		heardAt:     map[Identity]uint64{},
+		peerOf:      map[Identity]PeerID{},
 	}
 	m.det.init()
 	var core *consensus.Core
@@ -289,6 +350,7 @@ func (m *Member) coreConfig(g *mls.Group) consensus.Config {
 	cc.Group = g
 	cc.CommitHookRefs = recordRemovalsHook
 	cc.Membership = removalPolicy{inner: m.cfg.Core.Membership}
+	cc.KeepAbandoned = isBatchNote
 	return cc
 }
 
@@ -335,7 +397,18 @@ func (m *Member) Step(from PeerID, env *consensus.Envelope) error {
 	case consensus.KindFetchResponse:
 		return m.stepFetchResponse(from, env)
 	case consensus.KindResend:
+		m.keepEarly(env)
 		return m.stepDirect(env)
+	case consensus.KindJoinRequest:
+		return m.stepJoinRequest(env)
+	case consensus.KindCommit:
+		if m.pj != nil && !m.outside() {
+			if mine, err := m.tryWelcome(env); mine {
+				return err
+			}
+		}
+	case consensus.KindApplication:
+		m.keepEarly(env)
 	}
 	return m.stepCore(from, env)
 }
@@ -363,6 +436,8 @@ func (m *Member) Tick() {
 	}
 	m.det.expire(m.tick, m.cfg.FetchTimeout)
 	m.decide()
+	m.maybeCommitBatch()
+	m.runReapply()
 	m.drain()
 }
 
@@ -467,6 +542,8 @@ func (m *Member) absorb(rd consensus.Ready) {
 			m.pushHistory(EpochRef{Epoch: ev.Epoch, ID: ev.ID})
 			m.noteAdded(ev)
 			m.noteJoined(ev)
+			m.noteReadded(ev)
+			m.serveBatch(ev)
 			headMoved = true
 		case consensus.EventResend:
 			m.logOutbox(ev.MessageID, ev.ID)
@@ -499,12 +576,21 @@ func (m *Member) noteAdded(ev consensus.Event) {
 		return
 	}
 	var ids []Identity
+	parent := m.core.TreeOf(ev.Parent)
 	for _, l := range ev.Added {
 		if leaf := tree.Leaf(treemath.LeafIndex(l)); leaf != nil {
-			ids = append(ids, IdentityOf(&leaf.Credential))
+			id := IdentityOf(&leaf.Credential)
+			if parent != nil {
+				if _, listed := findIdentity(parent, id); listed {
+					// A returning member re-added by a batch (its
+					// stale leaf was in the parent): a member then.
+					continue
+				}
+			}
+			ids = append(ids, id)
 		}
 	}
-	if parent := m.core.TreeOf(ev.Parent); parent != nil {
+	if parent != nil {
 		if leaf := tree.Leaf(treemath.LeafIndex(ev.Committer)); leaf != nil {
 			id := IdentityOf(&leaf.Credential)
 			if _, listed := findIdentity(parent, id); !listed {
@@ -664,6 +750,8 @@ type Stats struct {
 	SentLog         int // <= MaxSentLog
 	Seen            int // <= MaxSeen
 	Losers          int // <= 16
+	JoinRequests    int // <= MaxJoinRequests
+	PendingJoin     bool
 	Core            consensus.Stats
 }
 
@@ -678,6 +766,8 @@ func (m *Member) Stats() Stats {
 		SentLog:         len(m.sent),
 		Seen:            len(m.seen.order),
 		Losers:          len(m.losers),
+		JoinRequests:    len(m.joinReqs),
+		PendingJoin:     m.pj != nil,
 		Core:            m.core.Stats(),
 	}
 }

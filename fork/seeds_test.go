@@ -23,7 +23,8 @@ func TestScriptsOverSeeds(t *testing.T) {
 		seeds = 50
 	}
 	seedRe := regexp.MustCompile(`seed=\d+`)
-	for _, name := range []string{"long_partition.txt", "three_way.txt", "far_behind.txt", "removed_rejoin.txt", "smoke.txt"} {
+	for _, name := range []string{"long_partition.txt", "three_way.txt", "far_behind.txt", "removed_rejoin.txt", "smoke.txt",
+		"batch_readd.txt", "batch_removed.txt", "batch_committer_offline.txt"} {
 		script, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			t.Fatal(err)

@@ -5,7 +5,9 @@ import (
 	"slices"
 
 	"github.com/mlsnode/mlsnode/consensus"
+	"github.com/mlsnode/mlsnode/mls"
 	"github.com/mlsnode/mlsnode/mls/codec"
+	"github.com/mlsnode/mlsnode/mls/wire"
 )
 
 // seqReserve is how many beacon sequence numbers one persisted State
@@ -32,13 +34,53 @@ const maxStateSent = 1 << 16
 //	    bool never_resend;
 //	    opaque added_after<V>;    // 32-byte identities added since
 //	} SentMessage;
+//
+// When a batch re-add is under way (docs/ordering.md, "Rejoining"), two
+// more fields follow; a state without them ends after sent (the format
+// of states written before batch re-adds), and one with both empty is
+// refused as not canonical:
+//
+//	    optional<PendingJoin> join;     // our outstanding join request
+//	    HeldRequest requests<V>;        // join requests held as a survivor
+//	struct {
+//	    KeyPackage key_package; opaque init_priv<V>; opaque encryption_priv<V>;
+//	    optional<EpochRef> fork_point; uint64 member_since; EpochRef from;
+//	} PendingJoin;
+//	struct { opaque envelope<V>; opaque added_in[32]; } HeldRequest;
 type State struct {
 	BeaconSeq   uint64
 	MemberSince uint64
 	SendSeq     uint64
 	History     []EpochRef
 	Sent        []SentMessage
+	// Join is this member's outstanding join request: its KeyPackage
+	// and private keys, so that the Welcome of a batch made while it was
+	// down still opens. Nil if none.
+	Join *PendingJoin
+	// Requests are the join requests this member holds as a survivor,
+	// verified again on restart.
+	Requests []HeldRequest
 }
+
+// PendingJoin is a persisted outstanding join request.
+type PendingJoin struct {
+	KeyPackage        wire.KeyPackage
+	InitPrivate       []byte
+	EncryptionPrivate []byte
+	ForkPoint         *EpochRef
+	MemberSince       uint64
+	From              EpochRef
+}
+
+// HeldRequest is a persisted join request (the KindJoinRequest envelope)
+// and the epoch of the batch that added it, if one did (zero if not).
+type HeldRequest struct {
+	Envelope []byte
+	AddedIn  EpochID
+}
+
+// maxStateRequests bounds the held requests a decoded State may hold.
+const maxStateRequests = 4096
 
 // SentMessage is a message of the sent log: the id, the epoch it was last
 // sealed in, the nonce and data to re-seal it, and who joined after it was
@@ -70,6 +112,24 @@ func (s *State) MarshalMLS(w *codec.Writer) {
 					w.Raw(id[:])
 				}
 			})
+		}
+	})
+	if s.Join == nil && len(s.Requests) == 0 {
+		return
+	}
+	w.Optional(s.Join != nil, func(w *codec.Writer) {
+		j := s.Join
+		w.Write(&j.KeyPackage)
+		w.Opaque(j.InitPrivate)
+		w.Opaque(j.EncryptionPrivate)
+		w.Optional(j.ForkPoint != nil, func(w *codec.Writer) { writeRef(w, j.ForkPoint) })
+		w.Uint64(j.MemberSince)
+		writeRef(w, &j.From)
+	})
+	w.Vector(func(w *codec.Writer) {
+		for _, h := range s.Requests {
+			w.Opaque(h.Envelope)
+			w.Raw(h.AddedIn[:])
 		}
 	})
 }
@@ -106,6 +166,35 @@ func (s *State) UnmarshalMLS(r *codec.Reader) {
 			s.Sent = append(s.Sent, e)
 		}
 	})
+	if !r.OK() || r.Remaining() == 0 {
+		return
+	}
+	r.Optional("State.join", func(r *codec.Reader) {
+		j := new(PendingJoin)
+		r.Read(&j.KeyPackage)
+		r.Opaque("PendingJoin.init_priv", &j.InitPrivate)
+		r.Opaque("PendingJoin.encryption_priv", &j.EncryptionPrivate)
+		r.Optional("PendingJoin.fork_point", func(r *codec.Reader) {
+			j.ForkPoint = new(EpochRef)
+			readRef(r, "PendingJoin.fork_point", j.ForkPoint)
+		})
+		r.Uint64("PendingJoin.member_since", &j.MemberSince)
+		readRef(r, "PendingJoin.from", &j.From)
+		if r.OK() {
+			s.Join = j
+		}
+	})
+	readList(r, "State.requests", maxStateRequests, func(r *codec.Reader) {
+		var h HeldRequest
+		r.Opaque("HeldRequest.envelope", &h.Envelope)
+		readID(r, "HeldRequest.added_in", &h.AddedIn)
+		if r.OK() {
+			s.Requests = append(s.Requests, h)
+		}
+	})
+	if r.OK() && s.Join == nil && len(s.Requests) == 0 {
+		r.Invalid("State.join", "empty batch fields are left out, not written")
+	}
 }
 
 // MarshalBinary encodes the state.
@@ -131,7 +220,18 @@ func (m *Member) currentState() *State {
 			OutboxEntry: consensus.OutboxEntry{ID: e.ID, EpochID: e.EpochID, Nonce: e.Nonce, Data: e.Data},
 			NeverResend: m.neverResend[e.ID], AddedAfter: slices.Clone(m.addedAfter[e.ID])})
 	}
-	return &State{BeaconSeq: m.seqLimit, MemberSince: m.memberSince, SendSeq: m.sendSeq, History: slices.Clone(m.history), Sent: sent}
+	st := &State{BeaconSeq: m.seqLimit, MemberSince: m.memberSince, SendSeq: m.sendSeq, History: slices.Clone(m.history), Sent: sent}
+	if pj := m.pj; pj != nil && !pj.joined {
+		st.Join = &PendingJoin{KeyPackage: *pj.bundle.KeyPackage, InitPrivate: slices.Clone(pj.bundle.InitPrivate),
+			EncryptionPrivate: slices.Clone(pj.bundle.EncryptionPrivate), ForkPoint: pj.note.ForkPoint,
+			MemberSince: pj.note.MemberSince, From: pj.from}
+	}
+	for _, r := range m.joinReqs {
+		if enc, err := r.env.MarshalBinary(); err == nil {
+			st.Requests = append(st.Requests, HeldRequest{Envelope: enc, AddedIn: r.addedIn})
+		}
+	}
+	return st
 }
 
 // restore takes back a persisted State.
@@ -167,5 +267,27 @@ func (m *Member) restore(st *State) {
 	}
 	if len(st.History) > 0 {
 		m.memberSince = st.MemberSince
+	}
+	if j := st.Join; j != nil {
+		kp := j.KeyPackage
+		if enc, err := codec.Marshal(&kp); err == nil {
+			m.pj = &pendingJoin{bundle: &mls.KeyPackageBundle{KeyPackage: &kp, InitPrivate: slices.Clone(j.InitPrivate),
+				EncryptionPrivate: slices.Clone(j.EncryptionPrivate)}, ref: m.suite.MakeKeyPackageRef(enc),
+				note: healNote{ForkPoint: j.ForkPoint, MemberSince: j.MemberSince}, from: j.From, at: m.tick}
+		}
+	}
+	for _, h := range st.Requests {
+		// Verified again against the restored head; requests of members
+		// of a losing branch only (not in our tree) are lost with the
+		// rival we no longer know, and those members ask again.
+		env, err := consensus.UnmarshalEnvelope(h.Envelope)
+		if err != nil || env.Kind != consensus.KindJoinRequest {
+			continue
+		}
+		if req, err := m.verifyJoinRequest(env); err == nil && m.collectJoinRequest(req) == nil {
+			if i, ok := m.findJoinRequest(req.id); ok {
+				m.joinReqs[i].addedIn = h.AddedIn
+			}
+		}
 	}
 }

@@ -37,6 +37,11 @@ type Options struct {
 	Adversaries []string
 	// Apply is the consensus apply policy (nil: the core's default).
 	Apply consensus.ApplyPolicy
+	// MaxJoinRequests bounds the join requests each member holds (0:
+	// fork's default).
+	MaxJoinRequests int
+	// ExternalRejoin makes losers rejoin by external commit only.
+	ExternalRejoin bool
 }
 
 // Node is one peer: a member of the group once it has joined.
@@ -176,9 +181,11 @@ func (n *Network) start(nd *Node, g *mls.Group) error {
 	m, err := fork.New(fork.Config{
 		Core: consensus.Config{Group: g, SigningKey: nd.key, Rand: nd.rng,
 			WindowTicks: n.opts.WindowTicks, SkipPersist: true, Apply: n.opts.Apply},
-		BeaconInterval: n.opts.BeaconInterval,
-		HealDelay:      n.opts.HealDelay,
-		IgnoreRemoval:  slices.Contains(n.opts.Adversaries, nd.Name),
+		BeaconInterval:  n.opts.BeaconInterval,
+		HealDelay:       n.opts.HealDelay,
+		IgnoreRemoval:   slices.Contains(n.opts.Adversaries, nd.Name),
+		MaxJoinRequests: n.opts.MaxJoinRequests,
+		ExternalRejoin:  n.opts.ExternalRejoin,
 	})
 	if err != nil {
 		return err
@@ -289,6 +296,12 @@ func (n *Network) enqueue(p packet) {
 
 func renderEvent(ev fork.Event) string {
 	switch ev.Kind {
+	case fork.EventReadded:
+		return fmt.Sprintf("re-added from %d/%v to %d/%v (resent %d, removals %d)", ev.From.Epoch, ev.From.ID, ev.To.Epoch, ev.To.ID, ev.Count, ev.Removals)
+	case fork.EventBatchCommitted:
+		return fmt.Sprintf("batch-committed %d on %d/%v", ev.Count, ev.Rival.Epoch, ev.Rival.ID)
+	case fork.EventJoinRequested:
+		return fmt.Sprintf("join-requested on %d/%v via %s", ev.Rival.Epoch, ev.Rival.ID, ev.Peer)
 	case fork.EventRejoined:
 		return fmt.Sprintf("rejoined from %d/%v to %d/%v (resent %d, removals %d)", ev.From.Epoch, ev.From.ID, ev.To.Epoch, ev.To.ID, ev.Count, ev.Removals)
 	case fork.EventServedRejoiner:

@@ -23,7 +23,7 @@ import (
 //
 // Commands:
 //
-//	group seed=N members=a,b,c [window=N] [beacon=N] [heal=N] [adversary=x,y]
+//	group seed=N members=a,b,c [window=N] [beacon=N] [heal=N] [adversary=x,y] [rejoin=external]
 //	send <from> <text>          a member sends an application message
 //	commit <by>                 an empty commit (fresh path)
 //	remove <by> <victim>...     commit the removal of members
@@ -98,6 +98,7 @@ func runCommand(net *Network, line string) (string, *Network, error) {
 				return "", nil, err
 			}
 		}
+		opts.ExternalRejoin = kv["rejoin"] == "external"
 		if kv["adversary"] != "" {
 			opts.Adversaries = strings.Split(kv["adversary"], ",")
 		}

@@ -266,7 +266,7 @@ func (m *Member) collect() {
 	}
 	for _, ev := range rd.Fork {
 		switch ev.Kind {
-		case fork.EventRejoined:
+		case fork.EventRejoined, fork.EventReadded:
 			m.out.ReAdds++
 		case fork.EventStayOut:
 			m.removed = true

@@ -1,0 +1,13 @@
+package fork
+
+import "github.com/mlsnode/mlsnode/mls/codec"
+
+// MarshalJoinNote encodes a join request's authenticated data, for tests
+// that build requests by hand.
+func MarshalJoinNote(onto EpochRef, forkPoint *EpochRef, memberSince uint64) []byte {
+	b, err := codec.Marshal(&joinNote{Onto: onto, Heal: healNote{ForkPoint: forkPoint, MemberSince: memberSince}})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
