@@ -776,6 +776,18 @@ func (g *group) emitForkEvents(evs []fork.Event, now time.Time) {
 			ev.Epoch, ev.EpochID = e.To.Epoch, hex.EncodeToString(e.To.ID[:])
 			ev.Detail = fmt.Sprintf("left branch at epoch %d for the surviving branch; re-sent %d message(s), re-applied %d removal(s)", e.From.Epoch, e.Count, e.Removals)
 			g.n.events.publish(ev)
+		case fork.EventReadded:
+			g.n.met.forksHealed.Inc()
+			ev := base
+			ev.Kind = EventForkHealed
+			ev.Epoch, ev.EpochID = e.To.Epoch, hex.EncodeToString(e.To.ID[:])
+			ev.Detail = fmt.Sprintf("re-added by a batch commit, leaving the branch at epoch %d; re-sent %d message(s), re-applied %d removal(s)", e.From.Epoch, e.Count, e.Removals)
+			g.n.events.publish(ev)
+		case fork.EventBatchCommitted:
+			ev := base
+			ev.Kind = EventForkHealed
+			ev.Detail = fmt.Sprintf("committed a batch re-adding %d member(s) of a losing branch", e.Count)
+			g.n.events.publish(ev)
 		case fork.EventSurvived:
 			g.n.met.forksHealed.Inc()
 			ev := base

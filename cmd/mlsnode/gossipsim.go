@@ -133,7 +133,8 @@ func runGossipSim(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stdout, "scenario %s (gossip, %d members, seed %d, %s clock, time scale %g)\n", res.Scenario, res.Members, res.Seed, res.Clock, res.TimeScale)
 		fmt.Fprintf(stdout, "  messages sent %d, deliveries %d, lost %d (missing when the heads first agreed: %d)\n", res.Sent, res.Delivered, res.Lost, res.LostAtConverge)
 		fmt.Fprintf(stdout, "  forks after settle %d, time to converge %.2fs protocol (%.2fs wall)\n", res.ForksAfter, res.ConvergeSecs, res.ConvergeWallSecs)
-		fmt.Fprintf(stdout, "  commits made %d, branch switches %d, rejoins %d\n", res.Commits, res.BranchSwitches, res.Rejoins)
+		fmt.Fprintf(stdout, "  commits made %d, branch switches %d, rejoins %d, re-added %d in %d batch commit(s)\n",
+			res.Commits, res.BranchSwitches, res.Rejoins, res.Readds, res.Batches)
 		fmt.Fprintf(stdout, "  gossipsub dropped: %d outbound RPCs, %d undelivered to a slow subscriber, %d before validation\n",
 			res.GossipDroppedRPCs, res.GossipUndeliverable, res.GossipDropped)
 		fmt.Fprintf(stdout, "  wall time %.1fs; %.1f wall s per protocol s from the cut to the end; timer lag in ticks p50 %.2f, p99 %.2f, max %.1f\n",
@@ -164,8 +165,12 @@ type gossipResult struct {
 	ConvergeWallSecs float64 `json:"time_to_converge_wall_s"`
 	BranchSwitches   int     `json:"branch_switches"`
 	Rejoins          int     `json:"rejoins"`
-	Commits          int     `json:"commits_made"`
-	WallSecs         float64 `json:"wall_s"`
+	// Readds counts members re-added by a batch commit of the surviving
+	// branch, Batches those commits.
+	Readds   int     `json:"re_adds"`
+	Batches  int     `json:"batch_commits"`
+	Commits  int     `json:"commits_made"`
+	WallSecs float64 `json:"wall_s"`
 	// TimerLag is how late a timer of one tick fired, in ticks, over the
 	// run from the partition on (p50, p99, max): a process that cannot
 	// keep up with its nodes' timers shows it here. Lags near 0 mean the
@@ -372,6 +377,10 @@ func gossipRun(ctx context.Context, c gossipConfig) (*gossipResult, error) {
 					res.BranchSwitches++
 				case e.Kind == node.EventForkHealed && strings.HasPrefix(e.Detail, "left branch"):
 					res.Rejoins++
+				case e.Kind == node.EventForkHealed && strings.HasPrefix(e.Detail, "re-added by a batch commit"):
+					res.Readds++
+				case e.Kind == node.EventForkHealed && strings.HasPrefix(e.Detail, "committed a batch"):
+					res.Batches++
 				}
 				evMu.Unlock()
 			}
