@@ -433,7 +433,7 @@ func (g *group) messageEvent(d consensus.Delivered, now time.Time) Event {
 		Kind: EventMessage, Group: g.hexID, Epoch: d.Epoch, EpochID: hex.EncodeToString(d.EpochID[:]),
 		MessageID: hex.EncodeToString(d.ID[:]), LosingBranch: d.LosingBranch, Time: now,
 	}
-	if p, err := peer.IDFromBytes(d.Identity); err == nil {
+	if p, ok := namedPeer(d.Identity); ok {
 		ev.Peer = p.String()
 	}
 	var f appFrame
@@ -469,7 +469,7 @@ func (g *group) persist(rd *fork.Ready, delivered []consensus.Delivered, metaCha
 			metaChanged = true
 		}
 	}
-	if rd.Persist == nil && len(delivered) == 0 && !metaChanged && !hasApplication(rd.Messages) {
+	if rd.Persist == nil && rd.State == nil && len(delivered) == 0 && !metaChanged && !hasApplication(rd.Messages) {
 		return nil
 	}
 	tx := g.sg.Begin()
@@ -495,6 +495,11 @@ func (g *group) persist(rd *fork.Ready, delivered []consensus.Delivered, metaCha
 		}
 		tx.PutEpoch(store.Epoch{ID: toStoreID(p.HeadID), Number: g.headEpoch(p), Parent: toStoreID(parent), State: p.HeadState})
 		tx.SetHead(toStoreID(p.HeadID))
+		tree, err := treeRecordOf(p)
+		if err != nil {
+			return err
+		}
+		tx.PutGroupKey(treeKey, tree)
 		newEpochs[p.HeadID] = true
 		for id := range g.storedEpochs {
 			if !keep[id] {
@@ -517,6 +522,13 @@ func (g *group) persist(rd *fork.Ready, delivered []consensus.Delivered, metaCha
 				delete(g.storedEpochs, id)
 			}
 		}
+	}
+	if rd.State != nil {
+		fs, err := codec.Marshal(rd.State)
+		if err != nil {
+			return err
+		}
+		tx.PutGroupKey(forkStateKey, fs)
 	}
 	if sent := g.noteSent(rd.Messages); sent != nil {
 		tx.PutGroupKey(sentKey, sent)
@@ -615,15 +627,15 @@ func (g *group) noteEvents(evs []consensus.Event) bool {
 	return changed
 }
 
-// peerString renders an identity the ordering layer reports: raw peer id
-// bytes, or an encoded MLS Credential whose identity is the peer id.
+// peerString renders an identity the ordering layer reports: a
+// credential's identity (namedPeer), or an encoded MLS Credential.
 func peerString(ident []byte) string {
-	if p, err := peer.IDFromBytes(ident); err == nil {
+	if p, ok := namedPeer(ident); ok {
 		return p.String()
 	}
 	var cred wire.Credential
 	if codec.Unmarshal(ident, &cred) == nil {
-		if p, err := peer.IDFromBytes(cred.Identity); err == nil {
+		if p, ok := namedPeer(cred.Identity); ok {
 			return p.String()
 		}
 	}
@@ -701,6 +713,7 @@ func (g *group) status() (GroupStatus, error) {
 		if fm, ok := g.m.(*fork.Member); ok {
 			fs := fm.Stats()
 			c := fs.Core
+			st.RetainedEpochs = c.Epochs
 			st.Ordering = fmt.Sprintf("retained epochs %d (states %d), pending %d in %d epochs, outbox %d; beacons pending %d, fetches in flight %d, sent log %d, lost branches %d",
 				c.Epochs, c.RetainedStates, c.Pending, c.PendingEpochs, c.Outbox, fs.PendingBeacons, fs.InflightFetches, fs.SentLog, fs.Losers)
 		}
@@ -748,7 +761,10 @@ func (g *group) leafOf(p peer.ID) (uint32, bool) {
 	}
 	for _, li := range tree.Members() {
 		leaf := tree.Leaf(li)
-		if leaf != nil && bytes.Equal(leaf.Credential.Identity, []byte(p)) {
+		if leaf == nil {
+			continue
+		}
+		if named, ok := namedPeer(leaf.Credential.Identity); ok && named == p {
 			return uint32(li), true
 		}
 	}

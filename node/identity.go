@@ -9,43 +9,76 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/crypto/hkdf"
+
+	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/suite"
 	"github.com/mlsnode/mlsnode/mls/wire"
 )
 
 // Identity binding.
 //
-// A member's MLS credential is a basic credential whose identity is the
-// bytes of its libp2p peer id. The node only runs cipher suites whose
-// signature scheme is Ed25519 (suites 1 and 3), and uses the libp2p
-// identity key itself as the MLS signature key. An Ed25519 peer id embeds
-// its public key (identity multihash), so the binding is checked without
-// any extra signature: a leaf is accepted only if the public key inside the
-// peer id named by its credential equals the leaf's signature key. Whoever
-// signs as that leaf therefore holds the peer's libp2p key.
+// A member's MLS credential is a basic credential that names its libp2p
+// peer id, and a leaf is accepted only if its signature key is bound to
+// that peer. A node's libp2p identity is an Ed25519 key, and an Ed25519
+// peer id embeds its public key (identity multihash), so the check needs
+// nothing but the credential and the leaf:
+//
+//   - In the suites that sign with Ed25519 (1 and 3) the libp2p identity
+//     key is the MLS signature key. The credential's identity is the bytes
+//     of the peer id, and the binding is that the key inside the peer id
+//     equals the leaf's signature key.
+//   - In the other suites (ECDSA P-256, P-384, P-521; Ed448) the MLS
+//     signature key is derived from the identity key (HKDF-SHA256 with a
+//     label naming the suite), so a node has one secret to keep and gets
+//     the same MLS key after every restart. The identity key vouches for it:
+//     the credential's identity is
+//
+//         "mlsnode/bind/v1" || opaque peer_id<V> || opaque binding<V>
+//
+//     where binding is the identity key's signature over
+//     "mlsnode identity binding v1" || opaque signature_key<V>. A peer id
+//     never starts with that prefix (its first byte is a multihash code,
+//     0x00 or 0x12), so the two forms cannot be confused.
+//
+// Whoever signs as a leaf therefore holds the peer's libp2p key, or was
+// given a signature key that the holder of that libp2p key vouched for.
 
-// SupportedSuites are the cipher suites a Node runs: those that sign with
-// Ed25519, the scheme of the libp2p identity key.
-var SupportedSuites = []suite.ID{1, 3}
+// SupportedSuites are the cipher suites a Node runs: all seven of RFC 9420.
+var SupportedSuites = suite.All()
 
 // DefaultSuite is MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519.
 const DefaultSuite suite.ID = 1
 
+// bindingPrefix starts the identity of a credential whose signature key is
+// vouched for by the peer's identity key rather than equal to it.
+const bindingPrefix = "mlsnode/bind/v1"
+
+// bindingLabel is what the identity key signs, before the signature key.
+const bindingLabel = "mlsnode identity binding v1"
+
+// maxBoundIdentity bounds what PeerOfCredential parses: a peer id (at most
+// a few dozen bytes for an Ed25519 identity) and a 64-byte signature.
+const maxBoundIdentity = 512
+
 func checkSuite(id suite.ID) (*suite.Suite, error) {
-	for _, s := range SupportedSuites {
-		if s == id {
-			return suite.Lookup(id)
-		}
+	cs, err := suite.Lookup(id)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %d: %v", ErrUnsupportedSuite, id, err)
 	}
-	return nil, fmt.Errorf("%w: %d (the libp2p identity signs with Ed25519; use suite 1 or 3)", ErrUnsupportedSuite, id)
+	return cs, nil
 }
 
-// credentialOf is the basic credential naming peer id p.
-func credentialOf(p peer.ID) wire.Credential {
-	return wire.Credential{CredentialType: wire.CredentialTypeBasic, Identity: []byte(p)}
+// signsWithIdentityKey reports whether cs's signature scheme is Ed25519,
+// the scheme of the libp2p identity key, so that the identity key itself
+// can sign as the MLS leaf.
+func signsWithIdentityKey(cs *suite.Suite) bool {
+	return cs.ID() == 1 || cs.ID() == 3
 }
 
-// signingKeyOf turns the libp2p Ed25519 identity into the MLS signing key.
+// signingKeyOf is the MLS signing key of the node whose libp2p identity
+// is priv, in suite cs: the identity key itself in the Ed25519 suites, a
+// key derived from it in the others.
 func signingKeyOf(cs *suite.Suite, priv crypto.PrivKey) (*suite.SigningKey, error) {
 	if priv.Type() != crypto.Ed25519 {
 		return nil, fmt.Errorf("%w: identity key type %v is not Ed25519", ErrUnsupportedSuite, priv.Type())
@@ -54,25 +87,69 @@ func signingKeyOf(cs *suite.Suite, priv crypto.PrivKey) (*suite.SigningKey, erro
 	if err != nil {
 		return nil, err
 	}
-	return cs.NewSigningKey(raw[:32])
+	if signsWithIdentityKey(cs) {
+		return cs.NewSigningKey(raw[:32])
+	}
+	// HKDF's output stream is the randomness GenerateSignatureKey reads,
+	// so the key is a function of the identity and the suite alone. The
+	// label keeps keys of different suites (and of any other use of the
+	// identity key) independent.
+	info := fmt.Sprintf("mlsnode mls signature key v1 suite %d", cs.ID())
+	sk, _, err := cs.GenerateSignatureKey(hkdf.New(sha256.New, raw[:32], nil, []byte(info)))
+	if err != nil {
+		return nil, fmt.Errorf("node: deriving the MLS signature key: %w", err)
+	}
+	return cs.NewSigningKey(sk)
+}
+
+// credentialFor is the basic credential of the node with identity priv
+// (peer id p) whose MLS signature key in its suite is sig.
+func credentialFor(cs *suite.Suite, priv crypto.PrivKey, p peer.ID, sig *suite.SigningKey) (wire.Credential, error) {
+	if signsWithIdentityKey(cs) {
+		return credentialOf(p), nil
+	}
+	binding, err := priv.Sign(bindingMessage(sig.PublicKey()))
+	if err != nil {
+		return wire.Credential{}, fmt.Errorf("node: signing the identity binding: %w", err)
+	}
+	w := codec.NewWriter(nil)
+	w.Raw([]byte(bindingPrefix))
+	w.Opaque([]byte(p))
+	w.Opaque(binding)
+	identity, err := w.Bytes()
+	if err != nil {
+		return wire.Credential{}, err
+	}
+	return wire.Credential{CredentialType: wire.CredentialTypeBasic, Identity: identity}, nil
+}
+
+// credentialOf is the basic credential naming peer id p, the form of the
+// Ed25519 suites.
+func credentialOf(p peer.ID) wire.Credential {
+	return wire.Credential{CredentialType: wire.CredentialTypeBasic, Identity: []byte(p)}
+}
+
+func bindingMessage(signatureKey []byte) []byte {
+	w := codec.NewWriter(nil)
+	w.Raw([]byte(bindingLabel))
+	w.Opaque(signatureKey)
+	msg, _ := w.Bytes() // a signature key is far below the varint limit
+	return msg
 }
 
 // PeerOfCredential returns the peer id a credential names, after checking
-// that the peer id's embedded Ed25519 public key is signatureKey.
+// that signatureKey is bound to that peer: equal to the Ed25519 key the
+// peer id embeds, or vouched for by that key's signature in the bound form.
 func PeerOfCredential(cred *wire.Credential, signatureKey []byte) (peer.ID, error) {
 	if cred == nil || cred.CredentialType != wire.CredentialTypeBasic {
 		return "", fmt.Errorf("%w: not a basic credential", ErrBadCredential)
 	}
-	p, err := peer.IDFromBytes(cred.Identity)
-	if err != nil {
-		return "", fmt.Errorf("%w: identity is not a peer id: %v", ErrBadCredential, err)
+	if bytes.HasPrefix(cred.Identity, []byte(bindingPrefix)) {
+		return peerOfBoundIdentity(cred.Identity[len(bindingPrefix):], signatureKey)
 	}
-	pub, err := p.ExtractPublicKey()
+	p, pub, err := ed25519Peer(cred.Identity)
 	if err != nil {
-		return "", fmt.Errorf("%w: peer id %s does not embed its key: %v", ErrBadCredential, p, err)
-	}
-	if pub.Type() != crypto.Ed25519 {
-		return "", fmt.Errorf("%w: peer id %s is not an Ed25519 identity", ErrBadCredential, p)
+		return "", err
 	}
 	raw, err := pub.Raw()
 	if err != nil {
@@ -82,6 +159,44 @@ func PeerOfCredential(cred *wire.Credential, signatureKey []byte) (peer.ID, erro
 		return "", fmt.Errorf("%w: signature key of %s differs from its identity key", ErrBadCredential, p)
 	}
 	return p, nil
+}
+
+func peerOfBoundIdentity(body, signatureKey []byte) (peer.ID, error) {
+	if len(body) > maxBoundIdentity {
+		return "", fmt.Errorf("%w: bound identity of %d bytes", ErrBadCredential, len(body))
+	}
+	var idBytes, binding []byte
+	r := codec.NewReader(body)
+	r.Opaque("peer_id", &idBytes)
+	r.Opaque("binding", &binding)
+	if err := r.Finish("bound identity"); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadCredential, err)
+	}
+	p, pub, err := ed25519Peer(idBytes)
+	if err != nil {
+		return "", err
+	}
+	ok, err := pub.Verify(bindingMessage(signatureKey), binding)
+	if err != nil || !ok {
+		return "", fmt.Errorf("%w: %s did not vouch for this signature key", ErrBadCredential, p)
+	}
+	return p, nil
+}
+
+// ed25519Peer parses b as a peer id that embeds an Ed25519 public key.
+func ed25519Peer(b []byte) (peer.ID, crypto.PubKey, error) {
+	p, err := peer.IDFromBytes(b)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: identity is not a peer id: %v", ErrBadCredential, err)
+	}
+	pub, err := p.ExtractPublicKey()
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: peer id %s does not embed its key: %v", ErrBadCredential, p, err)
+	}
+	if pub.Type() != crypto.Ed25519 {
+		return "", nil, fmt.Errorf("%w: peer id %s is not an Ed25519 identity", ErrBadCredential, p)
+	}
+	return p, pub, nil
 }
 
 // CredentialValidator is the mls.CredentialValidator a Node installs in
@@ -107,4 +222,20 @@ func Fingerprint(signatureKey []byte) string {
 		parts = append(parts, sum[i:i+4])
 	}
 	return strings.Join(parts, " ")
+}
+
+// namedPeer is the peer id a credential identity names, in either form,
+// without checking the binding: for credentials already validated (every
+// leaf of a group's tree passed CredentialValidator on the way in).
+func namedPeer(identity []byte) (peer.ID, bool) {
+	if body, ok := bytes.CutPrefix(identity, []byte(bindingPrefix)); ok {
+		var idBytes []byte
+		r := codec.NewReader(body)
+		if !r.Opaque("peer_id", &idBytes) {
+			return "", false
+		}
+		identity = idBytes
+	}
+	p, err := peer.IDFromBytes(identity)
+	return p, err == nil
 }

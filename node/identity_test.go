@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"regexp"
 	"testing"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/suite"
 	"github.com/mlsnode/mlsnode/mls/wire"
 )
@@ -29,8 +31,14 @@ func newIdentity(t testing.TB) (crypto.PrivKey, peer.ID, []byte) {
 }
 
 func TestCredentialBinding(t *testing.T) {
-	priv, id, pub := newIdentity(t)
-	cs, err := checkSuite(DefaultSuite)
+	for _, sid := range suite.All() {
+		t.Run(fmt.Sprint("suite ", sid), func(t *testing.T) { testCredentialBinding(t, sid) })
+	}
+}
+
+func testCredentialBinding(t *testing.T, sid suite.ID) {
+	priv, id, idPub := newIdentity(t)
+	cs, err := checkSuite(sid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,16 +46,46 @@ func TestCredentialBinding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(sk.PublicKey(), pub) {
-		t.Fatal("the MLS signature key is not the libp2p identity key")
+	pub := sk.PublicKey()
+	if signsWithIdentityKey(cs) != bytes.Equal(pub, idPub) {
+		t.Fatalf("MLS key equals identity key: %v, want %v", bytes.Equal(pub, idPub), signsWithIdentityKey(cs))
 	}
-	cred := credentialOf(id)
+	again, err := signingKeyOf(cs, priv)
+	if err != nil || !bytes.Equal(again.PublicKey(), pub) {
+		t.Fatal("the MLS signature key is not a function of the identity")
+	}
+	cred, err := credentialFor(cs, priv, id, sk)
+	if err != nil {
+		t.Fatal(err)
+	}
 	got, err := PeerOfCredential(&cred, pub)
 	if err != nil || got != id {
 		t.Fatalf("own credential: %v %v", got, err)
 	}
+	if err := (CredentialValidator{}).Validate(&cred, pub); err != nil {
+		t.Fatalf("validator refuses own credential: %v", err)
+	}
 
-	_, other, otherPub := newIdentity(t)
+	otherPriv, other, _ := newIdentity(t)
+	otherSK, err := signingKeyOf(cs, otherPriv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCred, err := credentialFor(cs, otherPriv, other, otherSK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A binding of someone else's key, under our peer id: signed by the
+	// other identity, so it does not verify under ours.
+	stolen, err := credentialFor(cs, otherPriv, id, sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := cred
+	flipped.Identity = append([]byte(nil), cred.Identity...)
+	flipped.Identity[len(flipped.Identity)-1] ^= 1
+	trailing := cred
+	trailing.Identity = append(append([]byte(nil), cred.Identity...), 0)
 	secpPriv, _, _ := crypto.GenerateSecp256k1Key(rand.Reader)
 	secpID, _ := peer.IDFromPrivateKey(secpPriv)
 	cases := []struct {
@@ -55,12 +93,37 @@ func TestCredentialBinding(t *testing.T) {
 		cred wire.Credential
 		key  []byte
 	}{
-		{"someone else's key", cred, otherPub},
-		{"claims another peer", credentialOf(other), pub},
+		{"someone else's key", cred, otherSK.PublicKey()},
+		{"claims another peer", otherCred, pub},
 		{"not a peer id", wire.Credential{CredentialType: wire.CredentialTypeBasic, Identity: []byte("alice")}, pub},
 		{"empty identity", wire.Credential{CredentialType: wire.CredentialTypeBasic}, pub},
 		{"x509", wire.Credential{CredentialType: wire.CredentialTypeX509}, pub},
 		{"secp256k1 peer", credentialOf(secpID), pub},
+		{"bound form, no body", wire.Credential{CredentialType: wire.CredentialTypeBasic, Identity: []byte(bindingPrefix)}, pub},
+	}
+	if !signsWithIdentityKey(cs) {
+		cases = append(cases,
+			struct {
+				name string
+				cred wire.Credential
+				key  []byte
+			}{"damaged binding", flipped, pub},
+			struct {
+				name string
+				cred wire.Credential
+				key  []byte
+			}{"binding signed by another identity", stolen, pub},
+			struct {
+				name string
+				cred wire.Credential
+				key  []byte
+			}{"trailing bytes", trailing, pub},
+			struct {
+				name string
+				cred wire.Credential
+				key  []byte
+			}{"plain form with a derived key", credentialOf(id), pub},
+		)
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -77,10 +140,10 @@ func TestCredentialBinding(t *testing.T) {
 	}
 }
 
-func TestUnsupportedSuites(t *testing.T) {
-	for id := 1; id <= 7; id++ {
+func TestSuites(t *testing.T) {
+	for id := 0; id <= 9; id++ {
 		_, err := checkSuite(suite.ID(id))
-		want := id == 1 || id == 3
+		want := id >= 1 && id <= 7
 		if (err == nil) != want {
 			t.Errorf("suite %d: err %v", id, err)
 		}
@@ -103,10 +166,21 @@ func TestFingerprint(t *testing.T) {
 }
 
 func FuzzPeerOfCredential(f *testing.F) {
-	_, id, pub := newIdentity(f)
+	priv, id, pub := newIdentity(f)
 	f.Add([]byte(id), pub)
 	f.Add([]byte{0, 36, 8, 1, 18, 32}, pub)
 	f.Add([]byte{}, []byte{})
+	cs, _ := checkSuite(2)
+	sk, err := signingKeyOf(cs, priv)
+	if err != nil {
+		f.Fatal(err)
+	}
+	bound, err := credentialFor(cs, priv, id, sk)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(bound.Identity, sk.PublicKey())
+	f.Add(bound.Identity, pub)
 	f.Fuzz(func(t *testing.T, identity, key []byte) {
 		cred := wire.Credential{CredentialType: wire.CredentialTypeBasic, Identity: identity}
 		p, err := PeerOfCredential(&cred, key)
@@ -116,11 +190,26 @@ func FuzzPeerOfCredential(f *testing.F) {
 			}
 			return
 		}
-		// Accepted: the peer id must embed exactly this key.
 		pk, err := p.ExtractPublicKey()
 		if err != nil {
 			t.Fatal(err)
 		}
+		if bytes.HasPrefix(identity, []byte(bindingPrefix)) {
+			// Accepted in the bound form: the peer's key signed this
+			// signature key.
+			var idBytes, binding []byte
+			r := codec.NewReader(identity[len(bindingPrefix):])
+			r.Opaque("peer_id", &idBytes)
+			r.Opaque("binding", &binding)
+			if r.Finish("bound") != nil || string(idBytes) != string(p) {
+				t.Fatal("accepted a bound identity that does not parse to its peer")
+			}
+			if ok, err := pk.Verify(bindingMessage(key), binding); err != nil || !ok {
+				t.Fatal("accepted a binding the peer did not sign")
+			}
+			return
+		}
+		// Accepted in the plain form: the peer id embeds exactly this key.
 		raw, _ := pk.Raw()
 		if !bytes.Equal(raw, key) {
 			t.Fatal("accepted a key the peer id does not embed")

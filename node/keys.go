@@ -56,6 +56,8 @@ func (n *Node) loadIdentity(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		// The stored credential is the plain form naming the peer id; the
+		// credential of the running suite is derived again on every load.
 		cred := credentialOf(id)
 		credBytes, err := codec.Marshal(&cred)
 		if err != nil {
@@ -77,7 +79,10 @@ func (n *Node) loadIdentity(ctx context.Context) error {
 	if n.id, err2 = peer.IDFromPrivateKey(n.priv); err2 != nil {
 		return err2
 	}
-	n.sig, err2 = signingKeyOf(n.cs, n.priv)
+	if n.sig, err2 = signingKeyOf(n.cs, n.priv); err2 != nil {
+		return err2
+	}
+	n.cred, err2 = credentialFor(n.cs, n.priv, n.id, n.sig)
 	return err2
 }
 
@@ -161,7 +166,7 @@ func (n *Node) kpsRefill(ctx context.Context) error {
 	}
 	mk := func(lastResort bool) error {
 		now := n.opts.now()
-		b, err := mls.NewKeyPackage(n.opts.rand, n.cs, credentialOf(n.id), n.sig, mls.KeyPackageOptions{
+		b, err := mls.NewKeyPackage(n.opts.rand, n.cs, n.cred, n.sig, mls.KeyPackageOptions{
 			Lifetime: wire.Lifetime{
 				NotBefore: kpNotBefore,
 				NotAfter:  uint64(now.Add(n.opts.kpLifetime).Unix()),

@@ -16,6 +16,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/mlsnode/mlsnode/mls/suite"
+	"github.com/mlsnode/mlsnode/mls/wire"
 	"github.com/mlsnode/mlsnode/overlay"
 	"github.com/mlsnode/mlsnode/store"
 )
@@ -30,6 +31,7 @@ type Node struct {
 	id   peer.ID
 	cs   *suite.Suite
 	sig  *suite.SigningKey
+	cred wire.Credential // names id and binds sig to it (identity.go)
 
 	st     *store.Store
 	ov     *overlay.Overlay

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlsnode/mlsnode/mls/suite"
 	"github.com/mlsnode/mlsnode/node"
 )
 
@@ -350,4 +351,108 @@ func TestManualTicks(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	waitGone(t, nodes[2], gid)
+}
+
+// TestGroupInEverySuite: nodes run groups in every cipher suite, not only
+// those whose signature scheme is the libp2p identity's (Ed25519). In the
+// others each member's leaf carries a derived key vouched for by its
+// identity key, and Members still names the right peer.
+func TestGroupInEverySuite(t *testing.T) {
+	for _, id := range suite.All() {
+		if id == node.DefaultSuite {
+			continue // TestGroupInProcess
+		}
+		t.Run(fmt.Sprint(id), func(t *testing.T) {
+			nodes, gid := benchGroup(t, 2, node.WithSuite(id))
+			ctx := context.Background()
+			subs := []*node.Subscription{nodes[0].Subscribe(64), nodes[1].Subscribe(64)}
+			for _, s := range subs {
+				defer s.Close()
+			}
+			for from := range nodes {
+				msg, err := nodes[from].Send(ctx, gid, []byte("in "+id.String()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				e := waitMessage(t, subs[1-from], msg, 20*time.Second)
+				if string(e.Data) != "in "+id.String() || e.Peer != nodes[from].ID().String() {
+					t.Fatalf("delivered %+v", e)
+				}
+			}
+			ms, err := nodes[1].Members(gid)
+			if err != nil || len(ms) != 2 {
+				t.Fatalf("members %v %v", ms, err)
+			}
+			for _, m := range ms {
+				if m.Peer != nodes[m.Leaf].ID().String() {
+					t.Fatalf("leaf %d named %s, want %s", m.Leaf, m.Peer, nodes[m.Leaf].ID())
+				}
+			}
+		})
+	}
+}
+
+// TestRestartRestoresEpochTree: a restarted node comes back with the
+// ordering layer's whole epoch tree (retained parents and their commits),
+// not just its head, and keeps working in the group.
+func TestRestartRestoresEpochTree(t *testing.T) {
+	ctx := context.Background()
+	open := opener(t)
+	a, b, c := open("a"), open("b"), open("c")
+	defer b.Close()
+	defer c.Close()
+	for _, nd := range []*node.Node{b, c} {
+		if err := nd.Connect(ctx, a.FullAddrs()[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gid, err := a.CreateGroup(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Invite(ctx, gid, b.ID()); err != nil {
+		t.Fatal(err)
+	}
+	waitMembers(t, []*node.Node{a, b}, gid, 2)
+	if err := a.Invite(ctx, gid, c.ID()); err != nil {
+		t.Fatal(err)
+	}
+	waitMembers(t, []*node.Node{a, b, c}, gid, 3)
+	before := groupStatus(t, a, gid)
+	if before.RetainedEpochs < 2 {
+		t.Fatalf("only %d retained epochs before the restart; the test needs a tree", before.RetainedEpochs)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a = open("a")
+	defer a.Close()
+	after := groupStatus(t, a, gid)
+	if after.EpochID != before.EpochID || after.RetainedEpochs != before.RetainedEpochs {
+		t.Fatalf("after the restart: head %s with %d retained epochs, before: %s with %d",
+			after.EpochID, after.RetainedEpochs, before.EpochID, before.RetainedEpochs)
+	}
+	for _, nd := range []*node.Node{b, c} {
+		if err := a.Connect(ctx, nd.FullAddrs()[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub := c.Subscribe(64)
+	defer sub.Close()
+	id, err := a.Send(ctx, gid, []byte("after restart"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitMessage(t, sub, id, 15*time.Second)
+}
+
+func groupStatus(t *testing.T, nd *node.Node, gid string) node.GroupStatus {
+	t.Helper()
+	for _, g := range nd.Status().Groups {
+		if g.Group == gid {
+			return g
+		}
+	}
+	t.Fatalf("group %s not in the status", gid)
+	return node.GroupStatus{}
 }

@@ -37,8 +37,20 @@ func suiteOf(kp *wire.KeyPackage) suite.ID { return suite.ID(kp.CipherSuite) }
 
 // newMachine starts the ordering machine on an MLS group state.
 func (n *Node) newMachine(grp *mls.Group, beaconSeq uint64) (machine, error) {
+	return fork.New(n.forkConfig(grp, beaconSeq))
+}
+
+// restoredMachine restarts a group's member from its persisted ordering
+// state (restore.go).
+func (n *Node) restoredMachine(p *consensus.Persist, st *fork.State, beaconSeq uint64) (machine, error) {
+	cfg := n.forkConfig(nil, beaconSeq)
+	cfg.Persist, cfg.State = p, st
+	return fork.New(cfg)
+}
+
+func (n *Node) forkConfig(grp *mls.Group, beaconSeq uint64) fork.Config {
 	now := n.opts.now()
-	return fork.New(fork.Config{
+	return fork.Config{
 		Core: consensus.Config{
 			Group:       grp,
 			SigningKey:  n.sig,
@@ -52,7 +64,7 @@ func (n *Node) newMachine(grp *mls.Group, beaconSeq uint64) (machine, error) {
 			NotBefore: kpNotBefore,
 			NotAfter:  uint64(now.Add(n.opts.kpLifetime).Unix()),
 		},
-	})
+	}
 }
 
 // CreateGroup makes a new group with this node as its only member and
@@ -62,7 +74,7 @@ func (n *Node) CreateGroup(ctx context.Context) (string, error) {
 		return "", err
 	}
 	now := n.opts.now()
-	kp, err := mls.NewKeyPackage(n.opts.rand, n.cs, credentialOf(n.id), n.sig, mls.KeyPackageOptions{
+	kp, err := mls.NewKeyPackage(n.opts.rand, n.cs, n.cred, n.sig, mls.KeyPackageOptions{
 		Lifetime: wire.Lifetime{NotBefore: kpNotBefore, NotAfter: uint64(now.Add(n.opts.kpLifetime).Unix())},
 	})
 	if err != nil {
@@ -471,19 +483,41 @@ func (n *Node) resumeGroups(ctx context.Context) error {
 				}
 			}
 		}
-		m, err := n.newMachine(grp, g.meta.BeaconSeq)
+		m, restored, err := n.resumeMachine(ctx, sg, head, grp, g.meta.BeaconSeq)
 		if err != nil {
 			return err
 		}
 		g.m = m
 		g.loadSent(ctx)
-		n.resendOutbox(ctx, g)
+		if !restored {
+			// consensus.Restore re-broadcasts the outbox itself.
+			n.resendOutbox(ctx, g)
+		}
 		if err := n.startGroup(g); err != nil {
 			return err
 		}
-		n.log.Info("group resumed", "group", g.hexID, "epoch", grp.Epoch(), "delivered", len(g.seen))
+		n.log.Info("group resumed", "group", g.hexID, "epoch", grp.Epoch(), "delivered", len(g.seen),
+			"epochs_retained", len(g.m.Core().Epochs()), "tree_restored", restored)
 	}
 	return nil
+}
+
+// resumeMachine restarts a stored group's member: with its whole epoch
+// tree and fork state when the store has them, else from the head alone
+// (restored is false; the caller re-sends the outbox).
+func (n *Node) resumeMachine(ctx context.Context, sg *store.Group, head store.Epoch, grp *mls.Group, beaconSeq uint64) (m machine, restored bool, err error) {
+	p, st, err := storedPersist(ctx, sg, head)
+	if err == nil {
+		m, err = n.restoredMachine(p, st, beaconSeq)
+		if err == nil {
+			return m, true, nil
+		}
+	}
+	if !errors.Is(err, errNoTree) {
+		n.log.Warn("cannot restore the stored epoch tree; resuming from the head", "group", hex.EncodeToString(sg.ID()), "err", err)
+	}
+	m, err = n.newMachine(grp, beaconSeq)
+	return m, false, err
 }
 
 func (n *Node) loadInvitations(ctx context.Context) error {

@@ -10,7 +10,8 @@ type PeerInfo struct {
 type Member struct {
 	Leaf uint32 `json:"leaf"`
 	// Peer is the libp2p peer id bound to the leaf's credential (checked:
-	// the leaf's signature key is the peer's identity key).
+	// the leaf's signature key is the peer's identity key, or one that key
+	// signed for; see identity.go).
 	Peer string `json:"peer"`
 	// Fingerprint is a short rendering of the member's key to compare out
 	// of band (Fingerprint).
@@ -44,6 +45,9 @@ type GroupStatus struct {
 	Sent      uint64 `json:"sent"`
 	// Changes is the membership history seen by this node.
 	Changes []MembershipChange `json:"changes,omitempty"`
+	// RetainedEpochs counts the epochs of the ordering layer's epoch tree
+	// (the head, its retained ancestors and rivals); it survives a restart.
+	RetainedEpochs int `json:"retained_epochs"`
 	// Ordering is the ordering layer's own summary (head, retained epochs,
 	// forks seen), for diagnosis.
 	Ordering string `json:"ordering,omitempty"`
