@@ -207,8 +207,12 @@ func (g *group) peerConnected(p peer.ID) {
 // ticks) and acts on each Ready before taking the next input.
 func (g *group) run() {
 	defer close(g.done)
-	t := time.NewTicker(g.n.opts.tick)
-	defer t.Stop()
+	var tickC <-chan time.Time // nil with manual ticks: Node.Tick drives them
+	if !g.n.opts.manualTicks {
+		t := time.NewTicker(g.n.opts.tick)
+		defer t.Stop()
+		tickC = t.C
+	}
 	for {
 		select {
 		case <-g.quit:
@@ -218,10 +222,8 @@ func (g *group) run() {
 			g.step(in)
 		case fn := <-g.cmds:
 			fn()
-		case <-t.C:
-			g.ticks++
-			g.m.Tick()
-			g.commitProposals()
+		case <-tickC:
+			g.tick()
 		case p := <-g.nudges:
 			// A peer (re)connected: it may hold messages this node
 			// missed. Commits come through fork's beacons and fetches.
@@ -234,6 +236,24 @@ func (g *group) run() {
 			return
 		}
 	}
+}
+
+func (g *group) tick() {
+	g.ticks++
+	g.m.Tick()
+	g.commitProposals()
+}
+
+// manualTick is Node.Tick's work on the loop: first every envelope that
+// reached the inbox before the tick, then the tick, so that logical time
+// never passes over input that arrived before it.
+func (g *group) manualTick() error {
+	for k := len(g.inbox); k > 0; k-- {
+		g.step(<-g.inbox)
+		g.drainReady()
+	}
+	g.tick()
+	return nil
 }
 
 // closeQuit closes quit once, from stop or from the loop itself.
@@ -771,6 +791,18 @@ func (g *group) emitForkEvents(evs []fork.Event, now time.Time) {
 			ev.Kind = EventForkHealed
 			ev.Epoch, ev.EpochID = e.To.Epoch, hex.EncodeToString(e.To.ID[:])
 			ev.Detail = fmt.Sprintf("left branch at epoch %d for the surviving branch; re-sent %d message(s), re-applied %d removal(s)", e.From.Epoch, e.Count, e.Removals)
+			g.n.events.publish(ev)
+		case fork.EventReadded:
+			g.n.met.forksHealed.Inc()
+			ev := base
+			ev.Kind = EventForkHealed
+			ev.Epoch, ev.EpochID = e.To.Epoch, hex.EncodeToString(e.To.ID[:])
+			ev.Detail = fmt.Sprintf("re-added by a batch commit, leaving the branch at epoch %d; re-sent %d message(s), re-applied %d removal(s)", e.From.Epoch, e.Count, e.Removals)
+			g.n.events.publish(ev)
+		case fork.EventBatchCommitted:
+			ev := base
+			ev.Kind = EventForkHealed
+			ev.Detail = fmt.Sprintf("committed a batch re-adding %d member(s) of a losing branch", e.Count)
 			g.n.events.publish(ev)
 		case fork.EventSurvived:
 			g.n.met.forksHealed.Inc()

@@ -1,6 +1,10 @@
 package node
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mlsnode/mlsnode/overlay"
+)
 
 // metrics are the node's Prometheus collectors. They are registered on the
 // Registerer given with WithMetrics; without it they count into a private
@@ -73,3 +77,8 @@ func newMetrics(reg prometheus.Registerer, peers, groups func() float64) (*metri
 	}
 	return m, nil
 }
+
+// GossipStats counts what gossipsub did with this node's group messages,
+// among them what it dropped under load (a full peer queue, a subscriber
+// that did not keep up).
+func (n *Node) GossipStats() overlay.GossipStats { return n.ov.GossipStats() }

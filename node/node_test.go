@@ -317,6 +317,42 @@ func TestRemovedGroupNotResumed(t *testing.T) {
 	}
 }
 
+// TestManualTicks: with WithManualTicks the ordering layer's clock moves
+// only on Node.Tick. A Leave proposal is committed by the designated
+// member 3 ticks after it arrived: without ticks it stays pending, after
+// a few Ticks it is committed.
+func TestManualTicks(t *testing.T) {
+	nodes, gid := benchGroup(t, 3, node.WithManualTicks())
+	ctx := context.Background()
+	if err := nodes[2].Leave(ctx, gid); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // 20 ticks of the nodes' 50ms, had they ticked
+	for _, nd := range nodes[:2] {
+		if ms, err := nd.Members(gid); err != nil || len(ms) != 3 {
+			t.Fatalf("without ticks the Leave was committed: %d members, %v", len(ms), err)
+		}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		for _, nd := range nodes {
+			if err := nd.Tick(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ms0, _ := nodes[0].Members(gid)
+		ms1, _ := nodes[1].Members(gid)
+		if len(ms0) == 2 && len(ms1) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Leave was not committed under manual ticks: %d and %d members", len(ms0), len(ms1))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitGone(t, nodes[2], gid)
+}
+
 // TestGroupInEverySuite: nodes run groups in every cipher suite, not only
 // those whose signature scheme is the libp2p identity's (Ed25519). In the
 // others each member's leaf carries a derived key vouched for by its

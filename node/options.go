@@ -39,6 +39,7 @@ type options struct {
 	windowTicks    uint64
 	beaconTicks    uint64
 	publishTimeout time.Duration
+	manualTicks    bool
 }
 
 func defaultOptions() options {
@@ -131,6 +132,14 @@ func WithTick(d time.Duration) Option {
 		o.tick = d
 		return nil
 	}
+}
+
+// WithManualTicks stops the node's own ticker: the ordering layer's
+// logical time then advances only when the caller calls Node.Tick. The
+// gossip-mode simulator uses it to give many nodes in one process one
+// clock that never runs ahead of their input (see Tick).
+func WithManualTicks() Option {
+	return func(o *options) error { o.manualTicks = true; return nil }
 }
 
 // WithHeartbeat sets gossipsub's heartbeat (default 1s).

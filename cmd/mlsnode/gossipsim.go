@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -58,31 +60,19 @@ func isGossipNetwork(args []string) (bool, []string) {
 	return false, args
 }
 
-type gossipResult struct {
-	Scenario       string  `json:"scenario"`
-	Network        string  `json:"network"`
-	Members        int     `json:"members"`
-	Seed           uint64  `json:"seed"`
-	Sent           int     `json:"sent"`
-	Delivered      int     `json:"delivered"`
-	Lost           int     `json:"lost"`
-	ForksAfter     int     `json:"forks_after_settle"`
-	ConvergeSecs   float64 `json:"time_to_converge_s"`
-	BranchSwitches int     `json:"branch_switches"`
-	Rejoins        int     `json:"rejoins"`
-	Commits        int     `json:"commits_made"`
-}
-
 func runGossipSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("mlsnode sim --network gossip", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	members := fs.Int("members", 6, "group size")
-	seed := fs.Uint64("seed", 0, "workload seed (0: random, printed)")
-	cut := fs.Duration("partition", 3*time.Second, "partition length (the retention window is 1s)")
-	settle := fs.Duration("settle", 5*time.Second, "how long the network must be whole before forks count")
-	rate := fs.Float64("rate", 2, "application messages per second per member")
+	seed := fs.Uint64("seed", 0, "seed of the workload, the partition, the committers and the keys (0: random, printed)")
+	cut := fs.Duration("partition", 3*time.Second, "partition length, protocol time (the retention window is 2s)")
+	settle := fs.Duration("settle", 5*time.Second, "how long the network must be whole before forks count, protocol time")
+	rate := fs.Float64("rate", 2, "application messages per protocol second per member")
+	clock := fs.String("clock", "paced", "protocol clock: paced (one shared tick that waits for every node to handle its input) or wall (each node's own ticker)")
+	scale := fs.Float64("time-scale", 1, "wall seconds per protocol second: stretches the tick (100ms), gossipsub heartbeat (200ms), partition, settle and rate alike")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	verbose := fs.Bool("v", false, "show the nodes' logs")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return 2
@@ -98,8 +88,8 @@ func runGossipSim(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		return 0
 	}
-	if len(pos) != 1 || gossipScenarios[pos[0]] == "" || *members < 3 {
-		fmt.Fprintln(stderr, "usage: mlsnode sim --network gossip [-members N>=3] [-seed S] [-partition D] SCENARIO (mlsnode sim --network gossip list)")
+	if len(pos) != 1 || gossipScenarios[pos[0]] == "" || *members < 3 || *scale < 1 || *rate <= 0 || (*clock != "paced" && *clock != "wall") {
+		fmt.Fprintln(stderr, "usage: mlsnode sim --network gossip [-members N>=3] [-seed S] [-partition D] [-clock paced|wall] [-time-scale K>=1] SCENARIO (mlsnode sim --network gossip list)")
 		return 2
 	}
 	if *seed == 0 {
@@ -107,15 +97,31 @@ func runGossipSim(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		crand.Read(b[:])
 		*seed = uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 | 1
 	}
-	fmt.Fprintf(stderr, "gossip mode: scenario %s, %d members, seed %d (fixes the workload; real time does not replay)\n", pos[0], *members, *seed)
+	fmt.Fprintf(stderr, "gossip mode: scenario %s, %d members, seed %d, %s clock, time scale %g (the seed fixes the workload, partition, committers and keys; real-time scheduling does not replay)\n",
+		pos[0], *members, *seed, *clock, *scale)
 	logw := io.Discard
 	if *verbose {
 		logw = stderr
 	}
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	res, err := gossipRun(ctx, pos[0], *members, *seed, *cut, *settle, *rate, log)
+	start := time.Now()
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(pf)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "mlsnode sim: cpuprofile:", err)
+			return 1
+		}
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	}
+	cfg := gossipConfig{Scenario: pos[0], Members: *members, Seed: *seed, Partition: *cut, Settle: *settle,
+		Rate: *rate, TimeScale: *scale, Clock: *clock, Log: log,
+		Phase: func(format string, a ...any) {
+			fmt.Fprintf(stderr, "  [%6.1fs wall] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, a...))
+		}}
+	res, err := gossipRun(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "mlsnode sim:", err)
 		return 1
@@ -124,10 +130,15 @@ func runGossipSim(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		b, _ := json.MarshalIndent(res, "", "  ")
 		fmt.Fprintln(stdout, string(b))
 	} else {
-		fmt.Fprintf(stdout, "scenario %s (gossip, %d members, seed %d)\n", res.Scenario, res.Members, res.Seed)
-		fmt.Fprintf(stdout, "  messages sent %d, deliveries %d, lost %d\n", res.Sent, res.Delivered, res.Lost)
-		fmt.Fprintf(stdout, "  forks after settle %d, time to converge %.2fs\n", res.ForksAfter, res.ConvergeSecs)
-		fmt.Fprintf(stdout, "  commits made %d, branch switches %d, rejoins %d\n", res.Commits, res.BranchSwitches, res.Rejoins)
+		fmt.Fprintf(stdout, "scenario %s (gossip, %d members, seed %d, %s clock, time scale %g)\n", res.Scenario, res.Members, res.Seed, res.Clock, res.TimeScale)
+		fmt.Fprintf(stdout, "  messages sent %d, deliveries %d, lost %d (missing when the heads first agreed: %d)\n", res.Sent, res.Delivered, res.Lost, res.LostAtConverge)
+		fmt.Fprintf(stdout, "  forks after settle %d, time to converge %.2fs protocol (%.2fs wall)\n", res.ForksAfter, res.ConvergeSecs, res.ConvergeWallSecs)
+		fmt.Fprintf(stdout, "  commits made %d, branch switches %d, rejoins %d, re-added %d in %d batch commit(s)\n",
+			res.Commits, res.BranchSwitches, res.Rejoins, res.Readds, res.Batches)
+		fmt.Fprintf(stdout, "  gossipsub dropped: %d outbound RPCs, %d undelivered to a slow subscriber, %d before validation\n",
+			res.GossipDroppedRPCs, res.GossipUndeliverable, res.GossipDropped)
+		fmt.Fprintf(stdout, "  wall time %.1fs; %.1f wall s per protocol s from the cut to the end; timer lag in ticks p50 %.2f, p99 %.2f, max %.1f\n",
+			res.WallSecs, res.EffectiveScale, res.TimerLagP50, res.TimerLagP99, res.TimerLagMax)
 	}
 	if res.Lost > 0 || res.ForksAfter > 0 {
 		return 1
@@ -135,7 +146,178 @@ func runGossipSim(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return 0
 }
 
-func gossipRun(ctx context.Context, scenario string, n int, seed uint64, cut, settle time.Duration, rate float64, log *slog.Logger) (*gossipResult, error) {
+type gossipResult struct {
+	Scenario  string  `json:"scenario"`
+	Network   string  `json:"network"`
+	Members   int     `json:"members"`
+	Seed      uint64  `json:"seed"`
+	TimeScale float64 `json:"time_scale"`
+	Sent      int     `json:"sent"`
+	Delivered int     `json:"delivered"`
+	Lost      int     `json:"lost"`
+	// LostAtConverge counts the deliveries missing when the heads first
+	// agreed (before the settle time): what was still in flight then.
+	LostAtConverge int `json:"lost_at_converge"`
+	ForksAfter     int `json:"forks_after_settle"`
+	// ConvergeSecs is in protocol seconds (wall seconds / time scale);
+	// ConvergeWallSecs in wall seconds. -1: no single head in time.
+	ConvergeSecs     float64 `json:"time_to_converge_s"`
+	ConvergeWallSecs float64 `json:"time_to_converge_wall_s"`
+	BranchSwitches   int     `json:"branch_switches"`
+	Rejoins          int     `json:"rejoins"`
+	// Readds counts members re-added by a batch commit of the surviving
+	// branch, Batches those commits.
+	Readds   int     `json:"re_adds"`
+	Batches  int     `json:"batch_commits"`
+	Commits  int     `json:"commits_made"`
+	WallSecs float64 `json:"wall_s"`
+	// TimerLag is how late a timer of one tick fired, in ticks, over the
+	// run from the partition on (p50, p99, max): a process that cannot
+	// keep up with its nodes' timers shows it here. Lags near 0 mean the
+	// time scale was enough.
+	TimerLagP50 float64 `json:"timer_lag_ticks_p50"`
+	TimerLagP99 float64 `json:"timer_lag_ticks_p99"`
+	TimerLagMax float64 `json:"timer_lag_ticks_max"`
+	// Clock is "paced" or "wall"; EffectiveScale is the wall time the
+	// scenario took per protocol second (from the partition to the end
+	// of the settle time): the time scale, or more when a paced clock
+	// slowed down because the nodes were behind.
+	Clock          string  `json:"clock"`
+	EffectiveScale float64 `json:"effective_time_scale"`
+	// What gossipsub dropped under load, summed over the nodes: outbound
+	// RPCs to a peer whose queue was full, messages a subscriber did not
+	// take in time, messages refused before validation.
+	GossipDroppedRPCs   uint64 `json:"gossip_dropped_rpcs"`
+	GossipUndeliverable uint64 `json:"gossip_undeliverable"`
+	GossipDropped       uint64 `json:"gossip_dropped"`
+}
+
+// lagMonitor measures how late a timer of one tick fires, the symptom of
+// a process that cannot keep up with its nodes' timers.
+type lagMonitor struct {
+	mu   sync.Mutex
+	lags []float64 // in ticks
+	stop chan struct{}
+	done chan struct{}
+}
+
+func startLagMonitor(tick time.Duration) *lagMonitor {
+	l := &lagMonitor{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		t := time.NewTimer(tick)
+		defer t.Stop()
+		for {
+			armed := time.Now()
+			t.Reset(tick)
+			select {
+			case <-l.stop:
+				return
+			case <-t.C:
+				// The goroutine's own clock, not the timer's: a late
+				// wake-up from a full run queue is what is measured.
+				lag := float64(time.Since(armed)-tick) / float64(tick)
+				l.mu.Lock()
+				l.lags = append(l.lags, max(lag, 0))
+				l.mu.Unlock()
+			}
+		}
+	}()
+	return l
+}
+
+// finish stops the monitor and returns the p50, p99 and largest lag.
+func (l *lagMonitor) finish() (p50, p99, most float64) {
+	close(l.stop)
+	<-l.done
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.lags) == 0 {
+		return 0, 0, 0
+	}
+	sort.Float64s(l.lags)
+	at := func(q float64) float64 { return l.lags[min(len(l.lags)-1, int(q*float64(len(l.lags))))] }
+	return at(0.5), at(0.99), l.lags[len(l.lags)-1]
+}
+
+// gossipConfig is one gossip-mode run. Durations and the rate are in
+// protocol time; TimeScale stretches every one of them (and the nodes'
+// tick and gossipsub heartbeat) by the same factor in wall time, so that
+// a process that cannot keep up with 50 nodes' timers in real time runs
+// the same protocol, in ticks, at a pace it can keep up with.
+type gossipConfig struct {
+	Scenario  string
+	Members   int
+	Seed      uint64
+	Partition time.Duration
+	Settle    time.Duration
+	Rate      float64 // application messages per protocol second per member
+	TimeScale float64 // wall time per protocol time (>= 1)
+	Clock     string  // "paced" (default) or "wall": see gossipClock
+	Log       *slog.Logger
+	Phase     func(format string, a ...any) // progress lines; nil: none
+}
+
+// Protocol time of the gossip mode, before scaling. The tick is the
+// deterministic simulator's (100ms), so that with the ordering layer's
+// default window (20 ticks: 2s), beacon interval (5 ticks), heal delay
+// and rejoin stagger both modes run the same protocol in the same units.
+const (
+	gossipTick      = 100 * time.Millisecond
+	gossipHeartbeat = 200 * time.Millisecond
+	// gossipFormLimit and gossipConvergeLimit bound the waits for one
+	// head (protocol time).
+	gossipFormLimit     = time.Minute
+	gossipConvergeLimit = time.Minute
+)
+
+func (c *gossipConfig) wall(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * c.TimeScale)
+}
+
+// seededReader is a goroutine-safe stream of bytes from the seed: each
+// node's identity and MLS randomness. Which goroutine of a node draws
+// first still depends on timing, so only the identities (drawn first, in
+// order) replay exactly.
+type seededReader struct {
+	mu sync.Mutex
+	r  *rand.ChaCha8
+}
+
+func newSeededReader(seed uint64, stream int) *seededReader {
+	var key [32]byte
+	for i := range 4 {
+		v := seed ^ uint64(stream)<<32 ^ uint64(i)*0x9e3779b97f4a7c15
+		for j := range 8 {
+			key[i*8+j] = byte(v >> (8 * j))
+		}
+	}
+	return &seededReader{r: rand.NewChaCha8(key)}
+}
+
+func (s *seededReader) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.r.Read(p)
+}
+
+func gossipRun(ctx context.Context, c gossipConfig) (*gossipResult, error) {
+	begin := time.Now()
+	phase := c.Phase
+	if phase == nil {
+		phase = func(string, ...any) {}
+	}
+	if c.TimeScale < 1 {
+		c.TimeScale = 1
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Clock == "" {
+		c.Clock = "paced"
+	}
+	paced := c.Clock == "paced"
+	n, seed, scenario := c.Members, c.Seed, c.Scenario
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	mn := mocknet.New()
 	defer mn.Close()
@@ -146,7 +328,8 @@ func gossipRun(ctx context.Context, scenario string, n int, seed uint64, cut, se
 		}
 	}()
 	for i := 0; i < n; i++ {
-		sk, _, err := crypto.GenerateEd25519Key(crand.Reader)
+		rnd := newSeededReader(seed, i)
+		sk, _, err := crypto.GenerateEd25519Key(rnd)
 		if err != nil {
 			return nil, err
 		}
@@ -155,21 +338,33 @@ func gossipRun(ctx context.Context, scenario string, n int, seed uint64, cut, se
 		if err != nil {
 			return nil, err
 		}
-		nd, err := node.New(ctx, node.WithHost(h), node.WithMemoryStore(), node.WithAutoJoin(true),
-			node.WithTick(50*time.Millisecond), node.WithHeartbeat(200*time.Millisecond),
-			node.WithLogger(log.With("node", i)))
+		opts := []node.Option{node.WithHost(h), node.WithMemoryStore(), node.WithAutoJoin(true),
+			node.WithRand(rnd),
+			node.WithTick(c.wall(gossipTick)), node.WithHeartbeat(c.wall(gossipHeartbeat)),
+			node.WithLogger(c.Log.With("node", i))}
+		if paced {
+			opts = append(opts, node.WithManualTicks())
+		}
+		nd, err := node.New(ctx, opts...)
 		if err != nil {
 			return nil, err
 		}
 		nodes = append(nodes, nd)
 	}
+	var clk gossipClock = &wallClock{start: time.Now(), scale: c.TimeScale}
+	if paced {
+		pc := newPacedClock(nodes, c.wall(gossipTick))
+		defer pc.Stop() // before the nodes close
+		clk = pc
+	}
+	phase("%d nodes started, %s clock", n, c.Clock)
 	if err := mn.LinkAll(); err != nil {
 		return nil, err
 	}
 	if err := mn.ConnectAllButSelf(); err != nil {
 		return nil, err
 	}
-	res := &gossipResult{Scenario: scenario, Network: "gossip", Members: n, Seed: seed}
+	res := &gossipResult{Scenario: scenario, Network: "gossip", Members: n, Seed: seed, TimeScale: c.TimeScale, Clock: c.Clock}
 	var evMu sync.Mutex
 	for _, nd := range nodes {
 		sub := nd.Subscribe(4096)
@@ -182,6 +377,10 @@ func gossipRun(ctx context.Context, scenario string, n int, seed uint64, cut, se
 					res.BranchSwitches++
 				case e.Kind == node.EventForkHealed && strings.HasPrefix(e.Detail, "left branch"):
 					res.Rejoins++
+				case e.Kind == node.EventForkHealed && strings.HasPrefix(e.Detail, "re-added by a batch commit"):
+					res.Readds++
+				case e.Kind == node.EventForkHealed && strings.HasPrefix(e.Detail, "committed a batch"):
+					res.Batches++
 				}
 				evMu.Unlock()
 			}
@@ -195,17 +394,21 @@ func gossipRun(ctx context.Context, scenario string, n int, seed uint64, cut, se
 	for _, p := range nodes[1:] {
 		invitees = append(invitees, p.ID())
 	}
+	phase("connected; inviting %d", len(invitees))
 	if err := nodes[0].InviteAll(ctx, gid, invitees...); err != nil {
 		return nil, err
 	}
-	if _, err := waitHeads(ctx, nodes, gid, n, time.Minute); err != nil {
+	phase("invite committed")
+	if _, err := waitHeads(ctx, clk, nodes, gid, n, gossipFormLimit, phase); err != nil {
 		return nil, fmt.Errorf("forming the group: %w", err)
 	}
+	phase("group formed")
 
 	// The workload: every member sends at the given rate, from the seed.
 	sent := map[string]int{} // message id -> sender
 	var sentMu sync.Mutex
-	stop := make(chan struct{})
+	workCtx, stopWork := context.WithCancel(ctx)
+	defer stopWork()
 	var wg sync.WaitGroup
 	for i, nd := range nodes {
 		r := rand.New(rand.NewPCG(rng.Uint64(), uint64(i)))
@@ -213,11 +416,9 @@ func gossipRun(ctx context.Context, scenario string, n int, seed uint64, cut, se
 		go func() {
 			defer wg.Done()
 			for k := 0; ; k++ {
-				wait := time.Duration(r.ExpFloat64() / rate * float64(time.Second))
-				select {
-				case <-stop:
+				clk.Sleep(workCtx, time.Duration(r.ExpFloat64()/c.Rate*float64(time.Second)))
+				if workCtx.Err() != nil {
 					return
-				case <-time.After(wait):
 				}
 				id, err := nd.Send(ctx, gid, []byte(fmt.Sprintf("%d:%d", i, k)))
 				if err != nil {
@@ -236,7 +437,9 @@ func gossipRun(ctx context.Context, scenario string, n int, seed uint64, cut, se
 			evMu.Unlock()
 		}
 	}
-	time.Sleep(time.Second)
+	clk.Sleep(ctx, time.Second)
+	lag := startLagMonitor(c.wall(gossipTick))
+	scenarioStart, scenarioProto := time.Now(), clk.Now()
 	switch scenario {
 	case "partition", "isolate-one":
 		side := nodes[:n/2]
@@ -246,10 +449,17 @@ func gossipRun(ctx context.Context, scenario string, n int, seed uint64, cut, se
 		}
 		other := without(nodes, side)
 		gate(side, other, true)
-		commit(side[rng.IntN(len(side))])
-		commit(other[rng.IntN(len(other))])
-		time.Sleep(cut)
+		phase("partition: %d | %d", len(side), len(other))
+		var both sync.WaitGroup
+		for _, nd := range []*node.Node{side[rng.IntN(len(side))], other[rng.IntN(len(other))]} {
+			both.Add(1)
+			go func() { defer both.Done(); commit(nd) }()
+		}
+		both.Wait()
+		phase("committed on both sides")
+		clk.Sleep(ctx, c.Partition)
 		gate(side, other, false)
+		phase("healed")
 	case "commit-storm":
 		var storm sync.WaitGroup
 		for k := 0; k < 10; k++ {
@@ -258,21 +468,33 @@ func gossipRun(ctx context.Context, scenario string, n int, seed uint64, cut, se
 				storm.Add(1)
 				go func() { defer storm.Done(); commit(nd) }()
 			}
-			time.Sleep(300 * time.Millisecond)
+			clk.Sleep(ctx, 300*time.Millisecond)
 		}
 		storm.Wait()
 	}
-	healed := time.Now()
-	conv, err := waitHeads(ctx, nodes, gid, n, time.Minute)
+	healed, healedProto := time.Now(), clk.Now()
+	convProto, err := waitHeads(ctx, clk, nodes, gid, n, gossipConvergeLimit, phase)
 	if err != nil {
-		res.ConvergeSecs = -1
+		res.ConvergeSecs, res.ConvergeWallSecs = -1, -1
 	} else {
-		res.ConvergeSecs = conv.Sub(healed).Seconds()
+		res.ConvergeWallSecs = time.Since(healed).Seconds()
+		res.ConvergeSecs = (convProto - healedProto).Seconds()
 	}
-	time.Sleep(time.Second)
-	close(stop)
+	phase("converged: %v (%.2fs protocol, %.2fs wall)", err == nil, res.ConvergeSecs, res.ConvergeWallSecs)
+	clk.Sleep(ctx, time.Second)
+	stopWork()
 	wg.Wait()
-	time.Sleep(settle)
+	sentMu.Lock()
+	_, lostEarly := countDeliveries(nodes, gid, sent)
+	sentMu.Unlock()
+	res.LostAtConverge = lostEarly
+	phase("workload stopped; %d deliveries missing; settling %v", lostEarly, c.Settle)
+	clk.Sleep(ctx, c.Settle)
+	res.TimerLagP50, res.TimerLagP99, res.TimerLagMax = lag.finish()
+	if d := clk.Now() - scenarioProto; d > 0 {
+		res.EffectiveScale = float64(time.Since(scenarioStart)) / float64(d)
+	}
+	phase("settled; measuring")
 
 	heads := map[string]bool{}
 	for _, nd := range nodes {
@@ -290,10 +512,24 @@ func gossipRun(ctx context.Context, scenario string, n int, seed uint64, cut, se
 	evMu.Lock() // the event counters are final once the nodes are idle
 	defer evMu.Unlock()
 	res.Sent = len(sent)
+	res.Delivered, res.Lost = countDeliveries(nodes, gid, sent)
+	for _, nd := range nodes {
+		gs := nd.GossipStats()
+		res.GossipDroppedRPCs += gs.DroppedRPCs
+		res.GossipUndeliverable += gs.Undeliverable
+		res.GossipDropped += gs.Dropped
+	}
+	res.WallSecs = time.Since(begin).Seconds()
+	return res, nil
+}
+
+// countDeliveries counts, over every member, the messages of others it
+// has stored as delivered and those it has not.
+func countDeliveries(nodes []*node.Node, gid string, sent map[string]int) (delivered, lost int) {
 	for r, nd := range nodes {
 		msgs, err := nd.Messages(gid)
 		if err != nil {
-			res.Lost += len(sent)
+			lost += len(sent)
 			continue
 		}
 		got := map[string]bool{}
@@ -305,13 +541,13 @@ func gossipRun(ctx context.Context, scenario string, n int, seed uint64, cut, se
 				continue
 			}
 			if got[id] {
-				res.Delivered++
+				delivered++
 			} else {
-				res.Lost++
+				lost++
 			}
 		}
 	}
-	return res, nil
+	return delivered, lost
 }
 
 func without(all, some []*node.Node) []*node.Node {
@@ -328,25 +564,37 @@ func without(all, some []*node.Node) []*node.Node {
 	return out
 }
 
-// gate cuts (or heals) every link between the two sides.
+// gate cuts (or heals) every link between the two sides, every node's
+// share at once, so that no node sees the heal long before another.
 func gate(a, b []*node.Node, cut bool) {
-	for _, x := range a {
-		for _, y := range b {
+	var wg sync.WaitGroup
+	one := func(x *node.Node, others []*node.Node) {
+		defer wg.Done()
+		for _, y := range others {
 			if cut {
 				x.Block(y.ID())
-				y.Block(x.ID())
 			} else {
 				x.Unblock(y.ID())
-				y.Unblock(x.ID())
 			}
 		}
 	}
+	for _, x := range a {
+		wg.Add(1)
+		go one(x, b)
+	}
+	for _, y := range b {
+		wg.Add(1)
+		go one(y, a)
+	}
+	wg.Wait()
 }
 
 // waitHeads waits until every node has the same head epoch with want
-// members, and returns when that happened.
-func waitHeads(ctx context.Context, nodes []*node.Node, gid string, want int, limit time.Duration) (time.Time, error) {
-	deadline := time.Now().Add(limit)
+// members, at most limit of protocol time, and returns the protocol time
+// when that happened.
+func waitHeads(ctx context.Context, clk gossipClock, nodes []*node.Node, gid string, want int, limit time.Duration, phase func(string, ...any)) (time.Duration, error) {
+	deadline := clk.Now() + limit
+	lastReport := time.Now()
 	for {
 		heads := map[string]bool{}
 		ok := true
@@ -359,11 +607,16 @@ func waitHeads(ctx context.Context, nodes []*node.Node, gid string, want int, li
 			}
 			ok = ok && found
 		}
+		now := clk.Now()
 		if ok && len(heads) == 1 {
-			return time.Now(), nil
+			return now, nil
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return time.Time{}, fmt.Errorf("no single head after %v (%d heads)", limit, len(heads))
+		if now > deadline || ctx.Err() != nil {
+			return 0, fmt.Errorf("no single head after %v (%d heads)", limit, len(heads))
+		}
+		if time.Since(lastReport) > 20*time.Second {
+			lastReport = time.Now()
+			phase("waiting for one head: %d heads, protocol time %v", len(heads), now.Round(time.Millisecond))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

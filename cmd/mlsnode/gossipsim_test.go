@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"testing"
 	"time"
 )
@@ -12,10 +11,10 @@ import (
 // real gossipsub over libp2p's in-memory network and checks the measures:
 // nothing lost, no fork after the settle time, a converged group.
 func TestGossipSim(t *testing.T) {
-	log := slog.New(slog.DiscardHandler)
 	for _, sc := range []string{"partition", "commit-storm"} {
 		t.Run(sc, func(t *testing.T) {
-			res, err := gossipRun(context.Background(), sc, 4, 7, 2*time.Second, time.Second, 2, log)
+			res, err := gossipRun(context.Background(), gossipConfig{Scenario: sc, Members: 4, Seed: 7,
+				Partition: 3 * time.Second, Settle: time.Second, Rate: 2, TimeScale: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
