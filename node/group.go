@@ -785,7 +785,7 @@ func (g *group) emitForkEvents(evs []fork.Event, now time.Time) {
 			ev.Kind = EventForkHealed
 			ev.Detail = fmt.Sprintf("a member rejoined from a branch forked at epoch %d; re-sent %d own message(s)", e.From.Epoch, e.Count)
 			g.n.events.publish(ev)
-		case fork.EventRejoined, fork.EventReadded: // by external commit, or re-added by a survivor's batch
+		case fork.EventRejoined: // by external commit
 			g.n.met.forksHealed.Inc()
 			ev := base
 			ev.Kind = EventForkHealed
