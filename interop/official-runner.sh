@@ -28,6 +28,10 @@ PORT2=${PORT2:-50102}
 OUT=${OUT:-$REPO/results-mlsnode}
 mkdir -p "$OUT"
 
+if [ ! -f "$REPO/interop/proto/mls_client.pb.go" ]; then
+	(cd "$REPO/interop/proto" && protoc --go_out=. --go_opt=paths=source_relative \
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative mls_client.proto)
+fi
 if [ ! -f "$REPO/go.mod" ]; then
 	(cd "$REPO" && cat > go.mod <<'MOD'
 module github.com/mlswg/mls-implementations
@@ -40,12 +44,9 @@ require (
 	google.golang.org/protobuf v1.36.12
 )
 MOD
-	go mod tidy)
+	)
 fi
-if [ ! -f "$REPO/interop/proto/mls_client.pb.go" ]; then
-	(cd "$REPO/interop/proto" && protoc --go_out=. --go_opt=paths=source_relative \
-		--go-grpc_out=. --go-grpc_opt=paths=source_relative mls_client.proto)
-fi
+[ -f "$REPO/go.sum" ] || (cd "$REPO" && go mod tidy)
 (cd "$REPO" && go build -o "$OUT/test-runner" ./interop/test-runner)
 go build -C "$HERE" -o "$OUT/mlsnode-interop" .
 

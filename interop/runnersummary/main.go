@@ -82,7 +82,7 @@ func summarize(out output) []line {
 func report(w io.Writer, name string, out output) bool {
 	ok := true
 	for _, l := range summarize(out) {
-		row := fmt.Sprintf("%-24s %-40s %-7s %11s", name, l.Script, l.Mode, fmt.Sprintf("%d/%d", l.Passed, l.Total))
+		row := fmt.Sprintf("%-32s %-40s %-7s %11s", name, l.Script, l.Mode, fmt.Sprintf("%d/%d", l.Passed, l.Total))
 		if len(l.FailedSuites) > 0 {
 			ok = false
 			row += fmt.Sprintf("  failing suites %v", l.FailedSuites)
