@@ -66,8 +66,8 @@ for cfg in "$@"; do
 	case "$cfg" in "$HERE"/*) name="mlsnode-$name" ;; esac
 	case "$name" in
 	deep_random)
-		# Every assignment of its ~850 actors to two clients would be
-		# 2^850 runs: one client, unless RUNNER_FLAGS has -random.
+		# Every assignment of its ~840 actors to two clients would be
+		# 2^840 runs: one client, unless RUNNER_FLAGS has -random.
 		case " ${RUNNER_FLAGS:-} " in
 		*" -random "*) clients="-client 127.0.0.1:$PORT1 -client 127.0.0.1:$PORT2" ;;
 		*) clients="-client 127.0.0.1:$PORT1" ;;
