@@ -109,7 +109,12 @@ type run struct {
 	t       *testing.T
 	suite   uint32
 	encrypt bool
-	clients map[string]pb.MLSClientClient
+	// suiteStep (1 to 6) is how far a ciphersuite-changing ReInit moves
+	// along the suites 1..7: it varies across the matrix so that more
+	// (old, new) pairs are tried. The official runner picks the new
+	// suite at random and, run here, went through all 42 pairs.
+	suiteStep uint32
+	clients   map[string]pb.MLSClientClient
 
 	stateID map[string]uint32
 	txID    map[string]uint32
@@ -134,7 +139,7 @@ func (r *run) get(i int, key string) []byte {
 	return b
 }
 
-func (r *run) nextSuite() uint32 { return r.suite%7 + 1 }
+func (r *run) nextSuite() uint32 { return (r.suite-1+r.suiteStep)%7 + 1 }
 
 func (r *run) groupID(change bool) []byte {
 	id := append([]byte(nil), r.get(0, "group_id")...)
@@ -762,7 +767,7 @@ func TestHarnessScenarios(t *testing.T) {
 						mode = "private"
 					}
 					t.Run(fmt.Sprintf("%s/suite=%d/%s/shift=%d", name, cs, mode, shift), func(t *testing.T) {
-						r := &run{t: t, suite: cs, encrypt: encrypt, clients: map[string]pb.MLSClientClient{},
+						r := &run{t: t, suite: cs, encrypt: encrypt, suiteStep: 1 + uint32(2*shift+boolInt(encrypt))%6, clients: map[string]pb.MLSClientClient{},
 							stateID: map[string]uint32{}, txID: map[string]uint32{}, signer: map[string]uint32{}, inGroup: map[string]bool{}}
 						for i, a := range actors(script) {
 							r.clients[a] = clients[(i+shift)%2]
