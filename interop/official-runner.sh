@@ -50,12 +50,23 @@ fi
 (cd "$REPO" && go build -o "$OUT/test-runner" ./interop/test-runner)
 go build -C "$HERE" -o "$OUT/mlsnode-interop" .
 
-"$OUT/mlsnode-interop" -port "$PORT1" > "$OUT/client1.log" 2>&1 &
-PID1=$!
-"$OUT/mlsnode-interop" -port "$PORT2" > "$OUT/client2.log" 2>&1 &
-PID2=$!
-trap 'kill $PID1 $PID2 2>/dev/null || true' EXIT INT TERM
-sleep 1
+# Fresh clients for every config: the harness's interface has no call
+# to free a state, so a client keeps every state of every run until it
+# exits (about 2 GB each after the nine official configs).
+PID1= PID2=
+start_clients() {
+	"$OUT/mlsnode-interop" -port "$PORT1" >> "$OUT/client1.log" 2>&1 &
+	PID1=$!
+	"$OUT/mlsnode-interop" -port "$PORT2" >> "$OUT/client2.log" 2>&1 &
+	PID2=$!
+	sleep 1
+}
+stop_clients() {
+	[ -n "$PID1" ] && kill "$PID1" "$PID2" 2>/dev/null || true
+	[ -n "$PID1" ] && wait "$PID1" "$PID2" 2>/dev/null || true
+	PID1= PID2=
+}
+trap stop_clients EXIT INT TERM
 
 if [ $# -eq 0 ]; then
 	set -- "$REPO"/interop/configs/*.json "$HERE"/server/testdata/scripts/*.json
@@ -74,8 +85,10 @@ for cfg in "$@"; do
 		esac ;;
 	*) clients="-client 127.0.0.1:$PORT1 -client 127.0.0.1:$PORT2" ;;
 	esac
+	start_clients
 	# shellcheck disable=SC2086
 	"$OUT/test-runner" $clients ${RUNNER_FLAGS:-} -config "$cfg" > "$OUT/$name.json" 2> "$OUT/$name.err" || status=1
+	stop_clients
 done
 go run -C "$HERE" ./runnersummary "$OUT"/*.json | tee "$OUT/summary.txt" || status=1
 exit $status
