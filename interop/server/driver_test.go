@@ -59,23 +59,33 @@ type description struct {
 }
 
 type step struct {
-	Action       string        `json:"action"`
-	Actor        string        `json:"actor"`
-	Members      []string      `json:"members"`
-	Joiners      []string      `json:"joiners"`
-	Joiner       string        `json:"joiner"`
-	Clients      []string      `json:"clients"`
-	KeyPackage   int           `json:"keyPackage"`
-	Removed      string        `json:"removed"`
-	PskID        int           `json:"pskID"`
-	PSKs         []int         `json:"psks"`
-	EpochID      uint64        `json:"epochID"`
-	Extensions   []extension   `json:"extensions"`
-	ByReference  []int         `json:"byReference"`
-	ByValue      []description `json:"byValue"`
-	ForcePath    bool          `json:"forcePath"`
-	ExternalTree bool          `json:"externalTree"`
-	RemovePrior  bool          `json:"removePrior"`
+	Action      string        `json:"action"`
+	Actor       string        `json:"actor"`
+	Members     []string      `json:"members"`
+	Joiners     []string      `json:"joiners"`
+	Joiner      string        `json:"joiner"`
+	Clients     []string      `json:"clients"`
+	KeyPackage  int           `json:"keyPackage"`
+	Removed     string        `json:"removed"`
+	PskID       int           `json:"pskID"`
+	PSKs        []int         `json:"psks"`
+	EpochID     uint64        `json:"epochID"`
+	Extensions  []extension   `json:"extensions"`
+	ByReference []int         `json:"byReference"`
+	ByValue     []description `json:"byValue"`
+	RemovePrior bool          `json:"removePrior"`
+	// The runner spells these two flags differently per action:
+	// force_path and external_tree for fullCommit, commit and branch;
+	// forcePath and externalTree for reinit, externalJoin and groupInfo.
+	// A flag under the other spelling is silently ignored by the runner,
+	// so checkVocabulary rejects it.
+	ForcePathSnake    bool `json:"force_path"`
+	ExternalTreeSnake bool `json:"external_tree"`
+	ForcePath         bool `json:"forcePath"`
+	ExternalTree      bool `json:"externalTree"`
+	// joinGroup and handleCommit name the step that made the message.
+	Welcome int `json:"welcome"`
+	Commit  int `json:"commit"`
 	// protect / unprotect
 	AuthenticatedData string `json:"authenticatedData"`
 	Plaintext         string `json:"plaintext"`
@@ -99,7 +109,12 @@ type run struct {
 	t       *testing.T
 	suite   uint32
 	encrypt bool
-	clients map[string]pb.MLSClientClient
+	// suiteStep (1 to 6) is how far a ciphersuite-changing ReInit moves
+	// along the suites 1..7: it varies across the matrix so that more
+	// (old, new) pairs are tried. The official runner picks the new
+	// suite at random and, run here, went through all 42 pairs.
+	suiteStep uint32
+	clients   map[string]pb.MLSClientClient
 
 	stateID map[string]uint32
 	txID    map[string]uint32
@@ -124,7 +139,7 @@ func (r *run) get(i int, key string) []byte {
 	return b
 }
 
-func (r *run) nextSuite() uint32 { return r.suite%7 + 1 }
+func (r *run) nextSuite() uint32 { return (r.suite-1+r.suiteStep)%7 + 1 }
 
 func (r *run) groupID(change bool) []byte {
 	id := append([]byte(nil), r.get(0, "group_id")...)
@@ -250,22 +265,6 @@ func (r *run) step(i int, s step) error {
 		r.stateID[s.Actor] = resp.StateId
 		r.cache[i]["group_id"] = gid
 		r.inGroup[s.Actor] = true
-		if len(s.Members) == 0 {
-			return nil
-		}
-		var adds []*pb.ProposalDescription
-		for _, m := range s.Members {
-			adds = append(adds, &pb.ProposalDescription{ProposalType: []byte("add"), KeyPackage: r.keyPackage(m, r.suite)})
-		}
-		cr, err := c.Commit(ctx(), &pb.CommitRequest{StateId: r.stateID[s.Actor], ByValue: adds})
-		if err != nil {
-			return err
-		}
-		pr, err := c.HandlePendingCommit(ctx(), &pb.HandlePendingCommitRequest{StateId: r.stateID[s.Actor]})
-		if err != nil {
-			return err
-		}
-		r.join(s.Members, cr.Welcome, nil, pr.EpochAuthenticator)
 
 	case "createKeyPackage":
 		r.cache[i]["key_package"] = r.keyPackage(s.Actor, r.suite)
@@ -288,6 +287,7 @@ func (r *run) step(i int, s step) error {
 	case "addProposal":
 		resp, err := c.AddProposal(ctx(), &pb.AddProposalRequest{StateId: r.stateID[s.Actor], KeyPackage: r.get(s.KeyPackage, "key_package")})
 		r.proposal(i, s.Actor, resp, err)
+		r.cache[i]["add"] = nil
 	case "updateProposal":
 		resp, err := c.UpdateProposal(ctx(), &pb.UpdateProposalRequest{StateId: r.stateID[s.Actor]})
 		r.proposal(i, s.Actor, resp, err)
@@ -306,38 +306,58 @@ func (r *run) step(i int, s step) error {
 		r.proposal(i, s.Actor, resp, err)
 
 	case "fullCommit":
-		var byRef [][]byte
-		for _, j := range s.ByReference {
-			byRef = append(byRef, r.get(j, "proposal"))
-			if removed, ok := r.cache[j]["removed"]; ok {
-				delete(r.inGroup, string(removed))
-			}
-		}
-		var byVal []*pb.ProposalDescription
-		for _, d := range s.ByValue {
-			byVal = append(byVal, r.describe(d))
-			if d.ProposalType == "remove" {
-				delete(r.inGroup, d.Removed)
-			}
-		}
-		cr, err := c.Commit(ctx(), &pb.CommitRequest{StateId: r.stateID[s.Actor], ByReference: byRef, ByValue: byVal,
-			ForcePath: s.ForcePath, ExternalTree: s.ExternalTree})
+		byRef, cr, err := r.commit(i, s)
 		if err != nil {
 			return err
-		}
-		if s.ExternalTree != (len(cr.RatchetTree) > 0) {
-			r.t.Fatalf("step %d: external_tree %v but ratchet_tree of %d bytes", i, s.ExternalTree, len(cr.RatchetTree))
-		}
-		if wantWelcome := len(s.Joiners) > 0 || addsAny(s.ByValue); wantWelcome != (len(cr.Welcome) > 0) {
-			r.t.Fatalf("step %d: Welcome of %d bytes, want one: %v", i, len(cr.Welcome), wantWelcome)
 		}
 		pr, err := c.HandlePendingCommit(ctx(), &pb.HandlePendingCommitRequest{StateId: r.stateID[s.Actor]})
 		if err != nil {
 			return err
 		}
-		r.cache[i]["commit"] = cr.Commit
+		r.stateID[s.Actor] = pr.StateId
 		r.handle(s.Members, byRef, cr.Commit, pr.EpochAuthenticator)
 		r.join(s.Joiners, cr.Welcome, cr.RatchetTree, pr.EpochAuthenticator)
+
+	// The runner's step-by-step actions. Between them the group is in
+	// transition (the committer may be an epoch ahead), so execute checks
+	// agreement only after the other actions.
+	case "commit":
+		_, _, err := r.commit(i, s)
+		return err
+	case "handlePendingCommit":
+		pr, err := c.HandlePendingCommit(ctx(), &pb.HandlePendingCommitRequest{StateId: r.stateID[s.Actor]})
+		if err != nil {
+			return err
+		}
+		r.stateID[s.Actor] = pr.StateId
+	case "handleCommit":
+		var byRef [][]byte
+		for _, j := range s.ByReference {
+			byRef = append(byRef, r.get(j, "proposal"))
+		}
+		resp, err := c.HandleCommit(ctx(), &pb.HandleCommitRequest{StateId: r.stateID[s.Actor], Proposal: byRef, Commit: r.get(s.Commit, "commit")})
+		if err != nil {
+			return err
+		}
+		r.stateID[s.Actor] = resp.StateId
+	case "joinGroup":
+		// As in the runner: no ratchet tree beside the Welcome.
+		resp, err := c.JoinGroup(ctx(), &pb.JoinGroupRequest{TransactionId: r.txID[s.Actor], Welcome: r.get(s.Welcome, "welcome"),
+			EncryptHandshake: r.encrypt, Identity: []byte(s.Actor)})
+		if err != nil {
+			return err
+		}
+		r.stateID[s.Actor] = resp.StateId
+		r.inGroup[s.Actor] = true
+	case "groupInfo":
+		gi, err := c.GroupInfo(ctx(), &pb.GroupInfoRequest{StateId: r.stateID[s.Actor], ExternalTree: s.ExternalTree})
+		if err != nil {
+			return err
+		}
+		if s.ExternalTree != (len(gi.RatchetTree) > 0) {
+			r.t.Fatalf("step %d: externalTree %v but ratchet_tree of %d bytes", i, s.ExternalTree, len(gi.RatchetTree))
+		}
+		r.cache[i]["group_info"], r.cache[i]["ratchet_tree"] = gi.GroupInfo, gi.RatchetTree
 
 	case "externalJoin":
 		gi, err := c.GroupInfo(ctx(), &pb.GroupInfoRequest{StateId: r.stateID[s.Actor], ExternalTree: s.ExternalTree})
@@ -393,6 +413,7 @@ func (r *run) step(i int, s step) error {
 		}
 		r.txID[s.Joiner] = resp.TransactionId
 		r.cache[i]["proposal"] = resp.Proposal
+		r.cache[i]["add"] = nil
 	case "addExternalSigner":
 		es, err := r.clients[s.Signer].CreateExternalSigner(ctx(), &pb.CreateExternalSignerRequest{CipherSuite: r.suite, Identity: []byte(s.Signer)})
 		if err != nil {
@@ -409,13 +430,49 @@ func (r *run) step(i int, s step) error {
 		resp, err := c.ExternalSignerProposal(ctx(), &pb.ExternalSignerProposalRequest{SignerId: r.signer[s.Actor],
 			GroupInfo: gi.GroupInfo, RatchetTree: gi.RatchetTree, Description: r.describe(s.Description)})
 		r.proposal(i, s.Actor, resp, err)
-		if s.Description.ProposalType == "remove" {
+		switch s.Description.ProposalType {
+		case "remove":
 			r.cache[i]["removed"] = []byte(s.Description.Removed)
+		case "add":
+			r.cache[i]["add"] = nil
 		}
 	default:
 		r.t.Fatalf("unknown action %q", s.Action)
 	}
 	return nil
+}
+
+// commit has the actor commit the step's proposals (Commit, without
+// merging), records the commit and Welcome, and takes the removed
+// members out of the group.
+func (r *run) commit(i int, s step) ([][]byte, *pb.CommitResponse, error) {
+	var byRef [][]byte
+	for _, j := range s.ByReference {
+		byRef = append(byRef, r.get(j, "proposal"))
+		if removed, ok := r.cache[j]["removed"]; ok {
+			delete(r.inGroup, string(removed))
+		}
+	}
+	var byVal []*pb.ProposalDescription
+	for _, d := range s.ByValue {
+		byVal = append(byVal, r.describe(d))
+		if d.ProposalType == "remove" {
+			delete(r.inGroup, d.Removed)
+		}
+	}
+	cr, err := r.clients[s.Actor].Commit(ctx(), &pb.CommitRequest{StateId: r.stateID[s.Actor], ByReference: byRef, ByValue: byVal,
+		ForcePath: s.ForcePathSnake, ExternalTree: s.ExternalTreeSnake})
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.ExternalTreeSnake != (len(cr.RatchetTree) > 0) {
+		r.t.Fatalf("step %d: external_tree %v but ratchet_tree of %d bytes", i, s.ExternalTreeSnake, len(cr.RatchetTree))
+	}
+	if wantWelcome := len(s.Joiners) > 0 || addsAny(s.ByValue) || r.addsByReference(s.ByReference); wantWelcome != (len(cr.Welcome) > 0) {
+		r.t.Fatalf("step %d: Welcome of %d bytes, want one: %v", i, len(cr.Welcome), wantWelcome)
+	}
+	r.cache[i]["commit"], r.cache[i]["welcome"] = cr.Commit, cr.Welcome
+	return byRef, cr, nil
 }
 
 // reinit follows the harness: the proposer (or an external signer's
@@ -504,7 +561,7 @@ func (r *run) branch(s step) error {
 	gid := make([]byte, 16)
 	rand.Read(gid)
 	br, err := r.clients[s.Actor].CreateBranch(ctx(), &pb.CreateBranchRequest{StateId: r.stateID[s.Actor], GroupId: gid,
-		Extensions: protoExts(s.Extensions), KeyPackages: kps, ForcePath: s.ForcePath, ExternalTree: s.ExternalTree})
+		Extensions: protoExts(s.Extensions), KeyPackages: kps, ForcePath: s.ForcePathSnake, ExternalTree: s.ExternalTreeSnake})
 	if err != nil {
 		return err
 	}
@@ -525,6 +582,16 @@ func (r *run) branch(s step) error {
 		r.inGroup[m] = true
 	}
 	return nil
+}
+
+// addsByReference reports whether a proposal of those steps is an Add.
+func (r *run) addsByReference(steps []int) bool {
+	for _, j := range steps {
+		if _, ok := r.cache[j]["add"]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 func addsAny(ds []description) bool {
@@ -561,7 +628,10 @@ func (r *run) execute(script []step) {
 		if err := r.step(i, s); err != nil {
 			r.t.Fatalf("step %d (%s by %s): %v", i, s.Action, s.Actor, err)
 		}
-		if s.Action != "reinit" { // reinit leaves some members in the old group
+		switch s.Action {
+		case "reinit": // leaves some members in the old group
+		case "commit", "handlePendingCommit", "handleCommit", "joinGroup": // the group is in transition
+		default:
 			r.agree(fmt.Sprintf("after step %d", i))
 		}
 	}
@@ -591,24 +661,32 @@ func startClients(t *testing.T) [2]pb.MLSClientClient {
 	return out
 }
 
-// actors lists a script's actors in order of first appearance.
+// actors lists a script's actors in order of first appearance, by the
+// runner's rule (Script.Actors): the actor of every step that has one,
+// plus the joiner of externalJoin and newMemberAddProposal and the signer
+// of addExternalSigner. Only these get a client in the runner; a name
+// used otherwise (a reinit's committer, a member listed nowhere else)
+// has none there, and checkActors rejects the script.
 func actors(script []step) []string {
 	seen := map[string]bool{}
 	var out []string
-	add := func(names ...string) {
-		for _, n := range names {
-			if n != "" && !seen[n] {
-				seen[n] = true
-				out = append(out, n)
-			}
+	add := func(n string) {
+		if n != "" && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
 		}
 	}
 	for _, s := range script {
+		if s.Actor == "" {
+			continue // the runner skips the whole step, joiner included
+		}
 		add(s.Actor)
-		add(s.Members...)
-		add(s.Joiners...)
-		add(s.Joiner, s.Signer, s.Member, s.Proposer, s.Committer, s.Welcomer)
-		add(s.Clients...)
+		switch s.Action {
+		case "externalJoin", "newMemberAddProposal":
+			add(s.Joiner)
+		case "addExternalSigner":
+			add(s.Signer)
+		}
 	}
 	return out
 }
@@ -632,8 +710,23 @@ func loadScripts(t *testing.T) map[string][]step {
 		if err := dec.Decode(&cfg); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
+		var raw struct {
+			Scripts map[string][]json.RawMessage `json:"scripts"`
+		}
+		if err := json.Unmarshal(data, &raw); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
 		for name, s := range cfg.Scripts {
-			out[strings.TrimSuffix(filepath.Base(f), ".json")+"/"+name] = s
+			id := strings.TrimSuffix(filepath.Base(f), ".json") + "/" + name
+			for i, step := range raw.Scripts[name] {
+				if err := checkVocabulary(step); err != nil {
+					t.Fatalf("%s step %d: %v", id, i, err)
+				}
+			}
+			if err := checkActors(s); err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+			out[id] = s
 		}
 	}
 	return out
@@ -674,7 +767,7 @@ func TestHarnessScenarios(t *testing.T) {
 						mode = "private"
 					}
 					t.Run(fmt.Sprintf("%s/suite=%d/%s/shift=%d", name, cs, mode, shift), func(t *testing.T) {
-						r := &run{t: t, suite: cs, encrypt: encrypt, clients: map[string]pb.MLSClientClient{},
+						r := &run{t: t, suite: cs, encrypt: encrypt, suiteStep: 1 + uint32(2*shift+boolInt(encrypt))%6, clients: map[string]pb.MLSClientClient{},
 							stateID: map[string]uint32{}, txID: map[string]uint32{}, signer: map[string]uint32{}, inGroup: map[string]bool{}}
 						for i, a := range actors(script) {
 							r.clients[a] = clients[(i+shift)%2]
