@@ -29,7 +29,8 @@ func ReadCSV(r io.Reader) ([]*Result, error) {
 	for i, h := range rows[0] {
 		col[h] = i
 	}
-	for _, h := range CSVHeader[:len(CSVHeader)-2] {
+	// The last columns came later: files written before them still read.
+	for _, h := range CSVHeader[:len(CSVHeader)-3] {
 		if _, ok := col[h]; !ok {
 			return nil, fmt.Errorf("%w: no column %q", ErrBadCSV, h)
 		}
@@ -69,6 +70,9 @@ func ReadCSV(r io.Reader) ([]*Result, error) {
 			BytesPerMemberPerCommit: flt("bytes_per_member_per_commit"),
 			MessagesSent:            num("messages_sent"), MessagesDelivered: num("messages_delivered"),
 			Vacuous: get("vacuous") == "true",
+		}
+		if _, ok := col["unrecoverable_by_design"]; ok {
+			r.UnrecoverableByDesign = num("unrecoverable_by_design")
 		}
 		if bad != nil {
 			return nil, bad

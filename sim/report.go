@@ -82,7 +82,7 @@ var CSVHeader = []string{
 	"converge_ms_p50", "converge_ms_p99", "converge_samples", "heals_unconverged",
 	"commits_on_final_chain", "commits_rolled_back", "re_adds", "undecryptable_messages",
 	"bytes_per_member_per_commit", "messages_sent", "messages_delivered",
-	"vacuous", "converge_ms_all",
+	"vacuous", "converge_ms_all", "unrecoverable_by_design",
 }
 
 // CSVRow is the result's row under CSVHeader.
@@ -95,7 +95,7 @@ func (r *Result) CSVRow() []string {
 		f(r.ConvergeP50), f(r.ConvergeP99), i(r.Samples), i(r.Unconverged),
 		i(r.CommitsFinalChain), i(r.CommitsRolledBack), i(r.ReAdds), i(r.Undecryptable),
 		f(r.BytesPerMemberPerCommit), i(r.MessagesSent), i(r.MessagesDelivered),
-		strconv.FormatBool(r.Vacuous), joinFixed(r.ConvergeAll),
+		strconv.FormatBool(r.Vacuous), joinFixed(r.ConvergeAll), i(r.UnrecoverableByDesign),
 	}
 }
 

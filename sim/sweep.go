@@ -111,6 +111,9 @@ type Cell struct {
 	Runs, Clean int
 	// Totals over seeds.
 	Forks, Lost, Readmitted, Violations, Failed int
+	// Unrecoverable counts the pairs the delivery guarantee excludes
+	// (Result.UnrecoverableByDesign), reported beside Lost.
+	Unrecoverable int
 	// Convergence pooled over every heal of every seed.
 	ConvergeP50, ConvergeP99 float64
 	Unconverged              int
@@ -143,6 +146,7 @@ func Summarise(results []*Result) []*Cell {
 		}
 		c.Forks += r.ForksRemaining
 		c.Lost += r.LostMessages
+		c.Unrecoverable += r.UnrecoverableByDesign
 		c.Readmitted += r.ReadmittedRemoved
 		c.Violations += r.InvariantViolations
 		c.Unconverged += r.Unconverged
@@ -192,12 +196,12 @@ func AppendCSVRow(w io.Writer, r *Result) error {
 // WriteSummaryMarkdown writes the per-cell table used in docs/simulation.md.
 func WriteSummaryMarkdown(w io.Writer, cells []*Cell) error {
 	var b strings.Builder
-	b.WriteString("| scenario | members | partition s | loss | runs clean | forks | lost | readmitted | violations | converge p50 ms | p99 ms | unconverged heals | rolled back / run | re-adds / run | bytes / member / commit | undecryptable / run |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| scenario | members | partition s | loss | runs clean | forks | lost | unrecoverable by design | readmitted | violations | converge p50 ms | p99 ms | unconverged heals | rolled back / run | re-adds / run | bytes / member / commit | undecryptable / run |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range cells {
-		fmt.Fprintf(&b, "| %s | %d | %s | %.2f | %d/%d | %d | %d | %d | %d | %.0f | %.0f | %d | %.1f | %.1f | %.0f | %.1f |\n",
+		fmt.Fprintf(&b, "| %s | %d | %s | %.2f | %d/%d | %d | %d | %d | %d | %d | %.0f | %.0f | %d | %.1f | %.1f | %.0f | %.1f |\n",
 			c.Scenario, c.Members, strconv.FormatFloat(float64(c.PartitionMs)/1000, 'f', -1, 64), c.Loss, c.Clean, c.Runs,
-			c.Forks, c.Lost, c.Readmitted, c.Violations, c.ConvergeP50, c.ConvergeP99, c.Unconverged,
+			c.Forks, c.Lost, c.Unrecoverable, c.Readmitted, c.Violations, c.ConvergeP50, c.ConvergeP99, c.Unconverged,
 			c.RolledBack, c.ReAdds, c.BytesPerMemberCommit, c.Undecryptable)
 	}
 	_, err := io.WriteString(w, b.String())
