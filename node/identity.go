@@ -165,11 +165,8 @@ func peerOfBoundIdentity(body, signatureKey []byte) (peer.ID, error) {
 	if len(body) > maxBoundIdentity {
 		return "", fmt.Errorf("%w: bound identity of %d bytes", ErrBadCredential, len(body))
 	}
-	var idBytes, binding []byte
-	r := codec.NewReader(body)
-	r.Opaque("peer_id", &idBytes)
-	r.Opaque("binding", &binding)
-	if err := r.Finish("bound identity"); err != nil {
+	idBytes, binding, err := parseBound(body)
+	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrBadCredential, err)
 	}
 	p, pub, err := ed25519Peer(idBytes)
@@ -229,13 +226,21 @@ func Fingerprint(signatureKey []byte) string {
 // leaf of a group's tree passed CredentialValidator on the way in).
 func namedPeer(identity []byte) (peer.ID, bool) {
 	if body, ok := bytes.CutPrefix(identity, []byte(bindingPrefix)); ok {
-		var idBytes []byte
-		r := codec.NewReader(body)
-		if !r.Opaque("peer_id", &idBytes) {
+		idBytes, _, err := parseBound(body)
+		if err != nil {
 			return "", false
 		}
 		identity = idBytes
 	}
 	p, err := peer.IDFromBytes(identity)
 	return p, err == nil
+}
+
+// parseBound splits the body of a bound identity (after bindingPrefix)
+// into the peer id and the binding signature, strictly.
+func parseBound(body []byte) (idBytes, binding []byte, err error) {
+	r := codec.NewReader(body)
+	r.Opaque("peer_id", &idBytes)
+	r.Opaque("binding", &binding)
+	return idBytes, binding, r.Finish("bound identity")
 }

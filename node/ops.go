@@ -608,12 +608,8 @@ func (n *Node) Update(ctx context.Context, gid string) error {
 // fork.Member has no restore constructor yet, so this goes through the
 // core directly (consensus.Restore does the same for a bare Core).
 func (n *Node) resendOutbox(ctx context.Context, g *group) {
-	raw, err := g.sg.GroupKey(ctx, outboxKey)
+	outbox, err := storedOutbox(ctx, g.sg)
 	if err != nil {
-		return
-	}
-	var outbox []consensus.OutboxEntry
-	if err := json.Unmarshal(raw, &outbox); err != nil {
 		n.log.Warn("stored outbox unreadable", "group", g.hexID, "err", err)
 		return
 	}

@@ -167,11 +167,7 @@ func storedPersist(ctx context.Context, sg *store.Group, head store.Epoch) (*con
 		// both are written in one transaction): do not trust it.
 		return nil, nil, fmt.Errorf("node: stored epoch tree does not contain the head")
 	}
-	if ob, err := sg.GroupKey(ctx, outboxKey); err == nil {
-		if err := json.Unmarshal(ob, &p.Outbox); err != nil {
-			return nil, nil, fmt.Errorf("node: stored outbox: %w", err)
-		}
-	} else if !errors.Is(err, store.ErrNotFound) {
+	if p.Outbox, err = storedOutbox(ctx, sg); err != nil {
 		return nil, nil, err
 	}
 	var st *fork.State
@@ -184,4 +180,21 @@ func storedPersist(ctx context.Context, sg *store.Group, head store.Epoch) (*con
 		return nil, nil, err
 	}
 	return p, st, nil
+}
+
+// storedOutbox reads the outbox written with the last Persist (none if
+// nothing was ever sent).
+func storedOutbox(ctx context.Context, sg *store.Group) ([]consensus.OutboxEntry, error) {
+	raw, err := sg.GroupKey(ctx, outboxKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var outbox []consensus.OutboxEntry
+	if err := json.Unmarshal(raw, &outbox); err != nil {
+		return nil, fmt.Errorf("node: stored outbox: %w", err)
+	}
+	return outbox, nil
 }
