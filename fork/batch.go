@@ -303,7 +303,7 @@ func (m *Member) tryWelcome(env *consensus.Envelope) (bool, error) {
 	// own making.
 	if pm := body.Commit.PublicMessage; pm == nil || pm.Content.Sender.SenderType != wire.SenderTypeMember {
 		return true, fmt.Errorf("%w: welcome with a commit not by a member", consensus.ErrInvalidMessage)
-	} else if leaf := g.Tree().Leaf(treemath.LeafIndex(pm.Content.Sender.LeafIndex)); leaf == nil || !m.knownMember(IdentityOf(&leaf.Credential)) {
+	} else if leaf := g.Tree().Leaf(treemath.LeafIndex(pm.Content.Sender.LeafIndex)); leaf == nil || !m.knownMember(m.leafIdentity(leaf)) {
 		return true, fmt.Errorf("%w: welcome from a batch committer we do not know", consensus.ErrInvalidMessage)
 	}
 	// Our rank among the batch's rejoiners decides who re-applies our old
@@ -375,7 +375,7 @@ func (m *Member) knownMember(id Identity) bool {
 	if m.outside() {
 		return false
 	}
-	_, ok := findIdentity(m.core.Head().Tree(), id)
+	_, ok := m.findIdentity(m.core.Head().Tree(), id)
 	return ok
 }
 
@@ -444,7 +444,7 @@ func (m *Member) verifyJoinRequest(env *consensus.Envelope) (*joinRequest, error
 	}); in {
 		return nil, fmt.Errorf("%w: already added", ErrStaleJoinRequest)
 	}
-	if _, in := findIdentity(tree, id); !in && !m.knownLoserMember(id) && !removedJoiner {
+	if _, in := m.findIdentity(tree, id); !in && !m.knownLoserMember(id) && !removedJoiner {
 		return nil, ErrUnknownJoiner
 	}
 	if i, found := m.findJoinRequest(id); found && note.Onto.Epoch <= m.joinReqs[i].note.Onto.Epoch {
@@ -639,7 +639,7 @@ func (m *Member) commitBatch() {
 		var props []*wire.Proposal
 		note := batchNote{}
 		for _, r := range reqs {
-			if leaf, ok := findIdentity(head.Tree(), r.id); ok {
+			if leaf, ok := m.findIdentity(head.Tree(), r.id); ok {
 				props = append(props, mls.NewRemove(uint32(leaf)))
 			}
 			props = append(props, mls.NewAdd(r.kp))
@@ -747,7 +747,7 @@ func (m *Member) serveBatch(ev consensus.Event) {
 	added := map[Identity]bool{}
 	for _, l := range ev.Added {
 		if leaf := tree.Leaf(treemath.LeafIndex(l)); leaf != nil {
-			added[IdentityOf(&leaf.Credential)] = true
+			added[m.leafIdentity(leaf)] = true
 		}
 	}
 	var fp *EpochRef
@@ -758,7 +758,7 @@ func (m *Member) serveBatch(ev consensus.Event) {
 		if !added[e.ID] {
 			continue
 		}
-		if _, ok := findIdentity(parent, e.ID); !ok {
+		if _, ok := m.findIdentity(parent, e.ID); !ok {
 			continue
 		}
 		if p := m.servedFrom(&e.Heal); p != nil {
@@ -805,7 +805,7 @@ func (m *Member) directToReturning(returning []owedRejoiner) int {
 		return 0
 	}
 	head := m.core.Head()
-	roster := Roster(head.Tree())
+	roster := m.roster(head.Tree())
 	epochOf := map[EpochID]uint64{}
 	for _, h := range m.history {
 		epochOf[h.ID] = h.Epoch
@@ -824,7 +824,7 @@ func (m *Member) directToReturning(returning []owedRejoiner) int {
 			if !known || at < r.from.Epoch || r.id == m.self || slices.Contains(m.addedAfter[e.ID], r.id) {
 				continue
 			}
-			leaf, ok := findIdentity(head.Tree(), r.id)
+			leaf, ok := m.findIdentity(head.Tree(), r.id)
 			if !ok {
 				continue
 			}
@@ -863,7 +863,7 @@ func (m *Member) removalsLeft(ids []Identity) []*wire.Proposal {
 		if id == m.self || set.Contains(id) {
 			continue
 		}
-		if leaf, ok := findIdentity(head.Tree(), id); ok {
+		if leaf, ok := m.findIdentity(head.Tree(), id); ok {
 			out = append(out, mls.NewRemove(uint32(leaf)))
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/mlsnode/mlsnode/consensus"
 	"github.com/mlsnode/mlsnode/mls/codec"
 	"github.com/mlsnode/mlsnode/mls/ratchettree"
-	"github.com/mlsnode/mlsnode/mls/treemath"
 )
 
 var (
@@ -224,13 +223,20 @@ func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
 	if m.quietBeacon(tree, b) {
 		return nil
 	}
+	// A stale sequence number is refused before the signature is checked:
+	// it would be refused after it too, and the same beacons come again
+	// and again (in every BranchInfo's attestations, and from every member
+	// a beacon is relayed by), each costing a verification.
+	leaf := leafAt(tree, b.Sender)
+	if leaf != nil {
+		if last, ok := m.det.lastSeq[m.leafIdentity(leaf)]; ok && b.Seq <= last {
+			return fmt.Errorf("%w: seq %d, latest %d", ErrReplayedBeacon, b.Seq, last)
+		}
+	}
 	if err := VerifyBeacon(m.suite, tree, b); err != nil {
 		return err
 	}
-	id := IdentityOf(&tree.Leaf(treemath.LeafIndex(b.Sender)).Credential)
-	if last, ok := m.det.lastSeq[id]; ok && b.Seq <= last {
-		return fmt.Errorf("%w: seq %d, latest %d", ErrReplayedBeacon, b.Seq, last)
-	}
+	id := m.leafIdentity(leaf)
 	m.det.lastSeq[id] = b.Seq
 	m.det.latest[id] = *b
 	m.heardAt[id] = m.tick
@@ -266,7 +272,8 @@ func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
 // here: it names our head; its sender's latest verified beacon names our
 // head too, or (while no rival branch is being judged) an earlier epoch
 // of our chain; it announces the same count of messages sent, already
-// confirmed for gap recovery, and no nacks; its sequence number is newer.
+// confirmed for gap recovery, and no nacks this member could answer
+// (mayAnswer); its sequence number is newer.
 // Such a beacon is dropped unverified. In a quiet group it is nearly
 // every periodic beacon, and with few application messages nearly every
 // beacon sent on a head change, which is what made each beacon interval
@@ -275,14 +282,14 @@ func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
 // number, so a forged one can neither block the sender's genuine beacons
 // nor stand as evidence.
 func (m *Member) quietBeacon(tree *ratchettree.Tree, b *Beacon) bool {
-	if m.outside() || b.EpochID != m.core.HeadID() || len(b.Nacks) > 0 {
+	if m.outside() || b.EpochID != m.core.HeadID() || m.mayAnswer(b.Nacks) {
 		return false
 	}
-	leaf := tree.Leaf(treemath.LeafIndex(b.Sender))
+	leaf := leafAt(tree, b.Sender)
 	if leaf == nil {
 		return false
 	}
-	id := IdentityOf(&leaf.Credential)
+	id := m.leafIdentity(leaf)
 	last, ok := m.det.latest[id]
 	if !ok || id == m.self || last.Sent != b.Sent || b.Seq <= last.Seq {
 		return false
@@ -304,6 +311,25 @@ func (m *Member) quietBeacon(tree *ratchettree.Tree, b *Beacon) bool {
 		// by BatchStagger, never more than BatchCommitters times.
 		m.heardAt[id] = m.tick
 		return true
+	}
+	return false
+}
+
+// mayAnswer reports whether this member could answer any of nacks: one of
+// its own messages that it still logs, or another author's message it
+// holds for relaying. Nacks it cannot answer do not make a beacon news
+// here: answerNacks and relayFor would do nothing with them.
+func (m *Member) mayAnswer(nacks []Nack) bool {
+	for _, n := range nacks {
+		if n.Author == m.self {
+			if _, ok := m.sentBySeq[n.Seq]; ok {
+				return true
+			}
+			continue
+		}
+		if _, ok := m.relays.envs[relayKey{author: n.Author, seq: n.Seq}]; ok {
+			return true
+		}
 	}
 	return false
 }
@@ -604,7 +630,7 @@ func (m *Member) prune() {
 		return
 	}
 	keep := map[Identity]bool{m.self: true}
-	for _, id := range Roster(m.core.Head().Tree()) {
+	for _, id := range m.roster(m.core.Head().Tree()) {
 		keep[id] = true
 	}
 	if m.rival != nil {
@@ -633,5 +659,5 @@ func (m *Member) prune() {
 			delete(m.peerOf, id)
 		}
 	}
-	m.pruneAuthors(Roster(m.core.Head().Tree()))
+	m.pruneAuthors(m.roster(m.core.Head().Tree()))
 }

@@ -139,13 +139,13 @@ func (m *Member) joinedIn(ev consensus.Event) []Identity {
 	var ids []Identity
 	for _, l := range ev.Added {
 		if leaf := tree.Leaf(treemath.LeafIndex(l)); leaf != nil {
-			ids = append(ids, IdentityOf(&leaf.Credential))
+			ids = append(ids, m.leafIdentity(leaf))
 		}
 	}
 	if parent := m.core.TreeOf(ev.Parent); parent != nil {
 		if leaf := tree.Leaf(treemath.LeafIndex(ev.Committer)); leaf != nil {
-			id := IdentityOf(&leaf.Credential)
-			if _, listed := findIdentity(parent, id); !listed {
+			id := m.leafIdentity(leaf)
+			if _, listed := m.findIdentity(parent, id); !listed {
 				ids = append(ids, id)
 			}
 		}
@@ -256,10 +256,10 @@ func (m *Member) answerNacks(tree *ratchettree.Tree, b *Beacon) {
 	if m.outside() || len(b.Nacks) == 0 {
 		return
 	}
-	roster := Roster(m.core.Head().Tree())
+	roster := m.roster(m.core.Head().Tree())
 	var nacker Identity
 	if leaf := leafAt(tree, b.Sender); leaf != nil {
-		nacker = IdentityOf(&leaf.Credential)
+		nacker = m.leafIdentity(leaf)
 	}
 	for _, n := range b.Nacks {
 		if n.Author != m.self {
@@ -299,11 +299,11 @@ func (m *Member) answerDirect(tree *ratchettree.Tree, b *Beacon, e consensus.Out
 	if leaf == nil {
 		return
 	}
-	who := IdentityOf(&leaf.Credential)
+	who := m.leafIdentity(leaf)
 	if who == m.self || slices.Contains(m.addedAfter[e.ID], who) {
 		return // joined after the message: not owed it
 	}
-	to, ok := findIdentity(m.core.Head().Tree(), who)
+	to, ok := m.findIdentity(m.core.Head().Tree(), who)
 	if !ok {
 		return // not in our head's group: it gets our messages on rejoining
 	}
@@ -339,7 +339,7 @@ func (m *Member) unframe(d consensus.Delivered) consensus.Delivered {
 	d.Data = f.Data
 	if tree := m.core.TreeOf(d.EpochID); tree != nil {
 		if leaf := tree.Leaf(treemath.LeafIndex(d.Sender)); leaf != nil {
-			m.noteReceived(IdentityOf(&leaf.Credential), f.Seq, d.Epoch)
+			m.noteReceived(m.leafIdentity(leaf), f.Seq, d.Epoch)
 		}
 	}
 	m.noteRelayable(d, f.Seq)

@@ -71,7 +71,7 @@ func (m *Member) verifyBranch(peer PeerID, b *BranchInfo) (*rival, error) {
 	if err != nil {
 		return nil, bad("%w", err)
 	}
-	roster := Roster(tree)
+	roster := m.roster(tree)
 	for _, id := range roster {
 		// Only an external commit can put a listed identity back in the
 		// tree (an Add takes it off the list), and honest members refuse
@@ -182,7 +182,7 @@ func (m *Member) viewOf(r *rival) BranchView {
 func (m *Member) ownView(r *rival) BranchView {
 	var members []Identity // none when we are removed on our branch
 	if head := m.core.Head(); head != nil {
-		members = Roster(head.Tree())
+		members = m.roster(head.Tree())
 	}
 	return BranchView{Head: m.core.HeadRef(), Members: members,
 		Active: m.activeOn(func(id EpochID) bool { return m.inHistory(id) && !r.ids[id] })}
@@ -399,7 +399,7 @@ func (m *Member) rejoin(r *rival) {
 	// we lost): the same commit removes that leaf there, as a resync does
 	// (§12.4.3.2).
 	var removeOld *uint32
-	if leaf, ok := findIdentity(r.tree, m.self); ok {
+	if leaf, ok := m.findIdentity(r.tree, m.self); ok {
 		l := uint32(leaf)
 		removeOld = &l
 	}
@@ -486,7 +486,7 @@ func (m *Member) enterSurvivor(g *mls.Group, r *rival, from EpochRef, note healN
 	// The fork point's own epoch counts: a message sent in it after the
 	// partition began never crossed.
 	resent := 0
-	roster := Roster(g.Tree())
+	roster := m.roster(g.Tree())
 	for _, e := range slices.Clone(m.sent) {
 		if r.ids[e.EpochID] && (note.ForkPoint == nil || e.EpochID != note.ForkPoint.ID) {
 			continue
@@ -535,13 +535,6 @@ func (m *Member) healNoteFor(r *rival) healNote {
 		}
 	}
 	return note
-}
-
-// findIdentity finds the leaf of identity id in tree.
-func findIdentity(tree *ratchettree.Tree, id Identity) (treemath.LeafIndex, bool) {
-	return tree.FindLeaf(func(_ treemath.LeafIndex, ln *wire.LeafNode) bool {
-		return IdentityOf(&ln.Credential) == id
-	})
 }
 
 // freshKeyPackage makes the KeyPackage for a rejoin: the member's
@@ -659,7 +652,7 @@ func (m *Member) resendSince(fp *EpochRef, includeHead bool, direct func(consens
 			after[h.ID] = true
 		}
 	}
-	roster := Roster(m.core.Head().Tree())
+	roster := m.roster(m.core.Head().Tree())
 	n := 0
 	for _, e := range slices.Clone(m.sent) {
 		if _, ok := after[e.EpochID]; !ok || !includeHead && e.EpochID == m.core.HeadID() {

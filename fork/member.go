@@ -287,6 +287,8 @@ type Member struct {
 	// another author's message was first seen.
 	relays     relayLog
 	relayNacks map[nackKey]uint64
+	// ids memoises leaf identities and rosters (identities.go).
+	ids identityMemo
 	// served lists the epochs from which this member re-sent its
 	// messages to a lagging peer (the last 16).
 	served []EpochRef
@@ -591,9 +593,9 @@ func (m *Member) noteAdded(ev consensus.Event) {
 	parent := m.core.TreeOf(ev.Parent)
 	for _, l := range ev.Added {
 		if leaf := tree.Leaf(treemath.LeafIndex(l)); leaf != nil {
-			id := IdentityOf(&leaf.Credential)
+			id := m.leafIdentity(leaf)
 			if parent != nil {
-				if _, listed := findIdentity(parent, id); listed {
+				if _, listed := m.findIdentity(parent, id); listed {
 					// A returning member re-added by a batch (its
 					// stale leaf was in the parent): a member then.
 					continue
@@ -604,8 +606,8 @@ func (m *Member) noteAdded(ev consensus.Event) {
 	}
 	if parent != nil {
 		if leaf := tree.Leaf(treemath.LeafIndex(ev.Committer)); leaf != nil {
-			id := IdentityOf(&leaf.Credential)
-			if _, listed := findIdentity(parent, id); !listed {
+			id := m.leafIdentity(leaf)
+			if _, listed := m.findIdentity(parent, id); !listed {
 				ids = append(ids, id)
 			}
 		}
@@ -630,7 +632,7 @@ func (m *Member) noteAdded(ev consensus.Event) {
 		list := m.addedAfter[e.ID]
 		for _, id := range ids {
 			if sealed != nil {
-				if _, member := findIdentity(sealed, id); member {
+				if _, member := m.findIdentity(sealed, id); member {
 					continue
 				}
 			}

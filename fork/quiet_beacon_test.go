@@ -59,3 +59,56 @@ func TestQuietBeaconChangesNothing(t *testing.T) {
 		t.Fatalf("forged beacon with news: %v, want ErrBadBeacon", err)
 	}
 }
+
+// TestNacksNoOneHereCanAnswerAreQuiet: nacks of messages this member
+// neither wrote nor holds for relaying give it nothing to do, so an
+// otherwise quiet beacon carrying them is dropped unverified (at a
+// thousand members, verifying every beacon with nacks was a third of the
+// work). A nack of one of its own messages is news: verified, and a
+// forged one refused.
+func TestNacksNoOneHereCanAnswerAreQuiet(t *testing.T) {
+	n := newNet(t)
+	a := n.Node("a").Member
+	first := beaconOf(t, n, "b")
+	var bc fork.Beacon
+	if err := codec.Unmarshal(first.Body, &bc); err != nil {
+		t.Fatal(err)
+	}
+	key := n.SigningKey("b")
+	signed := bc
+	signed.Seq++
+	if err := fork.SignBeacon(key, &signed); err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range []consensus.Envelope{first, envelope(t, consensus.KindBeacon, consensus.EpochRef{Epoch: bc.Epoch, ID: bc.EpochID}, &signed)} {
+		if err := a.Step("b", &env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.Send([]byte("from a")); err != nil {
+		t.Fatal(err)
+	}
+	a.Advance(a.Ready())
+	forged := func(seq uint64, nacks ...fork.Nack) consensus.Envelope {
+		x := bc
+		x.Seq, x.Nacks = seq, nacks
+		x.Signature = make([]byte, len(bc.Signature))
+		return envelope(t, consensus.KindBeacon, consensus.EpochRef{Epoch: x.Epoch, ID: x.EpochID}, &x)
+	}
+	var stranger fork.Identity
+	stranger[0] = 0x5a
+	before := a.Stats()
+	quiet := forged(bc.Seq+1000, fork.Nack{Author: stranger, Seq: 0}, fork.Nack{Author: stranger, Seq: 1})
+	if err := a.Step("b", &quiet); err != nil {
+		t.Fatalf("forged beacon with nacks only others could answer: %v, want it dropped", err)
+	}
+	unchanged(t, a, before)
+	var own []fork.Nack
+	for seq := range uint64(4) {
+		own = append(own, fork.Nack{Author: a.Identity(), Seq: seq})
+	}
+	news := forged(bc.Seq+1001, own...)
+	if err := a.Step("b", &news); !errors.Is(err, fork.ErrBadBeacon) {
+		t.Fatalf("forged beacon nacking a's own message: %v, want ErrBadBeacon", err)
+	}
+}

@@ -147,7 +147,7 @@ func (m *Member) mayOpen(e, at EpochRef, nacker Identity) bool {
 	if tree == nil {
 		return false
 	}
-	if _, member := findIdentity(tree, nacker); !member {
+	if _, member := m.findIdentity(tree, nacker); !member {
 		return false
 	}
 	if at.ID == e.ID || at.Epoch-e.Epoch <= mls.DefaultPastEpochs {
@@ -218,7 +218,7 @@ func (m *Member) noteRelayable(d consensus.Delivered, seq uint64) {
 	if leaf == nil {
 		return
 	}
-	author := IdentityOf(&leaf.Credential)
+	author := m.leafIdentity(leaf)
 	if author == m.self {
 		return
 	}

@@ -135,6 +135,43 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
+// A run gives byte for byte the same result whatever the number of
+// workers running members' work at once, for every scenario, including
+// the member defects that the checkers must catch (their effects depend
+// on the order events ran in). Under -race this is also the test that
+// members' work shares nothing.
+func TestRunIndependentOfWorkers(t *testing.T) {
+	run := func(scenario string, seed sim.Seed, bugs toy.Bugs, workers int) []byte {
+		cfg, err := sim.ScenarioConfig(scenario)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Seed, cfg.Members = seed, 12
+		r, err := sim.NewRunner(cfg, &toy.Population{Seed: seed, Bugs: bugs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.SetWorkers(workers)
+		res, err := r.Run()
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := res.JSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(j, res.PlotSVG()...)
+	}
+	for _, sc := range sim.Scenarios() {
+		for _, bugs := range []toy.Bugs{{}, {DeliverTwice: true}} {
+			one, four := run(sc, 3, bugs, 1), run(sc, 3, bugs, 4)
+			if !bytes.Equal(one, four) {
+				t.Errorf("%s %+v: 1 worker and 4 workers gave different results", sc, bugs)
+			}
+		}
+	}
+}
+
 // A sweep gives the same results whatever the number of workers.
 func TestSweepIndependentOfWorkers(t *testing.T) {
 	g := sim.Grid{Scenarios: []string{"split-brain", "lossy"}, Members: []int{6, 10}, PartitionMs: []sim.Time{3000}, Loss: []float64{-1}, SeedFrom: 1, SeedTo: 2}

@@ -137,10 +137,11 @@ func (n *Network) delay(from, to MemberID) Time {
 	return Time(d)
 }
 
-// send puts one copy of data on the link from -> to; deliver runs when it
-// arrives. Bytes are counted once per copy put on the wire, which is what a
-// mesh of point-to-point links costs the sender.
-func (n *Network) send(from, to MemberID, data []byte, deliver func()) {
+// send puts one copy of data on the link from -> to; when a copy arrives,
+// the member event made by arrive runs (its work is given the receiver,
+// its run the shared state). Bytes are counted once per copy put on the
+// wire, which is what a mesh of point-to-point links costs the sender.
+func (n *Network) send(from, to MemberID, data []byte, arrive func() (work func(now Time), run func())) {
 	n.CopiesSent++
 	n.BytesSent[from] += uint64(len(data))
 	if n.cut(from, to) || !n.online(to) {
@@ -157,15 +158,40 @@ func (n *Network) send(from, to MemberID, data []byte, deliver func()) {
 		n.CopiesDup++
 	}
 	for range copies {
-		n.clock.After(n.delay(from, to), func() {
-			// A partition that started while the copy was in flight, or a
-			// receiver that went offline, loses it.
-			if n.cut(from, to) || !n.online(to) {
-				n.CopiesCut++
-				return
-			}
-			n.CopiesArrive++
-			deliver()
-		})
+		work, run := arrive()
+		// A partition that started while the copy was in flight, or a
+		// receiver that went offline, loses it. Partitions and churn
+		// change only in barrier events, so the work (which may run
+		// beside other members' work) and the run see the same answer.
+		var arrived bool
+		n.clock.AtMember(n.clock.now+n.delay(from, to), to,
+			func(now Time) {
+				arrived = !n.cut(from, to) && n.online(to)
+				if arrived {
+					work(now)
+				}
+			},
+			func() {
+				if !arrived {
+					n.CopiesCut++
+					return
+				}
+				n.CopiesArrive++
+				run()
+			})
 	}
+}
+
+// minDelay is the least delay send can give a copy: the lookahead of the
+// engine's parallel windows.
+func (n *Network) minDelay() Time {
+	l := n.cfg.Latency
+	d := l.Base * 0.5
+	if l.Kind == "fixed" {
+		d = l.Base
+	}
+	if d < 1 {
+		d = 1
+	}
+	return Time(d)
 }

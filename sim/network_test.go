@@ -58,9 +58,10 @@ func TestNetworkFaults(t *testing.T) {
 	online := func(MemberID) bool { return true }
 	n := newNetwork(NetConfig{Latency: Latency{Kind: "exp", Base: 10, Jitter: 10}, Loss: 0.25, Duplicate: 0.1}, 3, &c, online)
 	arrived := 0
+	count := func() (func(Time), func()) { return func(Time) {}, func() { arrived++ } }
 	const sends = 20000
 	for i := range sends {
-		n.send(MemberID(i%7), MemberID(i%5+7), []byte("x"), func() { arrived++ })
+		n.send(MemberID(i%7), MemberID(i%5+7), []byte("x"), count)
 	}
 	for c.Step(1 << 40) {
 	}
@@ -73,7 +74,7 @@ func TestNetworkFaults(t *testing.T) {
 	}
 	n.cut = func(from, to MemberID) bool { return from == 1 }
 	before := arrived
-	n.send(1, 2, []byte("x"), func() { arrived++ })
+	n.send(1, 2, []byte("x"), count)
 	for c.Step(1 << 40) {
 	}
 	if arrived != before {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strconv"
+	"sync"
 )
 
 // slot is the simulator's record of one participant.
@@ -26,6 +27,23 @@ type slot struct {
 	seq uint64
 	// offline churn: already scheduled.
 	churned bool
+
+	// Worker side: what the last capture of this member saw, so that a
+	// capture (which may run beside other members' work) knows whether
+	// the shared side will need the roster, without reading the shared
+	// side. It mirrors head and roster == nil exactly (see take).
+	wHead      Head
+	wSeen      bool
+	wRosterNil bool
+}
+
+// capture is what a member produced in one event, taken on the worker
+// side and handed to the shared side (apply) in event order.
+type capture struct {
+	out         Output
+	head        Head
+	roster      []RosterEntry
+	rosterTaken bool
 }
 
 // HeadSample is one change of a member's head.
@@ -56,6 +74,9 @@ type Runner struct {
 	obs      *observer
 	progress Progress
 	err      error
+	// workers run the members' work of one window in parallel (1: one
+	// at a time); the result does not depend on it.
+	workers int
 }
 
 // NewRunner prepares a run; the group is created outside simulated time.
@@ -64,7 +85,7 @@ func NewRunner(cfg Config, pop Population) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{
-		cfg: cfg, pop: pop,
+		cfg: cfg, pop: pop, workers: 1,
 		rngFaults: cfg.Seed.Stream("faults"),
 		rngWork:   cfg.Seed.Stream("workload"),
 		rngTicks:  cfg.Seed.Stream("ticks"),
@@ -87,10 +108,23 @@ func NewRunner(cfg Config, pop Population) (*Runner, error) {
 // second.
 func (r *Runner) SetProgress(p Progress) { r.progress = p }
 
+// SetWorkers sets how many members' work may run at once (default 1). The
+// result is the same for any number: see Run. A Population with a method
+// Sequential() bool that returns true (members that write a shared trace)
+// is always run one member at a time.
+func (r *Runner) SetWorkers(n int) {
+	if n < 1 {
+		n = 1
+	}
+	r.workers = n
+}
+
 func (r *Runner) addSlot(id MemberID, m Member) *slot {
-	s := &slot{id: id, m: m, online: true}
+	s := &slot{id: id, m: m, online: true, wRosterNil: true}
 	r.slots = append(r.slots, s)
-	r.observeHead(s)
+	c := &capture{}
+	r.takeHead(s, c)
+	r.observeHead(s, c)
 	r.scheduleTicks(s)
 	return s
 }
@@ -110,26 +144,97 @@ func (r *Runner) cut(from, to MemberID) bool {
 }
 
 // Run executes the whole run and returns its measures.
+//
+// Events run in (time, scheduling order). To use more than one core, the
+// loop takes a window of member events at a time: those due before the
+// network's least delay has passed since the first of them, up to the
+// next barrier (faults, workload: anything that reads or changes more
+// than one member). Nothing such a window runs can schedule an event
+// inside it (every consequence reaches another member through the
+// network, at least one least-delay later), and each member event's work
+// touches its own member only; so the work of different members runs in
+// parallel, each member's in order, and then every event's shared part
+// (network, observers, invariant checks) runs in event order on the
+// loop, seeing exactly what it would have seen one event at a time. A
+// violation of that premise stops the run with ErrLookahead.
 func (r *Runner) Run() (*Result, error) {
 	r.scheduleFaults()
 	r.scheduleWorkload()
 	r.clock.At(r.cfg.DurationMs, r.restoreAll)
 	lastProgress := Time(0)
-	for r.clock.Step(r.end) {
-		r.obs.afterEvent(r.clock.Now())
-		if r.err != nil {
-			return nil, r.err
+	lookahead := r.net.minDelay()
+	if p, ok := r.pop.(interface{ Sequential() bool }); ok && p.Sequential() {
+		r.workers = 1
+	}
+	for {
+		batch, end := r.clock.window(r.end, lookahead)
+		if len(batch) == 0 {
+			break
 		}
-		if r.progress != nil && r.clock.Now() >= lastProgress+1000 {
-			lastProgress = r.clock.Now()
-			r.progress(lastProgress, r.end)
+		parallel := r.workers > 1 && len(batch) > 1
+		if parallel {
+			r.runWork(batch)
 		}
+		if len(batch) > 1 {
+			r.clock.horizon = end
+		}
+		for _, e := range batch {
+			r.clock.now = e.at
+			r.clock.Executed++
+			if e.work != nil && !parallel {
+				e.work(e.at)
+			}
+			e.run()
+			r.obs.afterEvent(r.clock.Now())
+			if r.err == nil {
+				r.err = r.clock.early
+			}
+			if r.err != nil {
+				return nil, r.err
+			}
+			if r.progress != nil && r.clock.Now() >= lastProgress+1000 {
+				lastProgress = r.clock.Now()
+				r.progress(lastProgress, r.end)
+			}
+		}
+		r.clock.horizon = 0
 	}
 	r.clock.now = r.end
 	if r.progress != nil {
 		r.progress(r.end, r.end)
 	}
 	return r.obs.result(), nil
+}
+
+// runWork runs the work of a window's member events: each member's in
+// event order, different members' on up to r.workers goroutines.
+func (r *Runner) runWork(batch []*event) {
+	var order []int32
+	per := map[int32][]*event{}
+	for _, e := range batch {
+		if _, ok := per[e.member]; !ok {
+			order = append(order, e.member)
+		}
+		per[e.member] = append(per[e.member], e)
+	}
+	next := make(chan int32)
+	var wg sync.WaitGroup
+	for range min(r.workers, len(order)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range next {
+				for _, e := range per[m] {
+					e.work(e.at)
+				}
+			}
+		}()
+	}
+	for _, m := range order {
+		next <- m
+	}
+	close(next)
+	wg.Wait()
 }
 
 // live reports whether a participant counts for convergence: online and in
@@ -140,38 +245,89 @@ func (s *slot) live() bool { return s.online && s.head.InGroup }
 // tick in lockstep.
 func (r *Runner) scheduleTicks(s *slot) {
 	phase := Time(r.rngTicks.Uint64N(uint64(r.cfg.TickMs))) + 1
-	var tick func()
-	tick = func() {
-		if s.online {
-			s.m.Tick(r.clock.Now())
-			r.drain(s)
-		}
-		r.clock.After(r.cfg.TickMs, tick)
+	var schedule func(d Time)
+	schedule = func(d Time) {
+		var c *capture
+		r.clock.AtMember(r.clock.Now()+d, s.id,
+			func(now Time) {
+				if s.online {
+					s.m.Tick(now)
+					c = r.take(s)
+				}
+			},
+			func() {
+				if c != nil {
+					r.apply(s, c)
+				}
+				schedule(r.cfg.TickMs)
+			})
 	}
-	r.clock.After(phase, tick)
+	schedule(phase)
 }
 
-// deliver hands bytes to a member and acts on what it produced.
-func (r *Runner) deliver(from MemberID, to *slot, data []byte) {
-	to.m.Receive(from, data, r.clock.Now())
-	r.drain(to)
+// arrival is the member event of a copy of data from a member reaching
+// member to.
+func (r *Runner) arrival(from MemberID, to *slot, data []byte) func() (func(Time), func()) {
+	return func() (func(Time), func()) {
+		var c *capture
+		return func(now Time) {
+				to.m.Receive(from, data, now)
+				c = r.take(to)
+			}, func() {
+				r.apply(to, c)
+			}
+	}
 }
 
-// drain takes a member's output: messages to the network, deliveries and
-// counters to the observers, and the new head if it changed.
-func (r *Runner) drain(s *slot) {
-	out := s.m.Output()
+// drain takes and applies at once what a member produced: for barrier
+// events, which call members directly.
+func (r *Runner) drain(s *slot) { r.apply(s, r.take(s)) }
+
+// take is the worker side of draining a member: its output and its head
+// (takeHead).
+func (r *Runner) take(s *slot) *capture {
+	c := &capture{out: s.m.Output()}
+	r.takeHead(s, c)
+	return c
+}
+
+// takeHead reads the member's head and, when the shared side will need it
+// (observeHead, whose conditions this mirrors on the worker side), its
+// roster.
+func (r *Runner) takeHead(s *slot, c *capture) {
+	h := s.m.Head()
+	c.head = h
+	if h == s.wHead && s.wSeen {
+		return
+	}
+	old := s.wHead
+	if h.InGroup {
+		if h.ID != old.ID || !old.InGroup || s.wRosterNil {
+			c.roster, c.rosterTaken = s.m.Roster(), true
+			s.wRosterNil = c.roster == nil
+		}
+	} else {
+		s.wRosterNil = true
+	}
+	s.wHead, s.wSeen = h, true
+}
+
+// apply is the shared side of draining a member: messages to the network,
+// deliveries and counters to the observers, and the new head if it
+// changed.
+func (r *Runner) apply(s *slot, c *capture) {
+	out := c.out
 	for _, msg := range out.Messages {
 		data := msg.Data
 		if msg.To == Broadcast {
 			for _, t := range r.slots {
 				if t.id != s.id {
-					r.net.send(s.id, t.id, data, func() { r.deliver(s.id, t, data) })
+					r.net.send(s.id, t.id, data, r.arrival(s.id, t, data))
 				}
 			}
 		} else if int(msg.To) >= 0 && int(msg.To) < len(r.slots) && msg.To != s.id {
 			t := r.slots[msg.To]
-			r.net.send(s.id, t.id, data, func() { r.deliver(s.id, t, data) })
+			r.net.send(s.id, t.id, data, r.arrival(s.id, t, data))
 		}
 	}
 	for _, d := range out.Delivered {
@@ -179,11 +335,11 @@ func (r *Runner) drain(s *slot) {
 	}
 	r.obs.counters(s, out)
 	r.obs.held(s.id, out.Held...)
-	r.observeHead(s)
+	r.observeHead(s, c)
 }
 
-func (r *Runner) observeHead(s *slot) {
-	h := s.m.Head()
+func (r *Runner) observeHead(s *slot, c *capture) {
+	h := c.head
 	if h == s.head && len(s.history) > 0 {
 		return
 	}
@@ -192,7 +348,12 @@ func (r *Runner) observeHead(s *slot) {
 	now := r.clock.Now()
 	if h.InGroup {
 		if h.ID != old.ID || !old.InGroup || s.roster == nil {
-			s.roster = s.m.Roster()
+			if !c.rosterTaken {
+				// take mirrors this condition; reaching here is a defect
+				// of the engine, not of the member.
+				panic("sim: roster needed but not taken")
+			}
+			s.roster = c.roster
 		}
 	} else {
 		s.roster = nil

@@ -173,6 +173,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	plotOut := f.fs.String("plot", "", "draw heads over time to this .svg file")
 	progress := f.fs.String("progress", "auto", "progress bar on stderr: auto (when a terminal), always, never")
 	cpuProfile := f.fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	cores := f.fs.Int("cores", runtime.GOMAXPROCS(0), "run up to this many members' work at once (the result is the same for any number)")
 	if err := f.parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -225,6 +226,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	if *progress == "always" || (*progress == "auto" && isTerminal(stderr)) {
 		r.SetProgress(sim.ProgressBar(stderr, cfg.Scenario))
 	}
+	r.SetWorkers(*cores)
 	res, err := r.Run()
 	if err != nil {
 		fmt.Fprintln(stderr, "mlsnode sim:", err)

@@ -387,3 +387,7 @@ func (m *Member) Roster() []sim.RosterEntry {
 
 // String names the member in logs.
 func (m *Member) String() string { return "m" + strconv.Itoa(int(m.c.id)) }
+
+// Sequential reports whether the members must run one at a time: when
+// MLSNODE_SIM_TRACE is set, they write one trace in event order.
+func (p *Population) Sequential() bool { return traceOn }

@@ -1,0 +1,78 @@
+package fork
+
+import (
+	"bytes"
+	"slices"
+
+	"github.com/mlsnode/mlsnode/mls/ratchettree"
+	"github.com/mlsnode/mlsnode/mls/treemath"
+	"github.com/mlsnode/mlsnode/mls/wire"
+)
+
+// Identities of leaves and rosters, memoised. IdentityOf encodes and hashes
+// a credential; beacons, nacks and the survivor rule ask for the identity
+// of a leaf or the roster of a tree for nearly every envelope, which at a
+// thousand members was a quarter of all the work (encoding credentials
+// and sorting rosters, again and again, for the same few trees). Both
+// memos rest on one fact of the MLS engine: a ratchet tree, once an
+// epoch's, is never changed in place (every change is made on a clone,
+// and a LeafNode is replaced, never edited), so a leaf node's identity
+// and a tree's roster never go stale. The memos are bounded and change
+// nothing but time.
+
+// Bounds of the memos: leaf identities (cleared when full) and rosters of
+// the most recently asked trees.
+const (
+	maxLeafIdentities = 1 << 14
+	rosterMemoTrees   = 4
+)
+
+type identityMemo struct {
+	leaves  map[*wire.LeafNode]Identity
+	rosters []rosterMemo // most recent last
+}
+
+type rosterMemo struct {
+	tree   *ratchettree.Tree
+	sorted []Identity
+}
+
+// leafIdentity is IdentityOf the credential of leaf node ln.
+func (m *Member) leafIdentity(ln *wire.LeafNode) Identity {
+	if id, ok := m.ids.leaves[ln]; ok {
+		return id
+	}
+	id := IdentityOf(&ln.Credential)
+	if m.ids.leaves == nil || len(m.ids.leaves) >= maxLeafIdentities {
+		m.ids.leaves = map[*wire.LeafNode]Identity{}
+	}
+	m.ids.leaves[ln] = id
+	return id
+}
+
+// roster is Roster(tree), shared: callers must not modify it.
+func (m *Member) roster(tree *ratchettree.Tree) []Identity {
+	for i := len(m.ids.rosters) - 1; i >= 0; i-- {
+		if m.ids.rosters[i].tree == tree {
+			return m.ids.rosters[i].sorted
+		}
+	}
+	var out []Identity
+	for _, l := range tree.Members() {
+		out = append(out, m.leafIdentity(tree.Leaf(l)))
+	}
+	slices.SortFunc(out, func(a, b Identity) int { return bytes.Compare(a[:], b[:]) })
+	out = slices.Clip(slices.Compact(out))
+	if len(m.ids.rosters) >= rosterMemoTrees {
+		m.ids.rosters = slices.Delete(m.ids.rosters, 0, 1)
+	}
+	m.ids.rosters = append(m.ids.rosters, rosterMemo{tree: tree, sorted: out})
+	return out
+}
+
+// findIdentity finds the leaf of identity id in tree.
+func (m *Member) findIdentity(tree *ratchettree.Tree, id Identity) (treemath.LeafIndex, bool) {
+	return tree.FindLeaf(func(_ treemath.LeafIndex, ln *wire.LeafNode) bool {
+		return m.leafIdentity(ln) == id
+	})
+}
