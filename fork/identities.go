@@ -3,6 +3,7 @@ package fork
 import (
 	"bytes"
 	"slices"
+	"weak"
 
 	"github.com/mlsnode/mlsnode/mls/ratchettree"
 	"github.com/mlsnode/mlsnode/mls/treemath"
@@ -18,7 +19,10 @@ import (
 // epoch's, is never changed in place (every change is made on a clone,
 // and a LeafNode is replaced, never edited), so a leaf node's identity
 // and a tree's roster never go stale. The memos are bounded and change
-// nothing but time.
+// nothing but time. They hold their keys weakly (package weak), so a tree
+// or a leaf node that only a memo still names is collected: at 300
+// members, strong keys kept every BranchInfo's decoded tree alive and
+// tripled the peak memory.
 
 // Bounds of the memos: leaf identities (cleared when full) and rosters of
 // the most recently asked trees.
@@ -28,32 +32,34 @@ const (
 )
 
 type identityMemo struct {
-	leaves  map[*wire.LeafNode]Identity
+	leaves  map[weak.Pointer[wire.LeafNode]]Identity
 	rosters []rosterMemo // most recent last
 }
 
 type rosterMemo struct {
-	tree   *ratchettree.Tree
+	tree   weak.Pointer[ratchettree.Tree]
 	sorted []Identity
 }
 
 // leafIdentity is IdentityOf the credential of leaf node ln.
 func (m *Member) leafIdentity(ln *wire.LeafNode) Identity {
-	if id, ok := m.ids.leaves[ln]; ok {
+	key := weak.Make(ln)
+	if id, ok := m.ids.leaves[key]; ok {
 		return id
 	}
 	id := IdentityOf(&ln.Credential)
 	if m.ids.leaves == nil || len(m.ids.leaves) >= maxLeafIdentities {
-		m.ids.leaves = map[*wire.LeafNode]Identity{}
+		m.ids.leaves = map[weak.Pointer[wire.LeafNode]]Identity{}
 	}
-	m.ids.leaves[ln] = id
+	m.ids.leaves[key] = id
 	return id
 }
 
 // roster is Roster(tree), shared: callers must not modify it.
 func (m *Member) roster(tree *ratchettree.Tree) []Identity {
+	key := weak.Make(tree)
 	for i := len(m.ids.rosters) - 1; i >= 0; i-- {
-		if m.ids.rosters[i].tree == tree {
+		if m.ids.rosters[i].tree == key {
 			return m.ids.rosters[i].sorted
 		}
 	}
@@ -66,7 +72,7 @@ func (m *Member) roster(tree *ratchettree.Tree) []Identity {
 	if len(m.ids.rosters) >= rosterMemoTrees {
 		m.ids.rosters = slices.Delete(m.ids.rosters, 0, 1)
 	}
-	m.ids.rosters = append(m.ids.rosters, rosterMemo{tree: tree, sorted: out})
+	m.ids.rosters = append(m.ids.rosters, rosterMemo{tree: key, sorted: out})
 	return out
 }
 
