@@ -2,6 +2,8 @@ package fork
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -139,6 +141,40 @@ func (m *Member) beaconNow() {
 	m.det.latest[m.self] = b
 	m.out.Messages = append(m.out.Messages, consensus.Envelope{Kind: consensus.KindBeacon,
 		GroupID: m.groupID, Epoch: b.Epoch, EpochID: b.EpochID, Body: body})
+}
+
+// beaconsOnHeadChange reports whether this member beacons now that its head
+// moved (Config.HeadBeacons). Every member used to: with n members each
+// commit cost n beacons on the topic and n^2 deliveries (a thousand
+// members: a million per commit). A beacon on a head change only makes
+// news travel sooner than the periodic beacons would: peers learn of the
+// commit from the commit itself and of any branch from envelopes naming
+// its epochs, and each member's periodic beacon still comes every
+// interval, so the survivor rule's activity evidence and the counts of
+// gap recovery are at most one interval older than before. The choice
+// hashes the new epoch id, which no member can pick, so no member can
+// arrange to be the one that beacons, or that stays silent, on purpose.
+func (m *Member) beaconsOnHeadChange() bool {
+	k := m.cfg.HeadBeacons
+	head := m.core.Head()
+	if k < 0 || head == nil {
+		return true
+	}
+	return headBeaconer(m.core.HeadID(), m.self, int(head.Tree().MemberCount()), k)
+}
+
+// headBeaconer is the choice of beaconsOnHeadChange for the member self of
+// a roster of n, on the head id.
+func headBeaconer(id EpochID, self Identity, n, k int) bool {
+	if n <= k {
+		return true
+	}
+	h := sha256.New()
+	h.Write([]byte("mlsnode head beacon"))
+	h.Write(id[:])
+	h.Write(self[:])
+	var sum [sha256.Size]byte
+	return binary.BigEndian.Uint64(h.Sum(sum[:0])[:8])%uint64(n) < uint64(k)
 }
 
 // onDemandBeacon answers a peer that is elsewhere with our head, at most

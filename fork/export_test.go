@@ -11,3 +11,6 @@ func MarshalJoinNote(onto EpochRef, forkPoint *EpochRef, memberSince uint64) []b
 	}
 	return b
 }
+
+// HeadBeaconer exposes the choice of who beacons on a head change.
+func HeadBeaconer(id EpochID, self Identity, n, k int) bool { return headBeaconer(id, self, n, k) }

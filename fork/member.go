@@ -24,6 +24,7 @@ type PeerID string
 // Defaults for Config.
 const (
 	DefaultBeaconInterval     = 5
+	DefaultHeadBeacons        = 32
 	DefaultFetchTimeout       = 10
 	DefaultMaxInflightFetches = 4
 	DefaultServeBudget        = 4
@@ -53,6 +54,14 @@ type Config struct {
 
 	// BeaconInterval is the number of ticks between periodic beacons.
 	BeaconInterval uint64
+	// HeadBeacons bounds how many members beacon at once when the head
+	// moves (besides their periodic beacons). In a roster of n members,
+	// n > HeadBeacons, a member beacons on a head change when a hash of
+	// the new epoch id and its identity falls in the first HeadBeacons of
+	// n equal parts, so about HeadBeacons of them do; in smaller rosters
+	// every member does. Default DefaultHeadBeacons; negative: always
+	// (docs/ordering.md, "Beacons").
+	HeadBeacons int
 	// HealDelay is how many ticks a member collects beacons after it
 	// first learns of a branch beyond the window before it applies the
 	// survivor rule (default: the lesser of 3 beacon intervals and one
@@ -133,6 +142,9 @@ func (c *Config) withDefaults() Config {
 		}
 	}
 	def(&out.BeaconInterval, DefaultBeaconInterval)
+	if out.HeadBeacons == 0 {
+		out.HeadBeacons = DefaultHeadBeacons
+	}
 	def(&out.FetchTimeout, DefaultFetchTimeout)
 	def(&out.HealDelay, min(3*out.BeaconInterval, out.BeaconInterval+2*out.FetchTimeout))
 	def(&out.StaggerTicks, 2)
@@ -567,7 +579,9 @@ func (m *Member) absorb(rd consensus.Ready) {
 		m.out.Persist = rd.Persist
 	}
 	if headMoved {
-		m.beaconNow()
+		if m.beaconsOnHeadChange() {
+			m.beaconNow()
+		}
 		m.det.retryPending(m)
 	}
 }
