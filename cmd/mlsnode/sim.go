@@ -174,6 +174,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	progress := f.fs.String("progress", "auto", "progress bar on stderr: auto (when a terminal), always, never")
 	cpuProfile := f.fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	cores := f.fs.Int("cores", runtime.GOMAXPROCS(0), "run up to this many members' work at once (the result is the same for any number)")
+	memProfile := f.fs.String("memprofile", "", "write a heap profile of the members' state at the end of the run to this file")
 	if err := f.parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -233,6 +234,20 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	wall := time.Since(start)
+	if *memProfile != "" {
+		// The runner, and with it every member, is still reachable here.
+		runtime.GC()
+		pf, err := os.Create(*memProfile)
+		if err == nil {
+			err = pprof.WriteHeapProfile(pf)
+			pf.Close()
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "mlsnode sim: memprofile:", err)
+			return 1
+		}
+		runtime.KeepAlive(r)
+	}
 	if err := res.WriteTable(stdout); err != nil {
 		return 1
 	}
