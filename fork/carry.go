@@ -46,7 +46,7 @@ import (
 // carryOver is one losing branch's removals that this member may have to
 // carry over.
 type carryOver struct {
-	from EpochID    // the losing branch's head
+	from EpochRef   // the losing branch's head
 	ids  []Identity // its removed identities that our head's tree held
 	due  uint64
 }
@@ -68,7 +68,7 @@ func (m *Member) noteCarryOver(r *rival) {
 			ids = append(ids, id)
 		}
 	}
-	m.carries = slices.DeleteFunc(m.carries, func(c carryOver) bool { return c.from == r.head.ID })
+	m.carries = slices.DeleteFunc(m.carries, func(c carryOver) bool { return c.from.ID == r.head.ID })
 	if len(ids) == 0 {
 		return
 	}
@@ -80,7 +80,7 @@ func (m *Member) noteCarryOver(r *rival) {
 	if m.rejoinersOf(r, own) {
 		due += m.cfg.WelcomeTimeout
 	}
-	m.carries = append(m.carries, carryOver{from: r.head.ID, ids: ids, due: due})
+	m.carries = append(m.carries, carryOver{from: r.head, ids: ids, due: due})
 	if len(m.carries) > DefaultMaxLosers {
 		m.carries = m.carries[1:]
 	}
@@ -105,12 +105,14 @@ func (m *Member) runCarryOver() {
 	}
 	var ids []Identity
 	var later []carryOver
+	var from EpochRef
 	for _, c := range m.carries {
 		if m.tick < c.due {
 			later = append(later, c)
 			continue
 		}
 		ids = append(ids, c.ids...)
+		from = c.from
 	}
 	if len(ids) == 0 {
 		return
@@ -128,5 +130,5 @@ func (m *Member) runCarryOver() {
 	if err != nil {
 		return // refused (the membership policy, typically): not ours to make
 	}
-	m.emit(Event{Kind: EventCarriedOver, Removals: len(props)})
+	m.emit(Event{Kind: EventCarriedOver, Rival: from, Removals: len(props)})
 }

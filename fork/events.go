@@ -46,8 +46,8 @@ const (
 	// membership policy or the engine refused it) and was dropped.
 	EventJoinRefused
 	// EventCarriedOver: this member committed the removal of Removals
-	// members that a branch which lost to ours had removed and nobody
-	// had re-applied (carry.go).
+	// members that a branch which lost to ours (Rival, the last one if
+	// several) had removed and nobody had re-applied (carry.go).
 	EventCarriedOver
 )
 
