@@ -22,10 +22,17 @@ import (
 //
 // The winner's committer inherits them. On every Tick, a member whose own
 // commit W is on its head chain with the race on W's parent still open
-// looks at the other candidates on that parent: each that is a member
-// commit with removals, not disqualified, and whose committer is absent
-// from W's tree, has its removals committed again by this member on its
-// head, re-targeted by credential (a target already gone is skipped). A
+// looks at the other candidates on that parent and at every commit built
+// on them (a removal made on top of a losing candidate is abandoned with
+// it: commit-storm seed 15, member 23 removed 10 on top of a commit that
+// lost to one removing 23): each that is a member commit with removals,
+// not disqualified, and whose committer is absent from W's tree, has its
+// removals committed again by this member on its head, re-targeted by
+// credential (a target already gone is skipped). The committer was a
+// member of the race's parent or of a commit built on it, and acted
+// concurrently with W: its removal is an act of its time, and is kept
+// even though W removes it (docs/ordering.md, "Removals are never lost
+// to a fork"). A
 // mutual removal (the loser removed W's committer) makes W's committer
 // propose its own removal, which the next commit by anyone carries: both
 // removals were asked for, both take effect. Only W's
@@ -61,17 +68,25 @@ func (c *Core) inheritRemovals() {
 		if chosen == nil || chosen.signer != me || chosen.tree == nil {
 			continue
 		}
-		for _, l := range n.children {
-			if l == chosen || l.inheritSeen {
+		for _, loser := range n.children {
+			if loser == chosen {
 				continue
 			}
-			l.inheritSeen = true
-			if l.external || l.equivocated || len(l.removedIDs) == 0 || l.signer == "" || hasSigner(chosen.tree, l.signer) {
-				continue // nothing to inherit, or its committer re-commits them itself (afterSwitch)
-			}
-			for _, id := range l.removedIDs {
-				if len(id) > 0 {
-					c.inherited = append(c.inherited, reproposal{proposal: mls.NewRemove(0), removed: id})
+			// The losing candidate and everything built on it: a removal
+			// made on top of a losing commit is abandoned with it, and
+			// its committer may be one the winner removes.
+			for _, l := range loser.subtree() {
+				if l.inheritSeen {
+					continue
+				}
+				l.inheritSeen = true
+				if l.external || l.equivocated || len(l.removedIDs) == 0 || l.signer == "" || hasSigner(chosen.tree, l.signer) {
+					continue // nothing to inherit, or its committer re-commits them itself (afterSwitch)
+				}
+				for _, id := range l.removedIDs {
+					if len(id) > 0 {
+						c.inherited = append(c.inherited, reproposal{proposal: mls.NewRemove(0), removed: id})
+					}
 				}
 			}
 		}

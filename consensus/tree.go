@@ -32,7 +32,8 @@ type node struct {
 	proposals   []mls.QueuedProposal
 	selfRemoved bool // this member is not in this epoch
 	equivocated bool // its committer signed another commit on the parent
-	// inheritSeen: inheritRemovals has looked at this losing candidate.
+	// inheritSeen: inheritRemovals has looked at this losing candidate
+	// or descendant of one.
 	inheritSeen bool
 	// unreachable: this member's own commit, never merged, restored
 	// without its staged state; it cannot become this member's head.

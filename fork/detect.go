@@ -467,9 +467,12 @@ func (m *Member) stepFetchRequest(from PeerID, env *consensus.Envelope) error {
 	if !bytes.Equal(req.GroupID, m.groupID) {
 		return fmt.Errorf("%w (%w)", ErrUnknownGroup, consensus.ErrWrongGroup)
 	}
-	if m.outside() {
+	if m.core.Removed() {
 		return nil
 	}
+	// A member that stays out (the survivors removed it) still serves its
+	// dead branch: its last acts there, removals made after the survivors'
+	// previous fetch, reach them only this way (carry.go).
 	if !m.det.allowServe(from, m.cfg.ServeBudget, m.cfg.MaxServePeers) {
 		return ErrRateLimited
 	}
@@ -580,7 +583,7 @@ func (m *Member) reply(to PeerID, resp *FetchResponse) error {
 // branchInfo describes our branch: a fresh signed GroupInfo of the head,
 // the remembered head chain and the latest beacons of its members.
 func (m *Member) branchInfo() (*BranchInfo, error) {
-	if m.outside() {
+	if m.core.Removed() {
 		return nil, consensus.ErrRemoved
 	}
 	gi, err := m.core.Head().GroupInfo()

@@ -20,8 +20,10 @@
 //     (Survivor); re-adding the losing branch in one batch commit from
 //     its members' join requests (their own Adds as new-member
 //     proposals, KindJoinRequest), with each member's own external
-//     commit as the fallback; re-applying the losing branch's removals,
-//     and re-sending messages sent after the fork so that none is lost.
+//     commit as the fallback; re-applying the losing branch's removals
+//     (by its rejoiners, and by the survivors when none of them does:
+//     a removal is never lost to a fork), and re-sending messages sent
+//     after the fork so that none is lost.
 //   - The removed set (ExtensionTypeRemoved), a GroupContext extension
 //     every commit keeps up to date, through which survivors refuse an
 //     external commit by a removed member.

@@ -45,6 +45,10 @@ const (
 	// EventJoinRefused: a held join request spoiled a batch commit (the
 	// membership policy or the engine refused it) and was dropped.
 	EventJoinRefused
+	// EventCarriedOver: this member committed the removal of Removals
+	// members that a branch which lost to ours (Rival, the last one if
+	// several) had removed and nobody had re-applied (carry.go).
+	EventCarriedOver
 )
 
 func (k EventKind) String() string {
@@ -73,6 +77,8 @@ func (k EventKind) String() string {
 		return "batch-committed"
 	case EventJoinRefused:
 		return "join-refused"
+	case EventCarriedOver:
+		return "carried-over"
 	}
 	return fmt.Sprintf("fork-event(%d)", uint8(k))
 }

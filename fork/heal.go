@@ -235,6 +235,7 @@ func (m *Member) decide() {
 		m.emit(Event{Kind: EventSurvived, Peer: r.peer, Rival: r.head})
 		m.addLoser(r.head.ID)
 		m.losers[len(m.losers)-1].roster = r.roster // whom we may re-add
+		m.noteCarryOver(r)                          // its removals, if nobody re-applies them
 		m.rival = nil
 	case SecondSurvives:
 		if r.removed.Contains(m.self) && !m.cfg.IgnoreRemoval {
@@ -459,6 +460,7 @@ func (m *Member) enterSurvivor(g *mls.Group, r *rival, from EpochRef, note healN
 	m.pushHistory(to)
 	m.addLoser(from.ID)
 	m.rival = nil
+	m.carries = nil // duties of the branch we left; the survivors hold their own
 	if m.pj != nil {
 		m.stateChanged()
 	}

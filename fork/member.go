@@ -239,6 +239,9 @@ type Member struct {
 	// reapply its deferred re-application of its old branch's removals.
 	pj      *pendingJoin
 	reapply *reapply
+	// carries are removals of branches that lost to ours that this
+	// member may have to carry over (survivor side, carry.go).
+	carries []carryOver
 	// early are application messages of epochs unknown here that arrived
 	// while a join request was out (bounded by maxEarly): the survivors'
 	// re-sends for the batch may overtake its commit, and the Welcome's
@@ -464,6 +467,7 @@ func (m *Member) Tick() {
 	m.decide()
 	m.maybeCommitBatch()
 	m.runReapply()
+	m.runCarryOver()
 	m.drain()
 }
 

@@ -304,6 +304,8 @@ func renderEvent(ev fork.Event) string {
 		return fmt.Sprintf("join-requested on %d/%v via %s", ev.Rival.Epoch, ev.Rival.ID, ev.Peer)
 	case fork.EventRejoined:
 		return fmt.Sprintf("rejoined from %d/%v to %d/%v (resent %d, removals %d)", ev.From.Epoch, ev.From.ID, ev.To.Epoch, ev.To.ID, ev.Count, ev.Removals)
+	case fork.EventCarriedOver:
+		return fmt.Sprintf("carried over %d removals of %d/%v", ev.Removals, ev.Rival.Epoch, ev.Rival.ID)
 	case fork.EventServedRejoiner:
 		return fmt.Sprintf("served rejoiner forked at %d/%v (resent %d)", ev.From.Epoch, ev.From.ID, ev.Count)
 	case fork.EventServedLagging:
