@@ -64,7 +64,7 @@ func (m *Member) noteCarryOver(r *rival) {
 		if id == m.self || own.Contains(id) {
 			continue // we cannot commit our own removal; others will
 		}
-		if _, ok := findIdentity(head.Tree(), id); ok {
+		if _, ok := m.findIdentity(head.Tree(), id); ok {
 			ids = append(ids, id)
 		}
 	}
