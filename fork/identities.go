@@ -24,10 +24,11 @@ import (
 // members, strong keys kept every BranchInfo's decoded tree alive and
 // tripled the peak memory.
 
-// Bounds of the memos: leaf identities (cleared when full) and rosters of
-// the most recently asked trees.
+// Bounds of the memos: leaf identities (cleared when full: three trees of
+// the head's size, the head's, a rival's and one more, plus slack) and
+// rosters of the most recently asked trees.
 const (
-	maxLeafIdentities = 1 << 14
+	leafIdentitySlack = 256
 	rosterMemoTrees   = 4
 )
 
@@ -48,7 +49,11 @@ func (m *Member) leafIdentity(ln *wire.LeafNode) Identity {
 		return id
 	}
 	id := IdentityOf(&ln.Credential)
-	if m.ids.leaves == nil || len(m.ids.leaves) >= maxLeafIdentities {
+	limit := leafIdentitySlack
+	if head := m.core.Head(); head != nil {
+		limit += 3 * int(head.Tree().LeafCount())
+	}
+	if m.ids.leaves == nil || len(m.ids.leaves) >= limit {
 		m.ids.leaves = map[weak.Pointer[wire.LeafNode]]Identity{}
 	}
 	m.ids.leaves[key] = id
