@@ -123,7 +123,8 @@ func (m *Member) beaconNow() {
 	}
 	head := m.core.Head()
 	b := Beacon{GroupID: m.groupID, Epoch: head.Epoch(), EpochID: m.core.HeadID(),
-		Sender: uint32(head.OwnLeaf()), Seq: m.seq, Sent: m.sendSeq, Nacks: m.nacks()}
+		Sender: uint32(head.OwnLeaf()), Seq: m.seq, Sent: m.sendSeq,
+		OpensFrom: m.core.OpensFrom(), Nacks: m.nacks()}
 	if err := SignBeacon(m.cfg.Core.SigningKey, &b); err != nil {
 		return // the key signs every message; it cannot fail here alone
 	}

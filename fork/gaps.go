@@ -263,7 +263,7 @@ func (m *Member) answerNacks(tree *ratchettree.Tree, b *Beacon) {
 	}
 	for _, n := range b.Nacks {
 		if n.Author != m.self {
-			m.relayFor(n, nacker, EpochRef{Epoch: b.Epoch, ID: b.EpochID}, roster)
+			m.relayFor(n, nacker, EpochRef{Epoch: b.Epoch, ID: b.EpochID}, b.OpensFrom, roster)
 			continue
 		}
 		id, ok := m.sentBySeq[n.Seq]

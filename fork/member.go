@@ -232,6 +232,8 @@ type Member struct {
 	// re-sends for the batch may overtake its commit, and the Welcome's
 	// fresh core would not have them.
 	early []consensus.Envelope
+	// held are point-to-point re-sends of epochs not known yet (held.go).
+	held heldResends
 	// joinReqs are the verified join requests held (survivor side),
 	// sorted by identity; batchSince is when the current round of
 	// collecting began, batchOn the head our last batch commit was made
@@ -410,7 +412,11 @@ func (m *Member) Step(from PeerID, env *consensus.Envelope) error {
 		return m.stepFetchResponse(from, env)
 	case consensus.KindResend:
 		m.keepEarly(env)
-		return m.stepDirect(env)
+		err := m.stepDirect(env)
+		if errors.Is(err, consensus.ErrUnknownEpoch) {
+			m.holdResend(env)
+		}
+		return err
 	case consensus.KindJoinRequest:
 		return m.stepJoinRequest(env)
 	case consensus.KindCommit:
@@ -531,6 +537,7 @@ func (m *Member) drain() {
 		m.core.Advance(rd)
 		m.absorb(rd)
 	}
+	m.releaseResends()
 	if m.outside() {
 		// Nothing left to fetch or verify beacons for.
 		m.det.pending = nil

@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/mlsnode/mlsnode/consensus"
-	"github.com/mlsnode/mlsnode/mls"
 	"github.com/mlsnode/mlsnode/mls/treemath"
 )
 
@@ -75,7 +74,8 @@ type nackKey struct {
 }
 
 // relayFor answers a nack of another author's message n, in a verified
-// beacon of the member nacker: if this member holds the
+// beacon of the member nacker (head at, opening epochs from opensFrom
+// on): if this member holds the
 // message's envelope, it sends it point to point to the beacon's peer,
 // when its turn in the relay schedule has come.
 //
@@ -88,10 +88,10 @@ type nackKey struct {
 // first four an interval later, and so on, so that a message held by few
 // still finds a relay. Each relay sends a given message to a given member
 // at most once per beacon interval.
-func (m *Member) relayFor(n Nack, nacker Identity, at EpochRef, roster []Identity) {
+func (m *Member) relayFor(n Nack, nacker Identity, at EpochRef, opensFrom uint64, roster []Identity) {
 	k := relayKey{author: n.Author, seq: n.Seq}
 	env, ok := m.relays.envs[k]
-	if !ok || m.beaconFrom == "" || nacker == n.Author || !m.mayOpen(EpochRef{Epoch: env.Epoch, ID: env.EpochID}, at, nacker) {
+	if !ok || m.beaconFrom == "" || nacker == n.Author || !m.mayOpen(EpochRef{Epoch: env.Epoch, ID: env.EpochID}, at, opensFrom, nacker) {
 		return
 	}
 	nk := nackKey{relayKey: k, by: nacker}
@@ -127,18 +127,24 @@ func (m *Member) relayFor(n Nack, nacker Identity, at EpochRef, roster []Identit
 }
 
 // mayOpen reports whether member nacker, whose head is at (on our chain,
-// at or behind our head), can still open a message sealed in epoch e, as
-// far as we can tell: it is in e's tree, e is on our chain at or before
-// at, and either at most
-// mls.DefaultPastEpochs epochs behind at (the engine keeps those epochs'
-// keys) or the race on e is still open here (its state is retained).
+// at or behind our head) and who says it still opens messages of epochs
+// from opensFrom on (its beacon, consensus.Core.OpensFrom), can open a
+// message sealed in epoch e: it is in e's tree, e is on our chain at or
+// before at, and not before opensFrom.
+//
 // A copy it cannot open is not sent: it would be undecryptable there,
 // and an envelope naming an epoch the receiver does not know makes it
 // fetch from the relay, which in a heal only adds load (simulator,
 // 32-member 8 s split-brain seed 1: relaying every held message left 6
-// forks).
-func (m *Member) mayOpen(e, at EpochRef, nacker Identity) bool {
-	if at.Epoch < e.Epoch || !m.inHistory(e.ID) {
+// forks). The nacker's own word is needed because what it can open
+// depends on its history, not ours: a member that merged many epochs at
+// once (back from offline) holds their states while their races are open
+// there, though they are final here; judged by our view (at most
+// mls.DefaultPastEpochs behind its head, or the race open here) it was
+// never relayed the messages of an author removed meanwhile (simulator
+// churn seed 7).
+func (m *Member) mayOpen(e, at EpochRef, opensFrom uint64, nacker Identity) bool {
+	if at.Epoch < e.Epoch || e.Epoch < opensFrom || !m.inHistory(e.ID) {
 		return false
 	}
 	// Only a member of e holds its keys (and a newcomer must not be
@@ -147,18 +153,8 @@ func (m *Member) mayOpen(e, at EpochRef, nacker Identity) bool {
 	if tree == nil {
 		return false
 	}
-	if _, member := findIdentity(tree, nacker); !member {
-		return false
-	}
-	if at.ID == e.ID || at.Epoch-e.Epoch <= mls.DefaultPastEpochs {
-		return true
-	}
-	for i := range m.history {
-		if m.history[i].ID == e.ID {
-			return i+1 < len(m.history) && !m.isFinal(m.history[i+1].ID)
-		}
-	}
-	return false
+	_, member := findIdentity(tree, nacker)
+	return member
 }
 
 // relayRank is this member's place among roster (the author and the
