@@ -98,3 +98,11 @@ func (m *Member) releaseResends() {
 		_ = m.stepDirect(&ready[i]) // refusals were counted when it arrived
 	}
 }
+
+func (h *heldResends) count() int {
+	k := 0
+	for _, q := range h.byEpoch {
+		k += len(q.envs)
+	}
+	return k
+}

@@ -787,8 +787,11 @@ type Stats struct {
 	Seen            int // <= MaxSeen
 	Losers          int // <= 16
 	JoinRequests    int // <= MaxJoinRequests
-	PendingJoin     bool
-	Core            consensus.Stats
+	// HeldResends: point-to-point re-sends of unknown epochs held
+	// (<= DefaultMaxPendingEpochs x DefaultMaxPendingPerEpoch).
+	HeldResends int
+	PendingJoin bool
+	Core        consensus.Stats
 }
 
 // Stats reports the sizes of what the Member holds.
@@ -803,6 +806,7 @@ func (m *Member) Stats() Stats {
 		Seen:            len(m.seen.order),
 		Losers:          len(m.losers),
 		JoinRequests:    len(m.joinReqs),
+		HeldResends:     m.held.count(),
 		PendingJoin:     m.pj != nil,
 		Core:            m.core.Stats(),
 	}
