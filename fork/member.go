@@ -234,6 +234,12 @@ type Member struct {
 	early []consensus.Envelope
 	// held are point-to-point re-sends of epochs not known yet (held.go).
 	held heldResends
+	// contexts and keys record the epochs this member held, to check
+	// relayed contents (records.go); rosters caches epochs' rosters for
+	// the relay log.
+	contexts contextLog
+	keys     keyBook
+	rosters  rosterCache
 	// joinReqs are the verified join requests held (survivor side),
 	// sorted by identity; batchSince is when the current round of
 	// collecting began, batchOn the head our last batch commit was made
@@ -353,6 +359,7 @@ func New(cfg Config) (*Member, error) {
 	if st := c.State; st != nil {
 		m.restore(st)
 	}
+	m.noteHeadRecords()
 	m.beaconNow()
 	m.drain()
 	return m, nil
@@ -419,6 +426,8 @@ func (m *Member) Step(from PeerID, env *consensus.Envelope) error {
 		return err
 	case consensus.KindJoinRequest:
 		return m.stepJoinRequest(env)
+	case consensus.KindRelayed:
+		return m.stepRelayed(env)
 	case consensus.KindCommit:
 		if m.pj != nil && !m.outside() {
 			if mine, err := m.tryWelcome(env); mine {
@@ -559,6 +568,7 @@ func (m *Member) absorb(rd consensus.Ready) {
 		switch ev.Kind {
 		case consensus.EventEpochMerged:
 			m.pushHistory(EpochRef{Epoch: ev.Epoch, ID: ev.ID})
+			m.noteEpochRecords(EpochRef{Epoch: ev.Epoch, ID: ev.ID}, ev.ContextHash)
 			m.noteAdded(ev)
 			m.noteJoined(ev)
 			m.noteReadded(ev)

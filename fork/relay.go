@@ -41,29 +41,45 @@ type relayKey struct {
 }
 
 // relayLog keeps the envelopes of recently delivered messages of others.
+// With each envelope it keeps the message's signed content, when the core
+// gave it, for members that can no longer open the envelope
+// (relaycontent.go).
 type relayLog struct {
-	order []relayKey
-	envs  map[relayKey]consensus.Envelope
-	bytes int
+	order  []relayKey
+	envs   map[relayKey]consensus.Envelope
+	signed map[relayKey]*signedCopy
+	bytes  int
 }
 
-func (l *relayLog) add(k relayKey, env consensus.Envelope) {
+func (l *relayLog) add(k relayKey, env consensus.Envelope, sc *signedCopy) {
 	if l.envs == nil {
 		l.envs = map[relayKey]consensus.Envelope{}
+		l.signed = map[relayKey]*signedCopy{}
 	}
-	if _, ok := l.envs[k]; ok || len(env.Body) > maxRelayBytes {
+	size := len(env.Body)
+	if sc != nil {
+		size += sc.size()
+	}
+	if _, ok := l.envs[k]; ok || size > maxRelayBytes {
 		return
 	}
 	env.Body = slices.Clone(env.Body)
 	env.GroupID = slices.Clone(env.GroupID)
 	l.envs[k] = env
+	if sc != nil {
+		l.signed[k] = sc
+	}
 	l.order = append(l.order, k)
-	l.bytes += len(env.Body)
+	l.bytes += size
 	for len(l.order) > maxRelayed || l.bytes > maxRelayBytes {
 		old := l.order[0]
 		l.order = l.order[1:]
 		l.bytes -= len(l.envs[old].Body)
+		if sc := l.signed[old]; sc != nil {
+			l.bytes -= sc.size()
+		}
 		delete(l.envs, old)
+		delete(l.signed, old)
 	}
 }
 
@@ -91,7 +107,13 @@ type nackKey struct {
 func (m *Member) relayFor(n Nack, nacker Identity, at EpochRef, opensFrom uint64, roster []Identity) {
 	k := relayKey{author: n.Author, seq: n.Seq}
 	env, ok := m.relays.envs[k]
-	if !ok || m.beaconFrom == "" || nacker == n.Author || !m.mayOpen(EpochRef{Epoch: env.Epoch, ID: env.EpochID}, at, opensFrom, nacker) {
+	if !ok || m.beaconFrom == "" || nacker == n.Author {
+		return
+	}
+	e := EpochRef{Epoch: env.Epoch, ID: env.EpochID}
+	original := m.mayOpen(e, at, opensFrom, nacker)
+	sc := m.relays.signed[k]
+	if !original && !m.mayRelayContent(sc, e, at, opensFrom, nacker) {
 		return
 	}
 	nk := nackKey{relayKey: k, by: nacker}
@@ -123,6 +145,10 @@ func (m *Member) relayFor(n Nack, nacker Identity, at EpochRef, opensFrom uint64
 		clear(m.directAt)
 	}
 	m.directAt[dk] = m.tick
+	if !original {
+		m.sendRelayedContent(sc, e, nacker)
+		return
+	}
 	m.out.Direct = append(m.out.Direct, Directed{To: m.beaconFrom, Envelope: env})
 }
 
@@ -218,5 +244,5 @@ func (m *Member) noteRelayable(d consensus.Delivered, seq uint64) {
 	if author == m.self {
 		return
 	}
-	m.relays.add(relayKey{author: author, seq: seq}, d.Envelope)
+	m.relays.add(relayKey{author: author, seq: seq}, d.Envelope, m.signedCopyOf(d))
 }
