@@ -82,6 +82,10 @@ type authorRecord struct {
 // never sent.
 const probeAhead = 4
 
+// probeIntervals is how many beacon intervals a member that was not away
+// probes for a gone author's numbers (one relay round each).
+const probeIntervals = 4
+
 // firstNewsLookback is how many numbers below an author's count at first
 // news a receiver asks for; maxNackTries for how many beacon intervals.
 // A receiver cannot tell the messages an older member sent before it
@@ -235,7 +239,17 @@ func (m *Member) nacks() []Nack {
 	// 12 of its 16 nacks, for seconds).
 	for _, id := range ids {
 		rec := m.authors[id]
-		if !rec.probe || rec.goneAt == 0 || m.tick-rec.goneAt < m.cfg.BeaconInterval {
+		if rec.goneAt == 0 || m.tick-rec.goneAt < m.cfg.BeaconInterval {
+			continue
+		}
+		// A member that was away probes for goneTTL; any other for a
+		// few intervals only: its author's last messages and the beacon
+		// announcing them may both have been lost to it (20% loss per
+		// copy: lossy seeds 6 and 34), and nothing else would show the
+		// gap. Both from the author's leaving or the last heal, which
+		// may bring the members that hold them.
+		since := m.tick - max(rec.goneAt, m.rivalAt)
+		if rec.probe && since > m.goneTTL() || !rec.probe && since > probeIntervals*m.cfg.BeaconInterval {
 			continue
 		}
 		limit := max(m.nackLimit(rec), rec.base)
@@ -348,9 +362,26 @@ func (m *Member) unframe(d consensus.Delivered) consensus.Delivered {
 
 // pruneAuthors keeps author records to the current roster, and those of
 // authors who left it for goneTTL ticks more: their last messages can
-// still be relayed by members that delivered them (relay.go) while the
-// epochs they were sealed in are retained.
+// still be relayed by members that delivered them (relay.go,
+// relaycontent.go). The clock stands still while a member of our roster
+// is silent (we may be cut off from the members holding a gone author's
+// messages) and while a rival branch is being judged: a relayed content
+// needs no epoch keys, so it can still come after the heal (simulator
+// split-brain seed 12: the receivers' records of an author their side
+// removed expired 0.3 s before the other side, which had its messages,
+// was re-added). Probing restarts at a heal or when a silent member is
+// heard again (rivalAt, see nacks).
 func (m *Member) pruneAuthors(roster []Identity) {
+	silent := map[Identity]bool{}
+	for _, id := range roster {
+		if at, ok := m.heardAt[id]; id != m.self && (!ok || m.tick-at > 2*m.cfg.BeaconInterval) {
+			silent[id] = true
+			m.silentAt = m.tick
+		} else if m.silent[id] {
+			m.rivalAt = m.tick // back: it may hold what we lack
+		}
+	}
+	m.silent = silent
 	for id, rec := range m.authors {
 		switch {
 		case slices.Contains(roster, id):
@@ -358,7 +389,7 @@ func (m *Member) pruneAuthors(roster []Identity) {
 		case rec.goneAt == 0:
 			rec.goneAt = m.tick
 			rec.probe = m.core.Head().Epoch() >= rec.heardAt+2
-		case m.tick-rec.goneAt > m.goneTTL():
+		case m.tick-max(rec.goneAt, m.rivalAt, m.silentAt) > m.goneTTL():
 			delete(m.authors, id)
 		}
 	}

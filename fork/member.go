@@ -240,6 +240,13 @@ type Member struct {
 	contexts contextLog
 	keys     keyBook
 	rosters  rosterCache
+	// rivalAt is the last tick at which a rival branch was being judged
+	// or a silent member of our roster was heard again (probes for gone
+	// authors restart), silentAt the last at which one was silent (the
+	// roster's members not heard for two beacon intervals at the last
+	// prune); gone authors' records are kept goneTTL past both (gaps.go).
+	rivalAt, silentAt uint64
+	silent            map[Identity]bool
 	// joinReqs are the verified join requests held (survivor side),
 	// sorted by identity; batchSince is when the current round of
 	// collecting began, batchOn the head our last batch commit was made
@@ -456,6 +463,9 @@ func (m *Member) stepCore(from PeerID, env *consensus.Envelope) error {
 func (m *Member) Tick() {
 	m.tick++
 	m.core.Tick()
+	if m.rival != nil {
+		m.rivalAt = m.tick
+	}
 	if m.tick%m.cfg.BeaconInterval == 0 {
 		m.beaconNow()
 		m.det.newServeWindow()

@@ -412,3 +412,33 @@ func TestRelayToAMemberBackFromOffline(t *testing.T) {
 		t.Fatal("c, which merged the message's epoch late and could still open it, was never relayed it")
 	}
 }
+
+// TestProbeForAGoneAuthorsLastMessage: c was not away (it heard a in its
+// current epoch), but a's last message and every beacon announcing it
+// were lost to c, and a was removed at once. No gap shows; c probes for
+// a's next numbers for a few beacon intervals all the same, and b relays
+// it. Before, only a member that had been away probed (lossy seeds 6, 34).
+func TestProbeForAGoneAuthorsLastMessage(t *testing.T) {
+	n := newNet(t)
+	for range 3 {
+		n.Tick()
+	}
+	n.Drop("a", "c")
+	if err := n.Send("a", "last-words"); err != nil {
+		t.Fatal(err)
+	}
+	n.Deliver(1 << 20)
+	if err := n.Remove("b", "a"); err != nil {
+		t.Fatal(err)
+	}
+	n.Deliver(1 << 20)
+	if delivered(n, "c", "last-words") || !n.Node("a").Member.Gone() {
+		t.Fatal("setup: c must lack the message and a must be out")
+	}
+	for range 3 * fork.DefaultBeaconInterval {
+		n.Tick()
+	}
+	if !delivered(n, "c", "last-words") {
+		t.Fatal("c never got the last message of a gone author it had heard recently")
+	}
+}

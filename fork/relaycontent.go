@@ -295,7 +295,11 @@ func (m *Member) stepRelayed(env *consensus.Envelope) error {
 	var f appFrame
 	if codec.Unmarshal(p.Data, &f) == nil {
 		dl.Data = f.Data
-		m.noteReceived(author.id, f.Seq, d.Sealed.Epoch)
+		// Only into a record that exists: a fresh one would start at
+		// this number and ask again for those below it.
+		if m.authors[author.id] != nil {
+			m.noteReceived(author.id, f.Seq, d.Sealed.Epoch)
+		}
 	}
 	m.seen.add(id)
 	m.out.Delivered = append(m.out.Delivered, dl)

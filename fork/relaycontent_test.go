@@ -1,6 +1,7 @@
 package fork_test
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -191,4 +192,58 @@ func TestRelayedContentNotForLaterJoiners(t *testing.T) {
 func envAuthor(t *testing.T, n *forktest.Network) fork.Identity {
 	t.Helper()
 	return n.Node("a").Member.Identity()
+}
+
+// TestRelayedContentAcrossAHeal: a sends a message just after a partition
+// parts {a, b} from {c, d, e}; the larger side removes a and moves on,
+// releasing the epoch, and stays cut off for longer than its members keep
+// a gone author's record without a rival in view. At the heal the
+// smaller side loses and b is re-added; b, which delivered a's message,
+// relays its signed content to c, d and e, which held the epoch. Their
+// records of a outlived the partition because a rival branch was in view
+// (before, they expired and nobody asked); and the content needs no
+// epoch keys.
+func TestRelayedContentAcrossAHeal(t *testing.T) {
+	n, err := forktest.New(forktest.Options{Seed: 5, WindowTicks: 4, BeaconInterval: 2, HealDelay: 6}, "a", "b", "c", "d", "e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		n.Tick()
+	}
+	n.Partition([]string{"a", "b"}, []string{"c", "d", "e"})
+	if err := n.Send("a", "before-the-heal"); err != nil {
+		t.Fatal(err)
+	}
+	n.Deliver(1 << 20)
+	if err := n.Remove("c", "a"); err != nil {
+		t.Fatal(err)
+	}
+	n.Deliver(1 << 20)
+	for i := range 4 {
+		if err := n.Send([]string{"c", "d", "e", "c"}[i], "side-two"); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Commit("d"); err != nil {
+			t.Fatal(err)
+		}
+		n.Deliver(1 << 20)
+	}
+	for range 20 {
+		n.Tick()
+	}
+	if !delivered(n, "b", "before-the-heal") || delivered(n, "c", "before-the-heal") {
+		t.Fatal("setup: b must have a's message and c must not")
+	}
+	n.Heal()
+	for range 40 {
+		n.Tick()
+	}
+	var buf bytes.Buffer
+	n.Status(&buf)
+	for _, name := range []string{"c", "d", "e"} {
+		if !delivered(n, name, "before-the-heal") {
+			t.Fatalf("%s, a member of the epoch a's message was sealed in, never got it:\n%s", name, buf.String())
+		}
+	}
 }
