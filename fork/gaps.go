@@ -236,7 +236,12 @@ func (m *Member) nacks() []Nack {
 	// Probes last: they may ask for numbers never sent, and must not
 	// crowd out gaps that are known (a member back from a dead branch
 	// in a commit storm probed for three gone authors in every beacon,
-	// 12 of its 16 nacks, for seconds).
+	// 12 of its 16 nacks, for seconds). The authors probed take turns,
+	// from an offset that moves with each beacon: in a fixed order those
+	// that sort last never got a slot (churn seed 79: a member back
+	// after 9 epochs probed for four gone authors, and never for the
+	// fifth, whose two messages it lacked).
+	var probing []Identity
 	for _, id := range ids {
 		rec := m.authors[id]
 		if rec.goneAt == 0 || m.tick-rec.goneAt < m.cfg.BeaconInterval {
@@ -252,6 +257,11 @@ func (m *Member) nacks() []Nack {
 		if rec.probe && since > m.goneTTL() || !rec.probe && since > probeIntervals*m.cfg.BeaconInterval {
 			continue
 		}
+		probing = append(probing, id)
+	}
+	for i := range probing {
+		id := probing[(uint64(i)+m.seq)%uint64(len(probing))]
+		rec := m.authors[id]
 		limit := max(m.nackLimit(rec), rec.base)
 		for s := limit; s < limit+probeAhead && len(out) < MaxNacks; s++ {
 			out = append(out, Nack{Author: id, Seq: s})

@@ -247,3 +247,44 @@ func TestRelayedContentAcrossAHeal(t *testing.T) {
 		}
 	}
 }
+
+// TestProbesTakeTurns: c, cut off, misses one message of each of five
+// authors, all removed before it is back. It probes each gone author's
+// next four numbers: twenty nacks for sixteen slots. The authors take
+// turns across beacons, so every message reaches c; in a fixed order the
+// author that sorts last was never probed (simulator churn seed 79).
+func TestProbesTakeTurns(t *testing.T) {
+	authors := []string{"a1", "a2", "a3", "a4", "a5"}
+	n, err := forktest.New(forktest.Options{Seed: 3, WindowTicks: 4, BeaconInterval: 2}, append(authors, "b", "c")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		n.Tick()
+	}
+	n.Partition([]string{"c"})
+	for _, a := range authors {
+		if err := n.Send(a, "from-"+a); err != nil {
+			t.Fatal(err)
+		}
+		n.Deliver(1 << 20)
+	}
+	for _, a := range authors {
+		if err := n.Remove("b", a); err != nil {
+			t.Fatal(err)
+		}
+		n.Deliver(1 << 20)
+	}
+	for range 8 {
+		n.Tick()
+	}
+	n.Heal()
+	for range 8 * fork.DefaultBeaconInterval {
+		n.Tick()
+	}
+	for _, a := range authors {
+		if !delivered(n, "c", "from-"+a) {
+			t.Errorf("c never got %s's message", a)
+		}
+	}
+}
