@@ -82,6 +82,22 @@ type authorRecord struct {
 // never sent.
 const probeAhead = 4
 
+// probePage is where, past the last number known, a probe asks in the
+// beacon interval since ticks after the author left (or the last heal):
+// at the last number known every other interval, and in the next three
+// pages of probeAhead numbers in turn between. The numbers right past the
+// last known are the likeliest, but they may be messages sent before we
+// joined, which nobody sends us: a member added late whose count of a
+// gone author was stale asked for those four forever and never for the
+// message it was owed (flapping seed 18).
+func probePage(since, interval uint64) uint64 {
+	k := since / max(interval, 1)
+	if k%2 == 0 {
+		return 0
+	}
+	return probeAhead * (1 + (k/2)%3)
+}
+
 // probeIntervals is how many beacon intervals a member that was not away
 // probes for a gone author's numbers (one relay round each).
 const probeIntervals = 4
@@ -207,33 +223,7 @@ func (m *Member) nacks() []Nack {
 		ids = append(ids, id)
 	}
 	ids = sortUnique(ids)
-	// Gaps we are sure of first, then those that may predate us (each
-	// asked for during maxNackTries beacon intervals from its first nack).
-	for _, id := range ids {
-		rec := m.authors[id]
-		limit := m.nackLimit(rec)
-		for s := max(rec.base, rec.sure); s < limit && len(out) < MaxNacks; s++ {
-			if !rec.have[s] {
-				out = append(out, Nack{Author: id, Seq: s})
-			}
-		}
-	}
-	for _, id := range ids {
-		rec := m.authors[id]
-		for s := rec.base; s < min(rec.sure, m.nackLimit(rec)) && len(out) < MaxNacks; s++ {
-			if rec.have[s] {
-				continue
-			}
-			first, asked := rec.tries[s]
-			if !asked {
-				rec.tries[s] = m.tick
-			} else if m.tick-first >= maxNackTries*m.cfg.BeaconInterval {
-				continue
-			}
-			out = append(out, Nack{Author: id, Seq: s})
-		}
-	}
-	// Probes last: they may ask for numbers never sent, and must not
+	// Probes go last: they may ask for numbers never sent, and must not
 	// crowd out gaps that are known (a member back from a dead branch
 	// in a commit storm probed for three gone authors in every beacon,
 	// 12 of its 16 nacks, for seconds). The authors probed take turns,
@@ -259,10 +249,46 @@ func (m *Member) nacks() []Nack {
 		}
 		probing = append(probing, id)
 	}
+	// Gaps may not crowd out probes either: a gap nobody answers (a
+	// number sent before we joined, which nobody sends us) stays in
+	// every beacon, and a member added late filled its sixteen slots
+	// with such numbers and never probed for the message of a gone
+	// author it was owed (flapping seed 18). probeAhead slots are kept
+	// for probes while there are any.
+	gapSlots := MaxNacks
+	if len(probing) > 0 {
+		gapSlots -= probeAhead
+	}
+	// Gaps we are sure of first, then those that may predate us (each
+	// asked for during maxNackTries beacon intervals from its first nack).
+	for _, id := range ids {
+		rec := m.authors[id]
+		limit := m.nackLimit(rec)
+		for s := max(rec.base, rec.sure); s < limit && len(out) < gapSlots; s++ {
+			if !rec.have[s] {
+				out = append(out, Nack{Author: id, Seq: s})
+			}
+		}
+	}
+	for _, id := range ids {
+		rec := m.authors[id]
+		for s := rec.base; s < min(rec.sure, m.nackLimit(rec)) && len(out) < gapSlots; s++ {
+			if rec.have[s] {
+				continue
+			}
+			first, asked := rec.tries[s]
+			if !asked {
+				rec.tries[s] = m.tick
+			} else if m.tick-first >= maxNackTries*m.cfg.BeaconInterval {
+				continue
+			}
+			out = append(out, Nack{Author: id, Seq: s})
+		}
+	}
 	for i := range probing {
 		id := probing[(uint64(i)+m.seq)%uint64(len(probing))]
 		rec := m.authors[id]
-		limit := max(m.nackLimit(rec), rec.base)
+		limit := max(m.nackLimit(rec), rec.base) + probePage(m.tick-max(rec.goneAt, m.rivalAt), m.cfg.BeaconInterval)
 		for s := limit; s < limit+probeAhead && len(out) < MaxNacks; s++ {
 			out = append(out, Nack{Author: id, Seq: s})
 		}
