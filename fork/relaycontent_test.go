@@ -3,6 +3,7 @@ package fork_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/mlsnode/mlsnode/consensus"
@@ -286,5 +287,57 @@ func TestProbesTakeTurns(t *testing.T) {
 		if !delivered(n, "c", "from-"+a) {
 			t.Errorf("c never got %s's message", a)
 		}
+	}
+}
+
+// TestProbesNotCrowdedOutByGaps: c joins after x1..x4 sent four messages
+// each; on first news of their counts it asks for those sixteen numbers
+// (they may have been sent after it joined), and nobody answers: they
+// were not. Meanwhile a's message, sent after c joined, misses c, and a
+// is removed. c probes for a's numbers; four nack slots are kept for
+// probes, so b relays it. Before, the sixteen unanswered gaps filled
+// every beacon until the probing ended (simulator flapping seed 18).
+func TestProbesNotCrowdedOutByGaps(t *testing.T) {
+	xs := []string{"x1", "x2", "x3", "x4"}
+	n, err := forktest.New(forktest.Options{Seed: 3, WindowTicks: 4, BeaconInterval: 2}, append([]string{"a", "b"}, xs...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range xs {
+		for i := range 4 {
+			if err := n.Send(x, fmt.Sprintf("%s-%d", x, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	n.Deliver(1 << 20)
+	n.Tick()
+	if err := n.Add("b", "c"); err != nil {
+		t.Fatal(err)
+	}
+	n.Deliver(1 << 20)
+	for range 2 {
+		n.Tick() // c's first news of everyone's counts
+	}
+	n.Drop("a", "c")
+	if err := n.Send("a", "owed-to-c"); err != nil {
+		t.Fatal(err)
+	}
+	n.Deliver(1 << 20)
+	if err := n.Remove("b", "a"); err != nil {
+		t.Fatal(err)
+	}
+	n.Deliver(1 << 20)
+	if delivered(n, "c", "owed-to-c") || !n.Node("a").Member.Gone() {
+		t.Fatal("setup: c must lack a's message and a must be out")
+	}
+	for range 4 * fork.DefaultBeaconInterval {
+		n.Tick()
+	}
+	if !delivered(n, "c", "owed-to-c") {
+		t.Fatal("c never got the gone author's message it was owed")
+	}
+	if delivered(n, "c", "x1-0") {
+		t.Fatal("c got a message sent before it joined")
 	}
 }
