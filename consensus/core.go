@@ -306,6 +306,42 @@ func (c *Core) Outbox() []OutboxEntry {
 	return out
 }
 
+// OpensFrom is the lowest epoch number of the head chain whose application
+// messages Step can still open: the head's engine keeps the keys of the
+// last mls.DefaultPastEpochs epochs it merged, and an epoch whose race is
+// still open keeps (or can rebuild from its parent) its whole state. A
+// member that merged many epochs at once (it was offline, or cut off
+// inside the window) therefore still opens messages of all of them until
+// their races close, though they are more than DefaultPastEpochs behind
+// its head. For a removed member (no head) it is past the head: nothing
+// opens. Peers read it in beacons (fork), to send a message's original
+// copy only to a member that can open it.
+func (c *Core) OpensFrom() uint64 {
+	head := c.headNode.ref.Epoch
+	if c.head == nil {
+		return head + 1
+	}
+	path := pathFrom(nil, c.headNode)
+	low := head
+	// The engine's own past epochs (merged by this group, so on the
+	// retained chain or before its root).
+	if k := len(path) - 1 - mls.DefaultPastEpochs; k >= 0 {
+		low = path[k].ref.Epoch
+	} else if len(path) > 0 {
+		low = path[0].ref.Epoch
+	}
+	// Retained states: groupCopyAt rebuilds an epoch from its own saved
+	// state, or from its parent's when its race is still open.
+	rebuildable := false
+	for _, n := range path {
+		rebuildable = !n.selfRemoved && (n.state != nil || (rebuildable && !n.closed))
+		if rebuildable {
+			return min(low, n.ref.Epoch)
+		}
+	}
+	return low
+}
+
 // Stats are the sizes of the Core's bounded memories.
 type Stats struct {
 	Epochs, MaxRivals, Pending, PendingEpochs, Outbox, RetainedStates int

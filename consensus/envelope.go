@@ -23,6 +23,7 @@ const (
 	KindFetchResponse EnvelopeKind = 18 // fork.FetchResponse
 	KindResend        EnvelopeKind = 19 // fork.DirectResend (point to point)
 	KindJoinRequest   EnvelopeKind = 20 // fork join request (MLSMessage, new_member_proposal)
+	KindRelayed       EnvelopeKind = 21 // fork.RelayedContent (point to point)
 )
 
 func (k EnvelopeKind) String() string {
@@ -47,13 +48,15 @@ func (k EnvelopeKind) String() string {
 		return "resend"
 	case KindJoinRequest:
 		return "join-request"
+	case KindRelayed:
+		return "relayed"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
 func (k EnvelopeKind) known() bool {
 	switch k {
-	case KindCommit, KindProposal, KindApplication, KindEvidence, KindSealed, KindBeacon, KindFetchRequest, KindFetchResponse, KindResend, KindJoinRequest:
+	case KindCommit, KindProposal, KindApplication, KindEvidence, KindSealed, KindBeacon, KindFetchRequest, KindFetchResponse, KindResend, KindJoinRequest, KindRelayed:
 		return true
 	}
 	return false

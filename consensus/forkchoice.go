@@ -162,8 +162,12 @@ func (c *Core) updateHead() {
 			}
 			x.setState(st)
 		}
-		c.emit(Event{Kind: EventEpochMerged, Epoch: x.ref.Epoch, ID: x.ref.ID, Parent: x.parent.ref.ID,
-			Committer: x.committer, Added: x.added, Removed: x.removed, RemovedIdentities: x.removedIDs})
+		ev := Event{Kind: EventEpochMerged, Epoch: x.ref.Epoch, ID: x.ref.ID, Parent: x.parent.ref.ID,
+			Committer: x.committer, Added: x.added, Removed: x.removed, RemovedIdentities: x.removedIDs}
+		if g != nil {
+			ev.ContextHash = ContextHash(g.Context())
+		}
+		c.emit(ev)
 		if x.selfRemoved {
 			break
 		}

@@ -17,6 +17,16 @@ import (
 // the same way.
 func MessageIDOf(credential []byte, nonce [16]byte) MessageID { return messageID(credential, nonce) }
 
+// ContextHash is SHA-256 of the encoded GroupContext (zero if it does not
+// encode, which a context the engine built always does).
+func ContextHash(gc *wire.GroupContext) [32]byte {
+	enc, err := codec.Marshal(gc)
+	if err != nil {
+		return [32]byte{}
+	}
+	return sha256.Sum256(enc)
+}
+
 // messageID names a message by its sender's credential and nonce.
 func messageID(credential []byte, nonce [16]byte) MessageID {
 	h := sha256.New()
@@ -404,6 +414,6 @@ func (c *Core) stepApplication(env Envelope) error {
 	c.delivered.add(id)
 	c.builtOn(n, string(leaf.SignatureKey))
 	c.deliver(Delivered{ID: id, Sender: uint32(rcv.Sender), Identity: leaf.Credential.Identity, Epoch: n.ref.Epoch,
-		EpochID: n.ref.ID, Data: p.Data, LosingBranch: !onChain, Envelope: env})
+		EpochID: n.ref.ID, Data: p.Data, LosingBranch: !onChain, Envelope: env, Content: rcv.Content, Context: &rcv.Context})
 	return nil
 }

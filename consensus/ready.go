@@ -1,6 +1,10 @@
 package consensus
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/mlsnode/mlsnode/mls/wire"
+)
 
 // MessageID names an application message across re-encryptions: SHA-256
 // of the sender's credential and the nonce it drew, truncated. A message
@@ -30,6 +34,14 @@ type Delivered struct {
 	// that lacks the message when its sender cannot re-send it; only a
 	// member holding the epoch's keys opens it.
 	Envelope Envelope
+	// Content is the message's content with the sender's signature, and
+	// Context the GroupContext of its epoch that the signature covers
+	// (mls.Received): fork relays them, encrypted to one member, to a
+	// member of the epoch that lacks the message after releasing the
+	// epoch's keys (docs/ordering.md, "Delivery guarantee"). Nil for
+	// messages the core did not open itself.
+	Content *wire.AuthenticatedContent
+	Context *wire.GroupContext
 }
 
 // EventKind says what an Event reports.
@@ -99,11 +111,15 @@ type Event struct {
 	// RemovedIdentities are the credential identities of Removed, read
 	// from the parent epoch's tree.
 	RemovedIdentities [][]byte
-	Leaf              uint32
-	RolledBack        int
-	Count             int
-	MessageID         MessageID
-	Reason            string
+	// ContextHash (EventEpochMerged) is SHA-256 of the new epoch's
+	// encoded GroupContext, so that fork can recognise that context
+	// later (a relayed message's signature covers it).
+	ContextHash [32]byte
+	Leaf        uint32
+	RolledBack  int
+	Count       int
+	MessageID   MessageID
+	Reason      string
 }
 
 // Persist is what the caller must write atomically before acting on the

@@ -124,7 +124,8 @@ func (m *Member) beaconNow() {
 	}
 	head := m.core.Head()
 	b := Beacon{GroupID: m.groupID, Epoch: head.Epoch(), EpochID: m.core.HeadID(),
-		Sender: uint32(head.OwnLeaf()), Seq: m.seq, Sent: m.sendSeq, Nacks: m.nacks()}
+		Sender: uint32(head.OwnLeaf()), Seq: m.seq, Sent: m.sendSeq,
+		OpensFrom: m.core.OpensFrom(), Nacks: m.nacks()}
 	if err := SignBeacon(m.cfg.Core.SigningKey, &b); err != nil {
 		return // the key signs every message; it cannot fail here alone
 	}
@@ -658,8 +659,18 @@ func (m *Member) stepFetchResponse(from PeerID, env *consensus.Envelope) error {
 
 // stepFetchedCommit steps a commit from a fetch response: screened like
 // any commit, but its parent is not fetched again (the response is in
-// order).
+// order). With a join request out, a batch commit welcoming us is joined
+// from, as when it comes by gossip: stepped into our old core instead, it
+// only removed our stale leaf, and we stayed out of the group for good
+// while the others had re-added us (simulator split-brain seed 45: a
+// member whose side was merely behind asked to join, and fetched the
+// batch; its messages of the partition then reached nobody).
 func (m *Member) stepFetchedCommit(env *consensus.Envelope) error {
+	if m.pj != nil && !m.outside() {
+		if mine, err := m.tryWelcome(env); mine {
+			return err
+		}
+	}
 	return m.stepCommit(env)
 }
 

@@ -15,7 +15,12 @@
 //     or, when there is none, a BranchInfo (signed GroupInfo, head chain
 //     ids, members' latest beacons). Nothing relies on gossip redelivery:
 //     application messages gossip lost are named in beacons (nacks) against
-//     the message counts authors announce, and re-sent by their authors.
+//     the message counts authors announce, and re-sent by their authors;
+//     when the author is gone, relayed by members that delivered them: the
+//     original envelope to a member that still opens its epoch (beacons
+//     say from which epoch on, opens_from), the author's signed content
+//     HPKE-encrypted to a member of the epoch that released its keys
+//     (RelayedContent, KindRelayed).
 //   - Healing after a partition longer than the window: the survivor rule
 //     (Survivor); re-adding the losing branch in one batch commit from
 //     its members' join requests (their own Adds as new-member
@@ -68,5 +73,8 @@
 // served by ServeBudget per peer per beacon interval and MaxServePeers,
 // responses by MaxFetchResponseSize, history by MaxHistory, the sent log
 // by MaxSentLog, remembered message ids by MaxSeen, the removed set by
-// MaxRemoved, held join requests by MaxJoinRequests, a batch by MaxBatch.
+// MaxRemoved, held join requests by MaxJoinRequests, a batch by MaxBatch,
+// held point-to-point re-sends by the core's held-message bounds, the
+// records that check relayed contents by maxContextHashes and
+// maxAuthorKeys.
 package fork

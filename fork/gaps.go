@@ -82,6 +82,26 @@ type authorRecord struct {
 // never sent.
 const probeAhead = 4
 
+// probePage is where, past the last number known, a probe asks in the
+// beacon interval since ticks after the author left (or the last heal):
+// at the last number known every other interval, and in the next three
+// pages of probeAhead numbers in turn between. The numbers right past the
+// last known are the likeliest, but they may be messages sent before we
+// joined, which nobody sends us: a member added late whose count of a
+// gone author was stale asked for those four forever and never for the
+// message it was owed (flapping seed 18).
+func probePage(since, interval uint64) uint64 {
+	k := since / max(interval, 1)
+	if k%2 == 0 {
+		return 0
+	}
+	return probeAhead * (1 + (k/2)%3)
+}
+
+// probeIntervals is how many beacon intervals a member that was not away
+// probes for a gone author's numbers (one relay round each).
+const probeIntervals = 4
+
 // firstNewsLookback is how many numbers below an author's count at first
 // news a receiver asks for; maxNackTries for how many beacon intervals.
 // A receiver cannot tell the messages an older member sent before it
@@ -203,12 +223,48 @@ func (m *Member) nacks() []Nack {
 		ids = append(ids, id)
 	}
 	ids = sortUnique(ids)
+	// Probes go last: they may ask for numbers never sent, and must not
+	// crowd out gaps that are known (a member back from a dead branch
+	// in a commit storm probed for three gone authors in every beacon,
+	// 12 of its 16 nacks, for seconds). The authors probed take turns,
+	// from an offset that moves with each beacon: in a fixed order those
+	// that sort last never got a slot (churn seed 79: a member back
+	// after 9 epochs probed for four gone authors, and never for the
+	// fifth, whose two messages it lacked).
+	var probing []Identity
+	for _, id := range ids {
+		rec := m.authors[id]
+		if rec.goneAt == 0 || m.tick-rec.goneAt < m.cfg.BeaconInterval {
+			continue
+		}
+		// A member that was away probes for goneTTL; any other for a
+		// few intervals only: its author's last messages and the beacon
+		// announcing them may both have been lost to it (20% loss per
+		// copy: lossy seeds 6 and 34), and nothing else would show the
+		// gap. Both from the author's leaving or the last heal, which
+		// may bring the members that hold them.
+		since := m.tick - max(rec.goneAt, m.rivalAt)
+		if rec.probe && since > m.goneTTL() || !rec.probe && since > probeIntervals*m.cfg.BeaconInterval {
+			continue
+		}
+		probing = append(probing, id)
+	}
+	// Gaps may not crowd out probes either: a gap nobody answers (a
+	// number sent before we joined, which nobody sends us) stays in
+	// every beacon, and a member added late filled its sixteen slots
+	// with such numbers and never probed for the message of a gone
+	// author it was owed (flapping seed 18). probeAhead slots are kept
+	// for probes while there are any.
+	gapSlots := MaxNacks
+	if len(probing) > 0 {
+		gapSlots -= probeAhead
+	}
 	// Gaps we are sure of first, then those that may predate us (each
 	// asked for during maxNackTries beacon intervals from its first nack).
 	for _, id := range ids {
 		rec := m.authors[id]
 		limit := m.nackLimit(rec)
-		for s := max(rec.base, rec.sure); s < limit && len(out) < MaxNacks; s++ {
+		for s := max(rec.base, rec.sure); s < limit && len(out) < gapSlots; s++ {
 			if !rec.have[s] {
 				out = append(out, Nack{Author: id, Seq: s})
 			}
@@ -216,7 +272,7 @@ func (m *Member) nacks() []Nack {
 	}
 	for _, id := range ids {
 		rec := m.authors[id]
-		for s := rec.base; s < min(rec.sure, m.nackLimit(rec)) && len(out) < MaxNacks; s++ {
+		for s := rec.base; s < min(rec.sure, m.nackLimit(rec)) && len(out) < gapSlots; s++ {
 			if rec.have[s] {
 				continue
 			}
@@ -229,16 +285,10 @@ func (m *Member) nacks() []Nack {
 			out = append(out, Nack{Author: id, Seq: s})
 		}
 	}
-	// Probes last: they may ask for numbers never sent, and must not
-	// crowd out gaps that are known (a member back from a dead branch
-	// in a commit storm probed for three gone authors in every beacon,
-	// 12 of its 16 nacks, for seconds).
-	for _, id := range ids {
+	for i := range probing {
+		id := probing[(uint64(i)+m.seq)%uint64(len(probing))]
 		rec := m.authors[id]
-		if !rec.probe || rec.goneAt == 0 || m.tick-rec.goneAt < m.cfg.BeaconInterval {
-			continue
-		}
-		limit := max(m.nackLimit(rec), rec.base)
+		limit := max(m.nackLimit(rec), rec.base) + probePage(m.tick-max(rec.goneAt, m.rivalAt), m.cfg.BeaconInterval)
 		for s := limit; s < limit+probeAhead && len(out) < MaxNacks; s++ {
 			out = append(out, Nack{Author: id, Seq: s})
 		}
@@ -263,7 +313,7 @@ func (m *Member) answerNacks(tree *ratchettree.Tree, b *Beacon) {
 	}
 	for _, n := range b.Nacks {
 		if n.Author != m.self {
-			m.relayFor(n, nacker, EpochRef{Epoch: b.Epoch, ID: b.EpochID}, roster)
+			m.relayFor(n, nacker, EpochRef{Epoch: b.Epoch, ID: b.EpochID}, b.OpensFrom, roster)
 			continue
 		}
 		id, ok := m.sentBySeq[n.Seq]
@@ -348,9 +398,26 @@ func (m *Member) unframe(d consensus.Delivered) consensus.Delivered {
 
 // pruneAuthors keeps author records to the current roster, and those of
 // authors who left it for goneTTL ticks more: their last messages can
-// still be relayed by members that delivered them (relay.go) while the
-// epochs they were sealed in are retained.
+// still be relayed by members that delivered them (relay.go,
+// relaycontent.go). The clock stands still while a member of our roster
+// is silent (we may be cut off from the members holding a gone author's
+// messages) and while a rival branch is being judged: a relayed content
+// needs no epoch keys, so it can still come after the heal (simulator
+// split-brain seed 12: the receivers' records of an author their side
+// removed expired 0.3 s before the other side, which had its messages,
+// was re-added). Probing restarts at a heal or when a silent member is
+// heard again (rivalAt, see nacks).
 func (m *Member) pruneAuthors(roster []Identity) {
+	silent := map[Identity]bool{}
+	for _, id := range roster {
+		if at, ok := m.heardAt[id]; id != m.self && (!ok || m.tick-at > 2*m.cfg.BeaconInterval) {
+			silent[id] = true
+			m.silentAt = m.tick
+		} else if m.silent[id] {
+			m.rivalAt = m.tick // back: it may hold what we lack
+		}
+	}
+	m.silent = silent
 	for id, rec := range m.authors {
 		switch {
 		case slices.Contains(roster, id):
@@ -358,7 +425,7 @@ func (m *Member) pruneAuthors(roster []Identity) {
 		case rec.goneAt == 0:
 			rec.goneAt = m.tick
 			rec.probe = m.core.Head().Epoch() >= rec.heardAt+2
-		case m.tick-rec.goneAt > m.goneTTL():
+		case m.tick-max(rec.goneAt, m.rivalAt, m.silentAt) > m.goneTTL():
 			delete(m.authors, id)
 		}
 	}

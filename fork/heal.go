@@ -443,6 +443,7 @@ func (m *Member) enterSurvivor(g *mls.Group, r *rival, from EpochRef, note healN
 	}
 	m.drain()
 	m.core = core
+	m.noteHeadRecords()
 	if kind == EventRejoined {
 		m.out.Messages = append(m.out.Messages, joinEnv)
 	}

@@ -247,6 +247,21 @@ type Member struct {
 	// re-sends for the batch may overtake its commit, and the Welcome's
 	// fresh core would not have them.
 	early []consensus.Envelope
+	// held are point-to-point re-sends of epochs not known yet (held.go).
+	held heldResends
+	// contexts and keys record the epochs this member held, to check
+	// relayed contents (records.go); rosters caches epochs' rosters for
+	// the relay log.
+	contexts contextLog
+	keys     keyBook
+	rosters  rosterCache
+	// rivalAt is the last tick at which a rival branch was being judged
+	// or a silent member of our roster was heard again (probes for gone
+	// authors restart), silentAt the last at which one was silent (the
+	// roster's members not heard for two beacon intervals at the last
+	// prune); gone authors' records are kept goneTTL past both (gaps.go).
+	rivalAt, silentAt uint64
+	silent            map[Identity]bool
 	// joinReqs are the verified join requests held (survivor side),
 	// sorted by identity; batchSince is when the current round of
 	// collecting began, batchOn the head our last batch commit was made
@@ -368,6 +383,7 @@ func New(cfg Config) (*Member, error) {
 	if st := c.State; st != nil {
 		m.restore(st)
 	}
+	m.noteHeadRecords()
 	m.beaconNow()
 	m.drain()
 	return m, nil
@@ -427,9 +443,15 @@ func (m *Member) Step(from PeerID, env *consensus.Envelope) error {
 		return m.stepFetchResponse(from, env)
 	case consensus.KindResend:
 		m.keepEarly(env)
-		return m.stepDirect(env)
+		err := m.stepDirect(env)
+		if errors.Is(err, consensus.ErrUnknownEpoch) {
+			m.holdResend(env)
+		}
+		return err
 	case consensus.KindJoinRequest:
 		return m.stepJoinRequest(env)
+	case consensus.KindRelayed:
+		return m.stepRelayed(env)
 	case consensus.KindCommit:
 		if m.pj != nil && !m.outside() {
 			if mine, err := m.tryWelcome(env); mine {
@@ -458,6 +480,9 @@ func (m *Member) stepCore(from PeerID, env *consensus.Envelope) error {
 func (m *Member) Tick() {
 	m.tick++
 	m.core.Tick()
+	if m.rival != nil {
+		m.rivalAt = m.tick
+	}
 	if m.tick%m.cfg.BeaconInterval == 0 {
 		m.beaconNow()
 		m.det.newServeWindow()
@@ -549,6 +574,7 @@ func (m *Member) drain() {
 		m.core.Advance(rd)
 		m.absorb(rd)
 	}
+	m.releaseResends()
 	if m.outside() {
 		// Nothing left to fetch or verify beacons for.
 		m.det.pending = nil
@@ -570,6 +596,7 @@ func (m *Member) absorb(rd consensus.Ready) {
 		switch ev.Kind {
 		case consensus.EventEpochMerged:
 			m.pushHistory(EpochRef{Epoch: ev.Epoch, ID: ev.ID})
+			m.noteEpochRecords(EpochRef{Epoch: ev.Epoch, ID: ev.ID}, ev.ContextHash)
 			m.noteAdded(ev)
 			m.noteJoined(ev)
 			m.noteReadded(ev)
@@ -800,8 +827,11 @@ type Stats struct {
 	Seen            int // <= MaxSeen
 	Losers          int // <= 16
 	JoinRequests    int // <= MaxJoinRequests
-	PendingJoin     bool
-	Core            consensus.Stats
+	// HeldResends: point-to-point re-sends of unknown epochs held
+	// (<= DefaultMaxPendingEpochs x DefaultMaxPendingPerEpoch).
+	HeldResends int
+	PendingJoin bool
+	Core        consensus.Stats
 }
 
 // Stats reports the sizes of what the Member holds.
@@ -816,6 +846,7 @@ func (m *Member) Stats() Stats {
 		Seen:            len(m.seen.order),
 		Losers:          len(m.losers),
 		JoinRequests:    len(m.joinReqs),
+		HeldResends:     m.held.count(),
 		PendingJoin:     m.pj != nil,
 		Core:            m.core.Stats(),
 	}

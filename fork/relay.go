@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/mlsnode/mlsnode/consensus"
-	"github.com/mlsnode/mlsnode/mls"
 	"github.com/mlsnode/mlsnode/mls/treemath"
 )
 
@@ -42,29 +41,45 @@ type relayKey struct {
 }
 
 // relayLog keeps the envelopes of recently delivered messages of others.
+// With each envelope it keeps the message's signed content, when the core
+// gave it, for members that can no longer open the envelope
+// (relaycontent.go).
 type relayLog struct {
-	order []relayKey
-	envs  map[relayKey]consensus.Envelope
-	bytes int
+	order  []relayKey
+	envs   map[relayKey]consensus.Envelope
+	signed map[relayKey]*signedCopy
+	bytes  int
 }
 
-func (l *relayLog) add(k relayKey, env consensus.Envelope) {
+func (l *relayLog) add(k relayKey, env consensus.Envelope, sc *signedCopy) {
 	if l.envs == nil {
 		l.envs = map[relayKey]consensus.Envelope{}
+		l.signed = map[relayKey]*signedCopy{}
 	}
-	if _, ok := l.envs[k]; ok || len(env.Body) > maxRelayBytes {
+	size := len(env.Body)
+	if sc != nil {
+		size += sc.size()
+	}
+	if _, ok := l.envs[k]; ok || size > maxRelayBytes {
 		return
 	}
 	env.Body = slices.Clone(env.Body)
 	env.GroupID = slices.Clone(env.GroupID)
 	l.envs[k] = env
+	if sc != nil {
+		l.signed[k] = sc
+	}
 	l.order = append(l.order, k)
-	l.bytes += len(env.Body)
+	l.bytes += size
 	for len(l.order) > maxRelayed || l.bytes > maxRelayBytes {
 		old := l.order[0]
 		l.order = l.order[1:]
 		l.bytes -= len(l.envs[old].Body)
+		if sc := l.signed[old]; sc != nil {
+			l.bytes -= sc.size()
+		}
 		delete(l.envs, old)
+		delete(l.signed, old)
 	}
 }
 
@@ -75,7 +90,8 @@ type nackKey struct {
 }
 
 // relayFor answers a nack of another author's message n, in a verified
-// beacon of the member nacker: if this member holds the
+// beacon of the member nacker (head at, opening epochs from opensFrom
+// on): if this member holds the
 // message's envelope, it sends it point to point to the beacon's peer,
 // when its turn in the relay schedule has come.
 //
@@ -88,10 +104,16 @@ type nackKey struct {
 // first four an interval later, and so on, so that a message held by few
 // still finds a relay. Each relay sends a given message to a given member
 // at most once per beacon interval.
-func (m *Member) relayFor(n Nack, nacker Identity, at EpochRef, roster []Identity) {
+func (m *Member) relayFor(n Nack, nacker Identity, at EpochRef, opensFrom uint64, roster []Identity) {
 	k := relayKey{author: n.Author, seq: n.Seq}
 	env, ok := m.relays.envs[k]
-	if !ok || m.beaconFrom == "" || nacker == n.Author || !m.mayOpen(EpochRef{Epoch: env.Epoch, ID: env.EpochID}, at, nacker) {
+	if !ok || m.beaconFrom == "" || nacker == n.Author {
+		return
+	}
+	e := EpochRef{Epoch: env.Epoch, ID: env.EpochID}
+	original := m.mayOpen(e, at, opensFrom, nacker)
+	sc := m.relays.signed[k]
+	if !original && !m.mayRelayContent(sc, e, at, opensFrom, nacker) {
 		return
 	}
 	nk := nackKey{relayKey: k, by: nacker}
@@ -123,22 +145,32 @@ func (m *Member) relayFor(n Nack, nacker Identity, at EpochRef, roster []Identit
 		clear(m.directAt)
 	}
 	m.directAt[dk] = m.tick
+	if !original {
+		m.sendRelayedContent(sc, e, nacker)
+		return
+	}
 	m.out.Direct = append(m.out.Direct, Directed{To: m.beaconFrom, Envelope: env})
 }
 
 // mayOpen reports whether member nacker, whose head is at (on our chain,
-// at or behind our head), can still open a message sealed in epoch e, as
-// far as we can tell: it is in e's tree, e is on our chain at or before
-// at, and either at most
-// mls.DefaultPastEpochs epochs behind at (the engine keeps those epochs'
-// keys) or the race on e is still open here (its state is retained).
+// at or behind our head) and who says it still opens messages of epochs
+// from opensFrom on (its beacon, consensus.Core.OpensFrom), can open a
+// message sealed in epoch e: it is in e's tree, e is on our chain at or
+// before at, and not before opensFrom.
+//
 // A copy it cannot open is not sent: it would be undecryptable there,
 // and an envelope naming an epoch the receiver does not know makes it
 // fetch from the relay, which in a heal only adds load (simulator,
 // 32-member 8 s split-brain seed 1: relaying every held message left 6
-// forks).
-func (m *Member) mayOpen(e, at EpochRef, nacker Identity) bool {
-	if at.Epoch < e.Epoch || !m.inHistory(e.ID) {
+// forks). The nacker's own word is needed because what it can open
+// depends on its history, not ours: a member that merged many epochs at
+// once (back from offline) holds their states while their races are open
+// there, though they are final here; judged by our view (at most
+// mls.DefaultPastEpochs behind its head, or the race open here) it was
+// never relayed the messages of an author removed meanwhile (simulator
+// churn seed 7).
+func (m *Member) mayOpen(e, at EpochRef, opensFrom uint64, nacker Identity) bool {
+	if at.Epoch < e.Epoch || e.Epoch < opensFrom || !m.inHistory(e.ID) {
 		return false
 	}
 	// Only a member of e holds its keys (and a newcomer must not be
@@ -147,18 +179,8 @@ func (m *Member) mayOpen(e, at EpochRef, nacker Identity) bool {
 	if tree == nil {
 		return false
 	}
-	if _, member := m.findIdentity(tree, nacker); !member {
-		return false
-	}
-	if at.ID == e.ID || at.Epoch-e.Epoch <= mls.DefaultPastEpochs {
-		return true
-	}
-	for i := range m.history {
-		if m.history[i].ID == e.ID {
-			return i+1 < len(m.history) && !m.isFinal(m.history[i+1].ID)
-		}
-	}
-	return false
+	_, member := m.findIdentity(tree, nacker)
+	return member
 }
 
 // relayRank is this member's place among roster (the author and the
@@ -222,5 +244,5 @@ func (m *Member) noteRelayable(d consensus.Delivered, seq uint64) {
 	if author == m.self {
 		return
 	}
-	m.relays.add(relayKey{author: author, seq: seq}, d.Envelope)
+	m.relays.add(relayKey{author: author, seq: seq}, d.Envelope, m.signedCopyOf(d))
 }

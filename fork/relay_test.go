@@ -342,3 +342,103 @@ func TestProbeForAGoneAuthorsUnknownNumbers(t *testing.T) {
 		t.Fatal("c never got the message of the gone author it had not heard of")
 	}
 }
+
+// TestRelayToAMemberBackFromOffline: c is cut off while a sends a message
+// and b makes four more epochs, the last removing a. Back, c merges them
+// all at once and keeps their states while their races are open at c,
+// though they are final at b and c's head is four epochs past the
+// message's. Its beacon says so (opens_from), and b relays the original to
+// it. Before, b judged by its own view (at most two epochs behind c's
+// head, or the race open at b) and never relayed it (simulator churn
+// seed 7).
+func TestRelayToAMemberBackFromOffline(t *testing.T) {
+	// d sends nothing: the races c merges stay open at c for the window
+	// (with every member seen building on them they would close at once).
+	// The window is six beacon intervals, as in the simulator (2 s, 500
+	// ms), so that catching up takes less than a window.
+	n, err := forktest.New(forktest.Options{Seed: 3, WindowTicks: 12, BeaconInterval: 2}, "a", "b", "c", "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		n.Tick() // first news of everyone
+	}
+	n.Partition([]string{"c"})
+	if err := n.Send("a", "while-c-was-offline"); err != nil {
+		t.Fatal(err)
+	}
+	n.Deliver(1 << 20)
+	sealed := n.Node("b").Member.Core().HeadRef()
+	for range 3 {
+		if err := n.Commit("b"); err != nil {
+			t.Fatal(err)
+		}
+		n.Deliver(1 << 20)
+	}
+	if err := n.Remove("b", "a"); err != nil {
+		t.Fatal(err)
+	}
+	n.Deliver(1 << 20)
+	for range 16 {
+		n.Tick() // the races on the epochs c missed close at b
+	}
+	b, c := n.Node("b").Member, n.Node("c").Member
+	if !n.Node("a").Member.Gone() || delivered(n, "c", "while-c-was-offline") || c.Core().Head().Epoch() != sealed.Epoch {
+		t.Fatal("setup: a must be out and c still in the message's epoch without it")
+	}
+	if b.Core().Head().Epoch() < sealed.Epoch+4 || b.Core().OpensFrom() > b.Core().Head().Epoch()-2 {
+		t.Fatalf("setup: b at %d opens from %d; the message's epoch %d must be released there",
+			b.Core().Head().Epoch(), b.Core().OpensFrom(), sealed.Epoch)
+	}
+	n.Heal()
+	caughtUp := false
+	for range 3 * fork.DefaultBeaconInterval {
+		n.Tick()
+		if !caughtUp && c.Core().HeadID() == b.Core().HeadID() {
+			caughtUp = true
+			if c.Core().OpensFrom() > sealed.Epoch {
+				t.Fatalf("c merged up to %d and opens from %d only: the test needs the message's epoch %d open",
+					c.Core().Head().Epoch(), c.Core().OpensFrom(), sealed.Epoch)
+			}
+		}
+	}
+	if c.Core().HeadID() != b.Core().HeadID() {
+		t.Fatal("c did not catch up")
+	}
+	if !delivered(n, "c", "while-c-was-offline") {
+		var buf bytes.Buffer
+		n.Delivered(&buf)
+		t.Log(buf.String())
+		t.Fatal("c, which merged the message's epoch late and could still open it, was never relayed it")
+	}
+}
+
+// TestProbeForAGoneAuthorsLastMessage: c was not away (it heard a in its
+// current epoch), but a's last message and every beacon announcing it
+// were lost to c, and a was removed at once. No gap shows; c probes for
+// a's next numbers for a few beacon intervals all the same, and b relays
+// it. Before, only a member that had been away probed (lossy seeds 6, 34).
+func TestProbeForAGoneAuthorsLastMessage(t *testing.T) {
+	n := newNet(t)
+	for range 3 {
+		n.Tick()
+	}
+	n.Drop("a", "c")
+	if err := n.Send("a", "last-words"); err != nil {
+		t.Fatal(err)
+	}
+	n.Deliver(1 << 20)
+	if err := n.Remove("b", "a"); err != nil {
+		t.Fatal(err)
+	}
+	n.Deliver(1 << 20)
+	if delivered(n, "c", "last-words") || !n.Node("a").Member.Gone() {
+		t.Fatal("setup: c must lack the message and a must be out")
+	}
+	for range 3 * fork.DefaultBeaconInterval {
+		n.Tick()
+	}
+	if !delivered(n, "c", "last-words") {
+		t.Fatal("c never got the last message of a gone author it had heard recently")
+	}
+}

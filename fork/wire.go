@@ -70,6 +70,7 @@ func readID(r *codec.Reader, field string, id *EpochID) {
 //	    uint32 sender;        // leaf index in epoch epoch_id
 //	    uint64 seq;           // strictly increasing per sender
 //	    uint64 sent;          // application messages the sender has sent
+//	    uint64 opens_from;    // lowest epoch of its head chain whose messages it still opens
 //	    Nack nacks<V>;        // <= 16: messages the sender lacks
 //	    opaque signature<V>;  // SignWithLabel(., "mlsnode beacon", BeaconTBS)
 //	} Beacon;
@@ -85,7 +86,12 @@ type Beacon struct {
 	// Sent counts the application messages the sender has sent (their
 	// sequence numbers are 0..Sent-1); Nacks name messages of others the
 	// sender has not received (see docs/ordering.md).
-	Sent      uint64
+	Sent uint64
+	// OpensFrom is the lowest epoch number of the sender's head chain
+	// whose application messages it can still open
+	// (consensus.Core.OpensFrom): a relay sends the original copy of a
+	// nacked message only when it can be opened (see relay.go).
+	OpensFrom uint64
 	Nacks     []Nack
 	Signature []byte
 }
@@ -111,6 +117,7 @@ func (b *Beacon) marshalTBS(w *codec.Writer) {
 	w.Uint32(b.Sender)
 	w.Uint64(b.Seq)
 	w.Uint64(b.Sent)
+	w.Uint64(b.OpensFrom)
 	if len(b.Nacks) > MaxNacks {
 		w.SetError(&codec.EncodeError{Err: ErrTooLarge})
 		return
@@ -143,6 +150,7 @@ func (b *Beacon) UnmarshalMLS(r *codec.Reader) {
 	r.Uint32("Beacon.sender", &b.Sender)
 	r.Uint64("Beacon.seq", &b.Seq)
 	r.Uint64("Beacon.sent", &b.Sent)
+	r.Uint64("Beacon.opens_from", &b.OpensFrom)
 	readList(r, "Beacon.nacks", MaxNacks, func(r *codec.Reader) {
 		var n Nack
 		var raw []byte

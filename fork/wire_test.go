@@ -19,7 +19,7 @@ func sampleID(b byte) EpochID {
 }
 
 func sampleBeacon() *Beacon {
-	return &Beacon{GroupID: []byte("group"), Epoch: 7, EpochID: sampleID(1), Sender: 3, Seq: 42, Sent: 5,
+	return &Beacon{GroupID: []byte("group"), Epoch: 7, EpochID: sampleID(1), Sender: 3, Seq: 42, Sent: 5, OpensFrom: 5,
 		Nacks: []Nack{{Author: Identity(sampleID(7)), Seq: 3}}, Signature: bytes.Repeat([]byte{9}, 64)}
 }
 

@@ -101,6 +101,14 @@ type Received struct {
 	Epoch             uint64
 	ApplicationData   []byte
 	AuthenticatedData []byte
+	// Content is the verified content with the sender's signature
+	// (FramedContent and FramedContentAuthData), and Context a copy of
+	// the GroupContext of its epoch, which the signature covers: with
+	// the sender's signature key they let a third party check the
+	// message again (FramedContentTBS, §6.1) after the epoch's keys are
+	// gone. The caller must not modify them.
+	Content *wire.AuthenticatedContent
+	Context wire.GroupContext
 }
 
 // OpenMessage authenticates and decrypts a message of the current epoch.
@@ -138,5 +146,7 @@ func (g *Group) OpenMessage(m *wire.MLSMessage) (*Received, error) {
 		Epoch:             ac.Content.Epoch,
 		ApplicationData:   ac.Content.ApplicationData,
 		AuthenticatedData: ac.Content.AuthenticatedData,
+		Content:           ac,
+		Context:           *fr.Context,
 	}, nil
 }

@@ -187,6 +187,7 @@ func TestRegressions(t *testing.T) {
 			continue
 		}
 		t.Run(names[i], func(t *testing.T) {
+			t.Parallel() // each run is independent; CI has 2 cores
 			if reg.Status == "open" && os.Getenv("MLSNODE_SIM_REGRESSIONS") != "all" {
 				t.Skipf("SKIP: open case (%s) not run in CI; MLSNODE_SIM_REGRESSIONS=all runs it", reg.Note)
 			}

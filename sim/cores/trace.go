@@ -27,7 +27,7 @@ func short(id consensus.EpochID) string { return fmt.Sprintf("%x", id[:4]) }
 
 // traceReceive notes an application or re-send envelope and its fate.
 func (m *Member) traceReceive(from sim.MemberID, env *consensus.Envelope, err error) {
-	if !traceOn || (env.Kind != consensus.KindApplication && env.Kind != consensus.KindResend) {
+	if !traceOn || (env.Kind != consensus.KindApplication && env.Kind != consensus.KindResend && env.Kind != consensus.KindRelayed) {
 		return
 	}
 	m.trace("recv kind=%d from=%d epoch=%d/%s err=%v", env.Kind, from, env.Epoch, short(env.EpochID), err)
@@ -53,6 +53,8 @@ func (m *Member) traceReady(rd *fork.Ready) {
 			m.trace("relay to=%s epoch=%d/%s", d.To, d.Envelope.Epoch, short(d.Envelope.EpochID))
 		case consensus.KindResend:
 			m.trace("direct-resend to=%s", d.To)
+		case consensus.KindRelayed:
+			m.trace("relay-content to=%s sealed-in-head=%d/%s", d.To, d.Envelope.Epoch, short(d.Envelope.EpochID))
 		}
 	}
 	for _, env := range rd.Messages {
