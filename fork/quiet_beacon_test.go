@@ -6,6 +6,7 @@ import (
 
 	"github.com/mlsnode/mlsnode/consensus"
 	"github.com/mlsnode/mlsnode/fork"
+	"github.com/mlsnode/mlsnode/fork/forktest"
 	"github.com/mlsnode/mlsnode/mls/codec"
 )
 
@@ -17,11 +18,7 @@ import (
 func TestQuietBeaconChangesNothing(t *testing.T) {
 	n := newNet(t)
 	a := n.Node("a").Member
-	first := beaconOf(t, n, "b")
-	var bc fork.Beacon
-	if err := codec.Unmarshal(first.Body, &bc); err != nil {
-		t.Fatal(err)
-	}
+	first, bc := decodedBeaconOf(t, n, "b")
 	key := n.SigningKey("b")
 	signed := func(seq, sent uint64) consensus.Envelope {
 		x := bc
@@ -69,11 +66,7 @@ func TestQuietBeaconChangesNothing(t *testing.T) {
 func TestNacksNoOneHereCanAnswerAreQuiet(t *testing.T) {
 	n := newNet(t)
 	a := n.Node("a").Member
-	first := beaconOf(t, n, "b")
-	var bc fork.Beacon
-	if err := codec.Unmarshal(first.Body, &bc); err != nil {
-		t.Fatal(err)
-	}
+	first, bc := decodedBeaconOf(t, n, "b")
 	key := n.SigningKey("b")
 	signed := bc
 	signed.Seq++
@@ -111,4 +104,15 @@ func TestNacksNoOneHereCanAnswerAreQuiet(t *testing.T) {
 	if err := a.Step("b", &news); !errors.Is(err, fork.ErrBadBeacon) {
 		t.Fatalf("forged beacon nacking a's own message: %v, want ErrBadBeacon", err)
 	}
+}
+
+// decodedBeaconOf is beaconOf with its decoded body.
+func decodedBeaconOf(t *testing.T, n *forktest.Network, from string) (consensus.Envelope, fork.Beacon) {
+	t.Helper()
+	env := beaconOf(t, n, from)
+	var b fork.Beacon
+	if err := codec.Unmarshal(env.Body, &b); err != nil {
+		t.Fatal(err)
+	}
+	return env, b
 }
