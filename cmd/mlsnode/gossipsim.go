@@ -9,8 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"os"
-	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -105,17 +103,12 @@ func runGossipSim(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	start := time.Now()
-	if *cpuProfile != "" {
-		pf, err := os.Create(*cpuProfile)
-		if err == nil {
-			err = pprof.StartCPUProfile(pf)
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "mlsnode sim: cpuprofile:", err)
-			return 1
-		}
-		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		fmt.Fprintln(stderr, "mlsnode sim: cpuprofile:", err)
+		return 1
 	}
+	defer stopProfile()
 	cfg := gossipConfig{Scenario: pos[0], Members: *members, Seed: *seed, Partition: *cut, Settle: *settle,
 		Rate: *rate, TimeScale: *scale, Clock: *clock, Log: log,
 		Phase: func(format string, a ...any) {

@@ -152,6 +152,7 @@ func (f *runFlags) applyTo(c *sim.Config) {
 
 // runSim is the `mlsnode sim` sub-command.
 func runSim(args []string, stdout, stderr io.Writer) int {
+	limitMemory()
 	if len(args) > 0 {
 		switch args[0] {
 		case "list":
@@ -204,18 +205,12 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	f.applyTo(&cfg)
 	fmt.Fprintf(stdout, "seed %d: %s, %d members, member=%s\n", cfg.Seed, cfg.Scenario, cfg.Members, f.member)
 
-	if *cpuProfile != "" {
-		pf, err := os.Create(*cpuProfile)
-		if err == nil {
-			err = pprof.StartCPUProfile(pf)
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "mlsnode sim: cpuprofile:", err)
-			return 1
-		}
-		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		fmt.Fprintln(stderr, "mlsnode sim: cpuprofile:", err)
+		return 1
 	}
-	limitMemory()
+	defer stopProfile()
 	start := time.Now()
 	pop, err := populations[f.member](cfg)
 	if err != nil {
@@ -287,6 +282,23 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && sim.IsTerminal(f)
+}
+
+// startCPUProfile starts a CPU profile written to path ("" for none) and
+// returns what stops it.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	pf, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(pf); err != nil {
+		pf.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); pf.Close() }, nil
 }
 
 // limitMemory sets the Go memory limit to 70% of the machine's memory
