@@ -173,7 +173,7 @@ func (m *Member) rosterOf(id EpochID, tree *ratchettree.Tree) []Identity {
 	if m.rosters.byEpoch == nil {
 		m.rosters.byEpoch = map[EpochID][]Identity{}
 	}
-	r := Roster(tree)
+	r := m.roster(tree) // shared with the memo; read only
 	m.rosters.byEpoch[id] = r
 	m.rosters.order = append(m.rosters.order, id)
 	if len(m.rosters.order) > maxRosterCache {
