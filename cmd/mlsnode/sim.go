@@ -40,6 +40,14 @@ var populations = map[string]sim.NewPopulation{
 	"toy":  func(c sim.Config) (sim.Population, error) { return &toy.Population{Seed: c.Seed}, nil },
 }
 
+// population returns the constructor of the members the flags ask for.
+func (f *runFlags) population() sim.NewPopulation {
+	if f.member == "real" && f.verifyAlone {
+		return cores.NewPopulationVerifyingAlone
+	}
+	return populations[f.member]
+}
+
 // defaultMember is the population used without --member.
 var defaultMember = "real"
 
@@ -54,7 +62,7 @@ type runFlags struct {
 	loss, dup, reorder             float64
 	commitRate, appRate            float64
 	beaconTicks                    uint64
-	noStore                        bool
+	noStore, verifyAlone           bool
 	rank, apply, member            string
 	suite                          uint
 	set                            map[string]bool
@@ -82,6 +90,7 @@ func newRunFlags(name string, stderr io.Writer) *runFlags {
 	fs.StringVar(&f.apply, "apply", "", "apply policy of the consensus core (its default if empty)")
 	fs.UintVar(&f.suite, "suite", uint(d.Suite), "MLS cipher suite")
 	fs.BoolVar(&f.noStore, "no-store", false, "do not persist members' state to their in-memory stores (large runs)")
+	fs.BoolVar(&f.verifyAlone, "verify-alone", false, "real members: each checks every signature itself instead of sharing verdicts (same results, slower)")
 	fs.Uint64Var(&f.beaconTicks, "beacon-ticks", 0, "fork's beacon interval in ticks of 100 ms (0: fork's default)")
 	fs.StringVar(&f.member, "member", defaultMember, "member implementation: "+strings.Join(memberKinds(), ", "))
 	return f
@@ -212,7 +221,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	}
 	defer stopProfile()
 	start := time.Now()
-	pop, err := populations[f.member](cfg)
+	pop, err := f.population()(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "mlsnode sim:", err)
 		return 1
@@ -257,6 +266,11 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	// Wall time and memory go to stderr: they are not part of the result
 	// and would break byte-identical JSON.
 	fmt.Fprintf(stderr, "wall time %s, peak memory %s\n", wall.Round(time.Millisecond), peakMemory())
+	if p, ok := pop.(interface{ SignatureChecks() (computed, shared uint64) }); ok {
+		if computed, shared := p.SignatureChecks(); computed > 0 {
+			fmt.Fprintf(stderr, "signature checks: %d computed, %d answered by another member's verdict (--verify-alone: none shared)\n", computed, shared)
+		}
+	}
 	if *jsonOut != "" {
 		b, err := res.JSON()
 		if err == nil {
@@ -430,7 +444,7 @@ func runSweep(args []string, stdout, stderr io.Writer) int {
 	}
 	defer partial.Close()
 	_ = sim.WriteCSV(partial, nil)
-	results, errs := sim.RunJobs(jobs, populations[f.member], *workers, func(i int, r *sim.Result, err error) {
+	results, errs := sim.RunJobs(jobs, f.population(), *workers, func(i int, r *sim.Result, err error) {
 		finished++
 		if r != nil {
 			_ = sim.AppendCSVRow(partial, r)

@@ -170,6 +170,14 @@ func (s *Suite) VerifyWithLabel(pub []byte, label string, content, signature []b
 	if err != nil {
 		return err
 	}
+	if s.memo != nil {
+		return s.memo.verify(s, pub, msg, signature)
+	}
+	return s.verify(pub, msg, signature)
+}
+
+// verify checks signature over the encoded SignContent msg.
+func (s *Suite) verify(pub, msg, signature []byte) error {
 	ok := false
 	switch s.sig {
 	case sigEd25519:

@@ -93,6 +93,7 @@ type Suite struct {
 	hpkeID  []byte // RFC 9180 suite_id: "HPKE" || kem_id || kdf_id || aead_id
 	sig     sigScheme
 	curve   elliptic.Curve // ECDSA only
+	memo    *VerifyMemo    // nil but in a copy made by WithVerifyMemo
 }
 
 // params is one row of the RFC 9420 §17.1 table.
