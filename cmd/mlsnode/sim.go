@@ -266,7 +266,9 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	// Wall time and memory go to stderr: they are not part of the result
 	// and would break byte-identical JSON.
 	fmt.Fprintf(stderr, "wall time %s, peak memory %s\n", wall.Round(time.Millisecond), peakMemory())
-	if p, ok := pop.(interface{ SignatureChecks() (computed, shared uint64) }); ok {
+	if p, ok := pop.(interface {
+		SignatureChecks() (computed, shared uint64)
+	}); ok {
 		if computed, shared := p.SignatureChecks(); computed > 0 {
 			fmt.Fprintf(stderr, "signature checks: %d computed, %d answered by another member's verdict (--verify-alone: none shared)\n", computed, shared)
 		}
