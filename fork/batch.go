@@ -155,7 +155,10 @@ type joinRequest struct {
 	encKey []byte
 	note   joinNote
 	env    consensus.Envelope
-	at     uint64
+	// envBytes is env encoded, made once for the persisted State (which
+	// lists every held request and is rebuilt after each step).
+	envBytes []byte
+	at       uint64
 	// addedIn is the epoch of a batch that added it, once merged; a
 	// request whose epoch leaves our chain (the batch lost a race) is
 	// batched again.

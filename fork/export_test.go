@@ -1,6 +1,10 @@
 package fork
 
-import "github.com/mlsnode/mlsnode/mls/codec"
+import (
+	"github.com/mlsnode/mlsnode/mls/codec"
+	"github.com/mlsnode/mlsnode/mls/ratchettree"
+	"github.com/mlsnode/mlsnode/mls/treemath"
+)
 
 // MarshalJoinNote encodes a join request's authenticated data, for tests
 // that build requests by hand.
@@ -14,3 +18,8 @@ func MarshalJoinNote(onto EpochRef, forkPoint *EpochRef, memberSince uint64) []b
 
 // HeadBeaconer exposes the choice of who beacons on a head change.
 func HeadBeaconer(id EpochID, self Identity, n, k int) bool { return headBeaconer(id, self, n, k) }
+
+// FindIdentity exposes the memoised identity lookup.
+func FindIdentity(m *Member, tree *ratchettree.Tree, id Identity) (treemath.LeafIndex, bool) {
+	return m.findIdentity(tree, id)
+}

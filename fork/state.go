@@ -226,10 +226,16 @@ func (m *Member) currentState() *State {
 			EncryptionPrivate: slices.Clone(pj.bundle.EncryptionPrivate), ForkPoint: pj.note.ForkPoint,
 			MemberSince: pj.note.MemberSince, From: pj.from}
 	}
-	for _, r := range m.joinReqs {
-		if enc, err := r.env.MarshalBinary(); err == nil {
-			st.Requests = append(st.Requests, HeldRequest{Envelope: enc, AddedIn: r.addedIn})
+	for i := range m.joinReqs {
+		r := &m.joinReqs[i]
+		if r.envBytes == nil {
+			enc, err := r.env.MarshalBinary()
+			if err != nil {
+				continue
+			}
+			r.envBytes = enc
 		}
+		st.Requests = append(st.Requests, HeldRequest{Envelope: r.envBytes, AddedIn: r.addedIn})
 	}
 	return st
 }
