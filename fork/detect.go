@@ -264,16 +264,15 @@ func (m *Member) acceptBeacon(tree *ratchettree.Tree, b *Beacon) error {
 	// it would be refused after it too, and the same beacons come again
 	// and again (in every BranchInfo's attestations, and from every member
 	// a beacon is relayed by), each costing a verification.
-	leaf := leafAt(tree, b.Sender)
-	if leaf != nil {
-		if last, ok := m.det.lastSeq[m.leafIdentity(leaf)]; ok && b.Seq <= last {
+	id, ok := m.identityAt(tree, b.Sender)
+	if ok {
+		if last, ok := m.det.lastSeq[id]; ok && b.Seq <= last {
 			return fmt.Errorf("%w: seq %d, latest %d", ErrReplayedBeacon, b.Seq, last)
 		}
 	}
 	if err := VerifyBeacon(m.suite, tree, b); err != nil {
 		return err
 	}
-	id := m.leafIdentity(leaf)
 	m.det.lastSeq[id] = b.Seq
 	m.det.latest[id] = *b
 	m.heardAt[id] = m.tick
@@ -322,11 +321,10 @@ func (m *Member) quietBeacon(tree *ratchettree.Tree, b *Beacon) bool {
 	if m.outside() || b.EpochID != m.core.HeadID() || m.mayAnswer(b.Nacks) {
 		return false
 	}
-	leaf := leafAt(tree, b.Sender)
-	if leaf == nil {
+	id, ok := m.identityAt(tree, b.Sender)
+	if !ok {
 		return false
 	}
-	id := m.leafIdentity(leaf)
 	last, ok := m.det.latest[id]
 	if !ok || id == m.self || last.Sent != b.Sent || b.Seq <= last.Seq {
 		return false

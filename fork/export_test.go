@@ -23,3 +23,8 @@ func HeadBeaconer(id EpochID, self Identity, n, k int) bool { return headBeacone
 func FindIdentity(m *Member, tree *ratchettree.Tree, id Identity) (treemath.LeafIndex, bool) {
 	return m.findIdentity(tree, id)
 }
+
+// IdentityAt exposes the memoised identity of a leaf.
+func IdentityAt(m *Member, tree *ratchettree.Tree, leaf uint32) (Identity, bool) {
+	return m.identityAt(tree, leaf)
+}

@@ -45,6 +45,9 @@ type rosterMemo struct {
 	// of a scan of every leaf (at 1,000 members, five per cent of a
 	// run's CPU went to such scans, one per join request served).
 	leaves []treemath.LeafIndex
+	// slot[l] is the index in sorted of leaf l's identity, -1 for a blank
+	// leaf: identityAt's answer without a leaf memo lookup.
+	slot []int32
 }
 
 // leafIdentity is IdentityOf the credential of leaf node ln.
@@ -72,12 +75,10 @@ func (m *Member) roster(tree *ratchettree.Tree) []Identity {
 
 // rosterMemo returns the memo entry of tree, making it if needed.
 func (m *Member) rosterMemo(tree *ratchettree.Tree) *rosterMemo {
-	key := weak.Make(tree)
-	for i := len(m.ids.rosters) - 1; i >= 0; i-- {
-		if m.ids.rosters[i].tree == key {
-			return &m.ids.rosters[i]
-		}
+	if memo := m.memoOf(tree); memo != nil {
+		return memo
 	}
+	key := weak.Make(tree)
 	type leafID struct {
 		id   Identity
 		leaf treemath.LeafIndex
@@ -86,6 +87,7 @@ func (m *Member) rosterMemo(tree *ratchettree.Tree) *rosterMemo {
 	for _, l := range tree.Members() {
 		all = append(all, leafID{m.leafIdentity(tree.Leaf(l)), l})
 	}
+	byLeaf := slices.Clone(all) // in leaf order, for slot
 	// By identity, then leaf: compacting keeps each identity's first leaf.
 	slices.SortFunc(all, func(a, b leafID) int {
 		if c := bytes.Compare(a.id[:], b.id[:]); c != 0 {
@@ -94,9 +96,17 @@ func (m *Member) rosterMemo(tree *ratchettree.Tree) *rosterMemo {
 		return int(a.leaf) - int(b.leaf)
 	})
 	all = slices.CompactFunc(all, func(a, b leafID) bool { return a.id == b.id })
-	memo := rosterMemo{tree: key, sorted: make([]Identity, len(all)), leaves: make([]treemath.LeafIndex, len(all))}
+	memo := rosterMemo{tree: key, sorted: make([]Identity, len(all)), leaves: make([]treemath.LeafIndex, len(all)),
+		slot: make([]int32, tree.LeafCount())}
 	for i, e := range all {
 		memo.sorted[i], memo.leaves[i] = e.id, e.leaf
+	}
+	for i := range memo.slot {
+		memo.slot[i] = -1
+	}
+	for _, e := range byLeaf {
+		i, _ := slices.BinarySearchFunc(memo.sorted, e.id, compareIdentity)
+		memo.slot[e.leaf] = int32(i)
 	}
 	if len(m.ids.rosters) >= rosterMemoTrees {
 		m.ids.rosters = slices.Delete(m.ids.rosters, 0, 1)
@@ -109,9 +119,47 @@ func (m *Member) rosterMemo(tree *ratchettree.Tree) *rosterMemo {
 // tree.
 func (m *Member) findIdentity(tree *ratchettree.Tree, id Identity) (treemath.LeafIndex, bool) {
 	memo := m.rosterMemo(tree)
-	i, found := slices.BinarySearchFunc(memo.sorted, id, func(a, b Identity) int { return bytes.Compare(a[:], b[:]) })
+	i, found := slices.BinarySearchFunc(memo.sorted, id, compareIdentity)
 	if !found {
 		return 0, false
 	}
 	return memo.leaves[i], true
 }
+
+// identityAt is the identity of tree's leaf i, if that leaf is not blank:
+// leafIdentity(leafAt(tree, i)) from the tree's roster memo, for the
+// beacon path, which asks it of every beacon.
+//
+// Only the head's tree gets a memo made for it here: beacons name many
+// epochs' trees, and making one for each (a sort of every identity) would
+// cost more than the lookups it saves.
+func (m *Member) identityAt(tree *ratchettree.Tree, i uint32) (Identity, bool) {
+	memo := m.memoOf(tree)
+	if memo == nil {
+		if head := m.core.Head(); head == nil || head.Tree() != tree {
+			leaf := leafAt(tree, i)
+			if leaf == nil {
+				return Identity{}, false
+			}
+			return m.leafIdentity(leaf), true
+		}
+		memo = m.rosterMemo(tree)
+	}
+	if i >= uint32(len(memo.slot)) || memo.slot[i] < 0 {
+		return Identity{}, false
+	}
+	return memo.sorted[memo.slot[i]], true
+}
+
+// memoOf is tree's roster memo if there is one.
+func (m *Member) memoOf(tree *ratchettree.Tree) *rosterMemo {
+	key := weak.Make(tree)
+	for i := len(m.ids.rosters) - 1; i >= 0; i-- {
+		if m.ids.rosters[i].tree == key {
+			return &m.ids.rosters[i]
+		}
+	}
+	return nil
+}
+
+func compareIdentity(a, b Identity) int { return bytes.Compare(a[:], b[:]) }

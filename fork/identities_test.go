@@ -6,6 +6,7 @@ import (
 
 	"github.com/mlsnode/mlsnode/fork"
 	"github.com/mlsnode/mlsnode/fork/forktest"
+	"github.com/mlsnode/mlsnode/mls/ratchettree"
 	"github.com/mlsnode/mlsnode/mls/treemath"
 	"github.com/mlsnode/mlsnode/mls/wire"
 )
@@ -54,6 +55,19 @@ func TestFindIdentityMatchesScan(t *testing.T) {
 		if !ok || got != want {
 			t.Fatalf("identity of leaf %d: lookup gives %d (found %v), scan gives %d", l, got, ok, want)
 		}
+	}
+	// A tree with a memo, the head's (memo made on demand), and one with none.
+	for _, tr := range []*ratchettree.Tree{tree, head.Tree(), tree.Clone()} {
+		for l := uint32(0); l < tr.LeafCount(); l++ {
+			got, ok := fork.IdentityAt(m, tr, l)
+			leaf := tr.Leaf(treemath.LeafIndex(l))
+			if ok != (leaf != nil) || (leaf != nil && got != fork.IdentityOf(&leaf.Credential)) {
+				t.Fatalf("identity at leaf %d: %x (found %v), leaf %v", l, got[:4], ok, leaf != nil)
+			}
+		}
+	}
+	if _, ok := fork.IdentityAt(m, tree, tree.LeafCount()); ok {
+		t.Fatal("identity found past the tree's end")
 	}
 	if got, _ := fork.FindIdentity(m, tree, fork.IdentityOf(&dup.Credential)); got != cLeaf {
 		t.Fatalf("identity held twice: leaf %d, want the first, %d", got, cLeaf)

@@ -141,6 +141,12 @@ func LoadGroup(data []byte, cfg LoadConfig) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
+	if k := cfg.SigningKey; k != nil && k.Suite().ID() == cs.ID() {
+		// The member's own instance of the suite (one with a shared
+		// verdict memo in a simulator, say): the same suite, and the one
+		// the caller chose for everything else this member does.
+		cs = k.Suite()
+	}
 	g := &Group{suite: cs, epoch: &keyschedule.Epoch{}, pathKeys: map[treemath.NodeIndex][]byte{},
 		resumption: map[uint64][]byte{}, proposals: map[string]QueuedProposal{}, pendingUpdates: map[string][]byte{},
 		psks: cfg.PSKs, policy: ProposalCheck{Now: cfg.Now, MaxLifetime: cfg.MaxLifetime, Credentials: cfg.Credentials}}

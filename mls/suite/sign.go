@@ -116,6 +116,9 @@ func (s *Suite) NewSigningKey(priv []byte) (*SigningKey, error) {
 	return k, nil
 }
 
+// Suite is the suite the key was made for.
+func (k *SigningKey) Suite() *Suite { return k.suite }
+
 // PublicKey is the signature public key of k, in the format of
 // SignaturePublicKey.
 func (k *SigningKey) PublicKey() []byte {
