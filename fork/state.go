@@ -226,6 +226,9 @@ func (m *Member) currentState() *State {
 			EncryptionPrivate: slices.Clone(pj.bundle.EncryptionPrivate), ForkPoint: pj.note.ForkPoint,
 			MemberSince: pj.note.MemberSince, From: pj.from}
 	}
+	if len(m.joinReqs) > 0 {
+		st.Requests = make([]HeldRequest, 0, len(m.joinReqs))
+	}
 	for i := range m.joinReqs {
 		r := &m.joinReqs[i]
 		if r.envBytes == nil {
