@@ -124,3 +124,28 @@ func BenchmarkOpen100(b *testing.B) {
 		}
 	})
 }
+
+// A beacon-sized check with real crypto, and the same check answered by a
+// shared verdict (what the simulator's other members pay).
+func BenchmarkVerifyMemo(b *testing.B) {
+	s, _ := Lookup(MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519)
+	r := seeded(9)
+	priv, pub, _ := s.GenerateSignatureKey(r)
+	content := make([]byte, 120)
+	sig, _ := s.SignWithLabel(priv, "Beacon", content)
+	b.Run("alone", func(b *testing.B) {
+		for b.Loop() {
+			if err := s.VerifyWithLabel(pub, "Beacon", content, sig); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("shared", func(b *testing.B) {
+		m := s.WithVerifyMemo(NewVerifyMemo(16))
+		for b.Loop() {
+			if err := m.VerifyWithLabel(pub, "Beacon", content, sig); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
