@@ -417,10 +417,20 @@ func (m *Member) fetch(peer PeerID, want EpochRef) {
 	if peer == "" || m.outside() {
 		return
 	}
+	m.fetchWith(peer, want, m.haveChain())
+}
+
+// fetchWith is fetch with the epochs to list as had: our head chain
+// (haveChain), or for a rejoiner whose batch Welcome was lost the epochs
+// its requests named (fetchWelcome).
+func (m *Member) fetchWith(peer PeerID, want EpochRef, have []EpochRef) {
+	if peer == "" || m.outside() {
+		return
+	}
 	if _, busy := m.det.inflight[peer]; busy || len(m.det.inflight) >= m.cfg.MaxInflightFetches {
 		return
 	}
-	req := FetchRequest{GroupID: m.groupID, RequestID: m.det.nextID, Want: want, Have: m.haveChain()}
+	req := FetchRequest{GroupID: m.groupID, RequestID: m.det.nextID, Want: want, Have: have}
 	body, err := codec.Marshal(&req)
 	if err != nil {
 		return

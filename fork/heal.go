@@ -268,15 +268,29 @@ func (m *Member) decide() {
 		// two losers could take the same slot, race, and rejoin again
 		// (simulator split-brain seed 3: converged 12.1 s after the heal
 		// with 24 commits rolled back; 5.0 s and 4 with the roster).
+		//
+		// After a batch round, though, only the members it left behind
+		// fall back (a request no committer held, a Welcome neither
+		// gossip nor fetchWelcome brought), a few of the roster, and a
+		// stagger over the whole roster made them wait up to
+		// StaggerTicks times its size (128 members: 25 s after
+		// WelcomeTimeout, past any settle time). They rank among the
+		// members whose latest beacon still names our branch: the
+		// re-added ones beacon on the survivor's chain from their
+		// join on. Views can differ by a lost beacon; two stragglers on
+		// one slot race, and the one that loses rejoins again at once
+		// (considerBranch).
+		ranked := own.Members
+		start := r.since + m.cfg.HealDelay
+		if m.pj != nil {
+			ranked = own.Active
+			start = m.pj.at + m.cfg.WelcomeTimeout
+		}
 		rank := uint64(0)
-		for _, id := range own.Members {
+		for _, id := range ranked {
 			if bytes.Compare(id[:], m.self[:]) < 0 {
 				rank++
 			}
-		}
-		start := r.since + m.cfg.HealDelay
-		if m.pj != nil {
-			start = m.pj.at + m.cfg.WelcomeTimeout
 		}
 		if m.tick < start+rank*m.cfg.StaggerTicks {
 			return
