@@ -516,7 +516,14 @@ func (m *Member) verifyJoinRequest(env *consensus.Envelope) (*joinRequest, error
 	if _, in := m.findIdentity(tree, id); !in && !m.knownLoserMember(id) && !removedJoiner {
 		return nil, ErrUnknownJoiner
 	}
-	if i, found := m.findJoinRequest(id); found && note.Onto.Epoch <= m.joinReqs[i].note.Onto.Epoch {
+	if i, found := m.findJoinRequest(id); found && (note.Onto.Epoch <= m.joinReqs[i].note.Onto.Epoch ||
+		bytes.Equal(kp.LeafNode.EncryptionKey, m.joinReqs[i].encKey)) {
+		// The same KeyPackage asked again on a newer head (askAgain) is
+		// news only to survivors that missed it: the request held
+		// already is batched on whatever head comes. Refused before
+		// any signature check, so that a rejoiner's re-sends cost the
+		// members holding it nothing (at 1,000 members, the losers a
+		// full batch leaves for the next re-send on every head change).
 		return nil, fmt.Errorf("%w: join request", consensus.ErrDuplicate)
 	}
 	// The cheap checks first: a request for another branch (every

@@ -2,11 +2,11 @@ package fork_test
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/mlsnode/mlsnode/consensus"
-	"github.com/mlsnode/mlsnode/fork"
 	"github.com/mlsnode/mlsnode/fork/forktest"
 	"github.com/mlsnode/mlsnode/mls/codec"
 )
@@ -163,7 +163,6 @@ func TestFallbackRanksOnlyStragglers(t *testing.T) {
 			t.Fatal("no single head after h's rejoin")
 		}
 	}
-	_ = fork.EventRejoined
 }
 
 // TestMissedRequestAskedAgainOnNewHead: the designated committer a misses
@@ -393,5 +392,51 @@ func TestStaleLostRaceVerdictIsChecked(t *testing.T) {
 	}
 	if !oneHead(n) {
 		t.Fatalf("no single head:\n%s", all)
+	}
+}
+
+// TestAskedAgainIsADuplicateForHolders: a rejoiner asks again with the same
+// KeyPackage on a newer head (askAgain). A survivor that holds its request
+// refuses the copy as a duplicate before any signature check and keeps the
+// one it has, which the next batch takes whatever the head; only survivors
+// that missed the request take it in. A copy with a fresh KeyPackage on a
+// newer head (a new request) still replaces the held one.
+func TestAskedAgainIsADuplicateForHolders(t *testing.T) {
+	n, err := forktest.New(forktest.Options{Seed: 3, WindowTicks: 4, BeaconInterval: 2}, "a", "b", "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := n.Node("a").Member
+	first := a.Core().HeadRef()
+	held := makeJoinRequest(t, requestOpts{cred: "b", key: n.SigningKey("b"), onto: first, seed: 1})
+	if err := a.Step("b", &held); err != nil {
+		t.Fatalf("genuine request: %v", err)
+	}
+	if err := n.Commit("c"); err != nil {
+		t.Fatal(err)
+	}
+	n.Deliver(1 << 20)
+	newer := a.Core().HeadRef()
+	if newer == first {
+		t.Fatal("setup: a's head did not move")
+	}
+	a.Advance(a.Ready())
+	again := makeJoinRequest(t, requestOpts{cred: "b", key: n.SigningKey("b"), onto: newer, seed: 1})
+	if err := a.Step("b", &again); !errors.Is(err, consensus.ErrDuplicate) {
+		t.Fatalf("the same KeyPackage asked again on a newer head: %v, want ErrDuplicate", err)
+	}
+	// Refused before the signature is checked: a copy whose signature
+	// does not verify is refused the same way, and changes nothing.
+	forged := makeJoinRequest(t, requestOpts{cred: "b", key: n.SigningKey("b"), signer: newKey(t, 9), onto: newer, seed: 1})
+	before := a.Stats()
+	if err := a.Step("x", &forged); !errors.Is(err, consensus.ErrDuplicate) {
+		t.Fatalf("forged copy: %v, want ErrDuplicate", err)
+	}
+	if rd := a.Ready(); rd.State != nil || a.Stats() != before {
+		t.Fatalf("a duplicate changed the held requests: %+v", rd.State)
+	}
+	fresh := makeJoinRequest(t, requestOpts{cred: "b", key: n.SigningKey("b"), onto: newer, seed: 2})
+	if err := a.Step("b", &fresh); err != nil {
+		t.Fatalf("a new KeyPackage on a newer head: %v", err)
 	}
 }
