@@ -183,6 +183,13 @@ type pendingJoin struct {
 	// (considerBranch); we wait for the batch again on m.rival, the
 	// survivor's new head.
 	rebatch bool
+	// asked are the survivor epochs our requests named, oldest first (the
+	// request and its re-send). A batch that took our request was
+	// committed on one of them or on a later epoch of their chain, so a
+	// survivor's commits after them carry its Welcome (fetchWelcome).
+	// Not persisted: after a restart a lost Welcome is only made up for
+	// by the external fallback.
+	asked []EpochRef
 }
 
 // reapply is a rejoiner's deferred re-application of its old branch's
@@ -209,7 +216,8 @@ func (m *Member) requestJoin(r *rival) {
 	}
 	pj := &pendingJoin{bundle: bundle, ref: m.suite.MakeKeyPackageRef(kpBytes),
 		note: m.healNoteFor(r),
-		from: EpochRef{Epoch: oldHead.Epoch(), ID: m.core.HeadID()}, at: m.tick}
+		from: EpochRef{Epoch: oldHead.Epoch(), ID: m.core.HeadID()}, at: m.tick,
+		asked: []EpochRef{r.head}}
 	env, err := m.joinRequestEnvelope(r.head, pj)
 	if err != nil {
 		return
@@ -245,32 +253,93 @@ func (m *Member) joinRequestEnvelope(onto EpochRef, pj *pendingJoin) (consensus.
 // awaitWelcome is decide's rejoiner path while a request is out: it
 // reports true while the member should keep waiting for the Welcome, and
 // false when it should fall back to an external commit (no Welcome within
-// WelcomeTimeout, or the survivor's tree already holds our KeyPackage's
-// leaf: the batch added us and the Welcome was lost).
+// WelcomeTimeout).
+//
+// When the survivor's tree already holds our KeyPackage's leaf, a batch
+// added us and its Welcome did not arrive: the Welcome travels only in the
+// batch commit, broadcast once on the group's topic, and our fetches of
+// the survivor's new epochs are answered with BranchInfos (our chain
+// shares no retained epoch with theirs), which carry no Welcome. Each
+// member of a large losing branch misses the broadcast with the link's
+// loss rate (5% of 64 losers: about three per heal), and the external
+// fallback then made them wait WelcomeTimeout and a stagger over the
+// whole roster (128 members: 41 s). We fetch the commits after the epochs
+// our requests named instead (fetchWelcome), once per FetchTimeout while
+// the fallback is not due; the batch commit among them is joined from
+// (stepFetchedCommit).
 func (m *Member) awaitWelcome(r *rival) bool {
 	pj := m.pj
 	if pj == nil {
 		return false
 	}
+	waited := m.tick - pj.at
 	encKey := pj.bundle.KeyPackage.LeafNode.EncryptionKey
 	if _, in := r.tree.FindLeaf(func(_ treemath.LeafIndex, ln *wire.LeafNode) bool {
 		return bytes.Equal(ln.EncryptionKey, encKey)
 	}); in && !pj.joined {
-		return false
+		if waited >= m.cfg.WelcomeTimeout {
+			return false
+		}
+		m.fetchWelcome(r)
+		return true
 	}
-	waited := m.tick - pj.at
 	if waited >= m.cfg.WelcomeTimeout {
 		return false
 	}
-	if !pj.resent && waited >= m.cfg.WelcomeTimeout/2 && (!pj.joined || pj.rebatch) {
+	switch {
+	case !pj.joined && len(pj.asked) > 0 && r.head.Epoch > pj.asked[len(pj.asked)-1].Epoch:
+		// The survivor's head moved past every epoch our requests named
+		// and its tree does not hold our KeyPackage: a round went by
+		// without our request. The designated committer may have
+		// missed it (gossip gives it once), and the next ranks may no
+		// longer be the next ranks: the members the batch re-added take
+		// low leaves and count among the committers from their first
+		// beacon on, yet never held the requests sent before they were
+		// back. Ask again on the new head, where every member holds it
+		// (simulator, 128 members, 5% loss: two requests the committer
+		// missed waited 3 and 4 s for the re-send below).
+		m.askAgain(r)
+	case !pj.resent && waited >= m.cfg.WelcomeTimeout/2 && (!pj.joined || pj.rebatch):
 		// Gossip may have lost it, or the survivors moved on past the
 		// epoch it names: once more, on the survivor's latest head.
 		pj.resent = true
-		if env, err := m.joinRequestEnvelope(r.head, pj); err == nil {
-			m.out.Messages = append(m.out.Messages, env)
-		}
+		m.askAgain(r)
 	}
 	return true
+}
+
+// maxAsked bounds the epochs a pending join remembers asking on.
+const maxAsked = 8
+
+// askAgain re-sends our join request (the same KeyPackage) on r's head.
+func (m *Member) askAgain(r *rival) {
+	pj := m.pj
+	env, err := m.joinRequestEnvelope(r.head, pj)
+	if err != nil {
+		return
+	}
+	m.out.Messages = append(m.out.Messages, env)
+	if !slices.Contains(pj.asked, r.head) {
+		if len(pj.asked) >= maxAsked {
+			// Keep the first: the commits after it hold any batch.
+			pj.asked = slices.Delete(pj.asked, 1, 2)
+		}
+		pj.asked = append(pj.asked, r.head)
+	}
+}
+
+// fetchWelcome asks the peer that told us of the survivor branch r for
+// the commits of its chain after the epochs our join requests named,
+// oldest first: the batch commit that added us, with its Welcome, is
+// among them while the peer retains those epochs (the responder serves
+// from the first it retains, as for any fetch). fetch sends nothing while
+// a fetch to that peer is in flight, so this repeats once per
+// FetchTimeout at most, and with the peer of each fresher BranchInfo.
+func (m *Member) fetchWelcome(r *rival) {
+	if len(m.pj.asked) == 0 {
+		return // restored after a restart: the fallback covers it
+	}
+	m.fetchWith(r.peer, r.head, m.pj.asked)
 }
 
 // tryWelcome joins the surviving branch from a commit's Welcome addressed
@@ -450,7 +519,14 @@ func (m *Member) verifyJoinRequest(env *consensus.Envelope) (*joinRequest, error
 	if _, in := m.findIdentity(tree, id); !in && !m.knownLoserMember(id) && !removedJoiner {
 		return nil, ErrUnknownJoiner
 	}
-	if i, found := m.findJoinRequest(id); found && note.Onto.Epoch <= m.joinReqs[i].note.Onto.Epoch {
+	if i, found := m.findJoinRequest(id); found && (note.Onto.Epoch <= m.joinReqs[i].note.Onto.Epoch ||
+		bytes.Equal(kp.LeafNode.EncryptionKey, m.joinReqs[i].encKey)) {
+		// The same KeyPackage asked again on a newer head (askAgain) is
+		// news only to survivors that missed it: the request held
+		// already is batched on whatever head comes. Refused before
+		// any signature check, so that a rejoiner's re-sends cost the
+		// members holding it nothing (at 1,000 members, the losers a
+		// full batch leaves for the next re-send on every head change).
 		return nil, fmt.Errorf("%w: join request", consensus.ErrDuplicate)
 	}
 	// The cheap checks first: a request for another branch (every

@@ -102,18 +102,28 @@ func (m *Member) considerBranch(peer PeerID, b *BranchInfo) error {
 		return nil
 	case m.partsInWindow(r):
 		return nil // a race inside the window: the consensus core's to decide
-	case m.join != nil && m.tick-m.join.at <= 2*m.cfg.HealDelay && r.ids[m.join.onto] && !r.ids[head] && r.head.ID == m.join.onto:
+	case m.join != nil && m.tick-m.join.at <= 2*m.cfg.HealDelay && r.ids[m.join.onto] && !r.ids[m.join.joined] && r.head.ID == m.join.onto:
 		// The survivor has not moved past the head we joined onto: the
 		// race on it is still open there (under wait-decide members
 		// wait before applying any candidate). A second external
 		// commit of ours on it would be an equivocation; wait.
 		return nil
-	case m.join != nil && m.tick-m.join.at <= 2*m.cfg.HealDelay && r.ids[m.join.onto] && !r.ids[head]:
+	case m.join != nil && m.tick-m.join.at <= 2*m.cfg.HealDelay && r.ids[m.join.onto] && !r.ids[m.join.joined]:
 		// We just rejoined onto the survivor's head, and the survivor
 		// went on without our commit (another rejoiner's external
 		// commit won the race on that head): the choice is made, rejoin
 		// again at once. Joined from a batch's Welcome, we wait for the
 		// survivors to batch our request again (decide).
+		//
+		// The test is on the epoch our join made, not on our head: a
+		// chain that holds our join and parts from ours after it is an
+		// ordinary fork, for the survivor rule. Tested on the head, any
+		// later race (a rival batch on the survivors' side, rolling
+		// back what three members of it had built on) made every member
+		// joined in the last two heal delays take that branch for the
+		// survivor and rejoin it by external commit: simulator, 128
+		// members, 5% loss, seed 2: some sixty external commits onto a
+		// three-member branch, 184 commits rolled back, no convergence.
 		m.recordAttestations(r)
 		if m.pj != nil && m.pj.joined {
 			m.pj.rebatch = true
@@ -221,9 +231,26 @@ func (m *Member) decide() {
 		// survivors batch our request again on the winner; its Welcome
 		// moves us there, or, after WelcomeTimeout, our own external
 		// commit does.
-		if !m.awaitWelcome(r) {
-			m.rejoin(r)
+		if m.awaitWelcome(r) {
+			return
 		}
+		if Survivor(m.ownView(r), m.viewOf(r)) == FirstSurvives {
+			// The branch our join made survives after all: the
+			// BranchInfo that said otherwise came from a member that
+			// had not switched to our batch yet (batch commits outrank
+			// the ordinary commit it was on), and the group has gone on
+			// from our join since. Leaving by external commit onto that
+			// dead epoch started a branch of its own, which every other
+			// rejoiner misled the same way joined (simulator, 32
+			// members, 5% loss, seed 1: six external commits onto an
+			// abandoned epoch 5 s after the heal, two forks left).
+			m.addLoser(r.head.ID)
+			m.rival = nil
+			m.pj = nil
+			m.stateChanged()
+			return
+		}
+		m.rejoin(r)
 		return
 	}
 	if m.tick-r.since < m.cfg.HealDelay {
@@ -268,15 +295,29 @@ func (m *Member) decide() {
 		// two losers could take the same slot, race, and rejoin again
 		// (simulator split-brain seed 3: converged 12.1 s after the heal
 		// with 24 commits rolled back; 5.0 s and 4 with the roster).
+		//
+		// After a batch round, though, only the members it left behind
+		// fall back (a request no committer held, a Welcome neither
+		// gossip nor fetchWelcome brought), a few of the roster, and a
+		// stagger over the whole roster made them wait up to
+		// StaggerTicks times its size (128 members: 25 s after
+		// WelcomeTimeout, past any settle time). They rank among the
+		// members whose latest beacon still names our branch: the
+		// re-added ones beacon on the survivor's chain from their
+		// join on. Views can differ by a lost beacon; two stragglers on
+		// one slot race, and the one that loses rejoins again at once
+		// (considerBranch).
+		ranked := own.Members
+		start := r.since + m.cfg.HealDelay
+		if m.pj != nil {
+			ranked = own.Active
+			start = m.pj.at + m.cfg.WelcomeTimeout
+		}
 		rank := uint64(0)
-		for _, id := range own.Members {
+		for _, id := range ranked {
 			if bytes.Compare(id[:], m.self[:]) < 0 {
 				rank++
 			}
-		}
-		start := r.since + m.cfg.HealDelay
-		if m.pj != nil {
-			start = m.pj.at + m.cfg.WelcomeTimeout
 		}
 		if m.tick < start+rank*m.cfg.StaggerTicks {
 			return
@@ -466,7 +507,7 @@ func (m *Member) enterSurvivor(g *mls.Group, r *rival, from EpochRef, note healN
 		m.stateChanged()
 	}
 	m.pj = nil
-	m.join = &joinRecord{onto: onto.ID, at: m.tick, commit: joinEnv, note: note}
+	m.join = &joinRecord{onto: onto.ID, joined: to.ID, at: m.tick, commit: joinEnv, note: note}
 
 	// Removals our branch made that the survivor has not.
 	var ids []Identity
@@ -511,7 +552,9 @@ func (m *Member) enterSurvivor(g *mls.Group, r *rival, from EpochRef, note healN
 // (the core starts in the epoch the commit made) but which a survivor
 // that missed it must be able to fetch.
 type joinRecord struct {
-	onto   EpochID
+	onto EpochID
+	// joined is the epoch our join made (onto's child).
+	joined EpochID
 	at     uint64
 	commit consensus.Envelope
 	// note is the heal note the join carried: a member whose join lost a

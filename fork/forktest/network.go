@@ -96,6 +96,9 @@ type Network struct {
 	// summary.
 	Errors map[string]int
 	Steps  int
+	// Lose, if set, drops the packets it reports true for, as a lossy
+	// link drops one copy (tests of what a single loss does).
+	Lose func(from, to string, env *consensus.Envelope) bool
 }
 
 // New creates a group of the named members: the first creates it and adds
@@ -337,6 +340,9 @@ func (n *Network) Deliver(limit int) int {
 		}
 		if p.due > n.now {
 			held = append(held, p)
+			continue
+		}
+		if n.Lose != nil && n.Lose(p.from, p.to, &p.env) {
 			continue
 		}
 		done++
