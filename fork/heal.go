@@ -130,11 +130,14 @@ func (m *Member) considerBranch(peer PeerID, b *BranchInfo) error {
 		case r.ids[cur.head.ID] || cur.head.ID == r.head.ID:
 			r.since = cur.since // the same branch, grown: keep the clock
 		default:
-			// A third branch: keep whichever of the two wins.
+			// A third branch: keep whichever of the two wins, and set
+			// the other aside to be judged against ours too.
 			m.recordAttestations(r)
 			if Survivor(m.viewOf(cur), m.viewOf(r)) != SecondSurvives {
+				m.setAsideRival(r)
 				return nil
 			}
+			m.setAsideRival(cur)
 		}
 	} else {
 		m.emit(Event{Kind: EventBranchFound, Peer: peer, Rival: r.head})
@@ -212,6 +215,7 @@ func (m *Member) decide() {
 		m.early = nil
 		m.stateChanged()
 	}
+	m.judgeSetAside()
 	r := m.rival
 	if r == nil || m.outside() {
 		return
@@ -287,6 +291,61 @@ func (m *Member) decide() {
 		m.rival = nil
 	}
 	m.prune()
+}
+
+// maxSetAside bounds the rival branches set aside for a third one.
+const maxSetAside = 4
+
+// setAsideRival keeps r, a rival branch that another rival displaced (or
+// that lost to the rival held), to be judged against our branch when its
+// heal delay is over (judgeSetAside).
+func (m *Member) setAsideRival(r *rival) {
+	m.setAside = slices.DeleteFunc(m.setAside, func(d *rival) bool { return d.head.ID == r.head.ID || r.ids[d.head.ID] })
+	m.setAside = append(m.setAside, r)
+	if over := len(m.setAside) - maxSetAside; over > 0 {
+		m.setAside = slices.Delete(m.setAside, 0, over)
+	}
+}
+
+// judgeSetAside applies the survivor rule to the rival branches set aside
+// for a third one, once their heal delay is over. One that loses to ours
+// is a loser like the held rival's: its removals are carried over
+// (carry.go). Without this, a branch displaced by a stronger rival was
+// dropped unjudged; its members' beacons normally bring it back, but a
+// branch whose members stay out beacons no more, and a removal made on
+// it was lost (simulator commit-storm seed 75: a member alone on a dead
+// branch removed another, every survivor found that branch, then a race
+// of their own made a third branch that displaced it; its victim stayed
+// in the group). A set-aside branch that beats ours is dropped: its
+// active members' beacons bring it back as the rival.
+func (m *Member) judgeSetAside() {
+	if len(m.setAside) == 0 {
+		return
+	}
+	if m.outside() {
+		m.setAside = nil
+		return
+	}
+	keep := m.setAside[:0]
+	for _, d := range m.setAside {
+		switch {
+		case d.head.ID == m.core.HeadID() || m.inHistory(d.head.ID) || m.isLoser(d.head.ID):
+			continue // we are on it now, or it was judged since
+		case m.rival != nil && (m.rival.head.ID == d.head.ID || m.rival.ids[d.head.ID]):
+			continue // it is the held rival again, grown
+		case m.tick-d.since < m.cfg.HealDelay:
+			keep = append(keep, d)
+			continue
+		}
+		if Survivor(m.ownView(d), m.viewOf(d)) == FirstSurvives {
+			m.emit(Event{Kind: EventSurvived, Peer: d.peer, Rival: d.head})
+			m.addLoser(d.head.ID)
+			m.losers[len(m.losers)-1].roster = d.roster
+			m.noteCarryOver(d)
+		}
+	}
+	clear(m.setAside[len(keep):])
+	m.setAside = keep
 }
 
 func (m *Member) addLoser(id EpochID) {

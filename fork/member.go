@@ -230,9 +230,12 @@ type Member struct {
 	// window can still be found.
 	history []EpochRef
 
-	det    detector
-	rival  *rival
-	losers []loser // heads of branches that lost to ours, newest last
+	det   detector
+	rival *rival
+	// setAside are rival branches displaced by a third one, still to be
+	// judged against ours (heal.go, judgeSetAside).
+	setAside []*rival
+	losers   []loser // heads of branches that lost to ours, newest last
 	// join records the last rejoin, by external commit or from a batch
 	// commit's Welcome (nil if none).
 	join *joinRecord
