@@ -224,11 +224,22 @@ func (m *Member) decide() {
 		// The batch we joined from lost a race (considerBranch): the
 		// survivors batch our request again on the winner; its Welcome
 		// moves us there, or, after WelcomeTimeout, our own external
-		// commit does.
-		if !m.awaitWelcome(r) {
-			m.rejoin(r)
+		// commit does. Unless the group went on with our batch after
+		// all: the BranchInfo that showed a survivor going on without
+		// it may be one member's view of a race the group decided the
+		// other way. Once the heal delay is over the survivor rule
+		// decides, as for any rival; rejoining by external commit onto
+		// a branch the others had judged a loser made a new fork, which
+		// they healed again (simulator commit-storm seed 26: four such
+		// rejoins, each against a verdict for our own branch, the last
+		// leaving two heads after the settle time).
+		if m.tick-r.since < m.cfg.HealDelay || Survivor(m.ownView(r), m.viewOf(r)) != FirstSurvives {
+			if !m.awaitWelcome(r) {
+				m.rejoin(r)
+			}
+			return
 		}
-		return
+		pj.rebatch = false
 	}
 	if m.tick-r.since < m.cfg.HealDelay {
 		return
