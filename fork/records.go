@@ -165,7 +165,15 @@ func (b *keyBook) lookup(leaf uint32, epoch uint64) (*authorKey, bool) {
 // head) for relayed contents.
 func (m *Member) noteEpochRecords(ref EpochRef, ctxHash [32]byte) {
 	m.contexts.add(ref.ID, ctxHash)
-	m.keys.note(m.core.TreeOf(ref.ID), ref.Epoch)
+	tree := m.core.TreeOf(ref.ID)
+	m.keys.note(tree, ref.Epoch)
+	if tree != nil {
+		// The roster too (shared with the identity memo): a message of
+		// this epoch can reach us later, point to point with the
+		// author's proof, when the tree is released, and is relayed
+		// only to members of the epoch (sealedproof.go).
+		m.rosterOf(ref.ID, tree)
+	}
 }
 
 // noteHeadRecords records the head epoch (a new core: at start, or after
