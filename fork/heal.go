@@ -224,16 +224,20 @@ func (m *Member) decide() {
 		// The batch we joined from lost a race (considerBranch): the
 		// survivors batch our request again on the winner; its Welcome
 		// moves us there, or, after WelcomeTimeout, our own external
-		// commit does. Unless the group went on with our batch after
-		// all: the BranchInfo that showed a survivor going on without
-		// it may be one member's view of a race the group decided the
-		// other way. Once the heal delay is over the survivor rule
-		// decides, as for any rival; rejoining by external commit onto
-		// a branch the others had judged a loser made a new fork, which
-		// they healed again (simulator commit-storm seed 26: four such
-		// rejoins, each against a verdict for our own branch, the last
-		// leaving two heads after the settle time).
-		if m.tick-r.since < m.cfg.HealDelay || Survivor(m.ownView(r), m.viewOf(r)) != FirstSurvives {
+		// commit does. Unless the race is decided for our batch here:
+		// once the epoch it made is final on our chain, the BranchInfo
+		// that showed a survivor going on without it was one member's
+		// view of a race the group decided the other way, and the rival
+		// is an ordinary branch beyond the window, for the survivor rule
+		// to judge once the heal delay is over. Rejoining by external
+		// commit onto a branch the others had judged a loser made a new
+		// fork, which they healed again (simulator commit-storm seed 26:
+		// four such rejoins, each against a verdict for our own branch,
+		// the last leaving two heads after the settle time). While the
+		// race is open the batch may really have lost (under
+		// wait-decide members wait on the parent), and we wait for the
+		// re-batch as before.
+		if m.tick-r.since < m.cfg.HealDelay || !m.batchFinal() || Survivor(m.ownView(r), m.viewOf(r)) != FirstSurvives {
 			if !m.awaitWelcome(r) {
 				m.rejoin(r)
 			}
@@ -302,6 +306,23 @@ func (m *Member) decide() {
 		m.rival = nil
 	}
 	m.prune()
+}
+
+// batchFinal reports whether the epoch our last join made (the child of
+// the epoch we joined onto, on our chain) is final here: retained and
+// final, or released while our head went on past it.
+func (m *Member) batchFinal() bool {
+	if m.join == nil {
+		return false
+	}
+	for i := 0; i+1 < len(m.history); i++ {
+		if m.history[i].ID != m.join.onto {
+			continue
+		}
+		child := m.history[i+1].ID
+		return m.isFinal(child) || !m.core.Knows(child)
+	}
+	return false
 }
 
 // maxSetAside bounds the rival branches set aside for a third one.
