@@ -57,6 +57,9 @@ type Core struct {
 	// every head epoch (leftIn: the last one) until it is out.
 	leaving bool
 	leftIn  EpochID
+	// leaves records, per epoch, when a member's proposal of its own
+	// removal was first seen there and whose it was (leave.go).
+	leaves map[EpochID]leaveSeen
 
 	ready Ready
 	dirty bool

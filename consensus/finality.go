@@ -9,6 +9,7 @@ func (c *Core) Tick() {
 	c.inheritRemovals()
 	c.finalize()
 	c.commitInherited()
+	c.commitLeave()
 	for _, id := range append([]EpochID(nil), c.pendingOrder...) {
 		if q := c.pending[id]; q != nil && c.tick-q.since > 2*c.cfg.WindowTicks {
 			c.dropPending(id)

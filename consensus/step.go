@@ -468,6 +468,7 @@ func (c *Core) stepProposalAs(env, received Envelope) error {
 		if leaf := g.Tree().Leaf(leafIndex(p.Proposal.Sender.LeafIndex)); leaf != nil {
 			c.builtOn(n, string(leaf.SignatureKey))
 		}
+		c.noteLeave(n, p.Proposal.Sender.LeafIndex, p.Proposal.Proposal)
 	}
 	if n != c.headNode {
 		st, err := g.MarshalState()

@@ -45,8 +45,8 @@ const (
 	// largest of the suites).
 	MaxKEMOutputSize = 256
 	// MaxResendCiphertext bounds the ciphertext: an application message
-	// of up to 1 MiB plus framing and tag.
-	MaxResendCiphertext = 1<<20 + 1024
+	// of up to 1 MiB plus framing and tag, and the sealed proof.
+	MaxResendCiphertext = 1<<20 + 1024 + MaxRelayedContext + MaxSignatureSize + 64
 )
 
 // DirectResend is an own application message sent again to one member:
@@ -64,10 +64,30 @@ const (
 //	} DirectResend;
 //	ResendContext = the struct up to and including recipient;
 //	ResendTBS     = the struct without the signature;
-//	struct { opaque nonce[16]; opaque data<V>; } ResendPlaintext;
+//	struct {
+//	    opaque nonce[16];
+//	    opaque data<V>;
+//	    optional<SealedProof> proof;
+//	} ResendPlaintext;
+//	struct {
+//	    EpochRef sealed;         // E: the epoch the message was first sealed in
+//	    uint32 sender;           // the author's leaf in E
+//	    opaque context<V>;       // E's GroupContext, encoded
+//	    opaque signature<V>;     // the author's FramedContent signature in E
+//	} SealedProof;
 //
 // The receiver derives the message id from the author's credential and the
 // nonce (consensus.MessageIDOf), so the id cannot be chosen by anyone else.
+//
+// The proof is what a relay needs to pass the message on verifiably
+// (relaycontent.go): the author's signature over the FramedContent of the
+// message as sealed in E (application_data the ApplicationPayload of nonce
+// and data, empty authenticated_data, PrivateMessage wire format) with E's
+// GroupContext. A DirectResend itself is signed for its one recipient
+// only; without the proof a member that got the message only that way
+// could not relay it, and a member of E that was away while the author
+// re-sent lost it when the author was removed before it came back
+// (simulator churn seed 69).
 type DirectResend struct {
 	GroupID    []byte
 	Epoch      uint64
@@ -128,11 +148,32 @@ func (d *DirectResend) UnmarshalMLS(r *codec.Reader) {
 type resendPlaintext struct {
 	Nonce [16]byte
 	Data  []byte
+	Proof *sealedProof
+}
+
+// sealedProof is the author's signature of a message as sealed in epoch
+// Sealed (see DirectResend).
+type sealedProof struct {
+	Sealed    EpochRef
+	Sender    uint32
+	Context   []byte
+	Signature []byte
 }
 
 func (p *resendPlaintext) MarshalMLS(w *codec.Writer) {
 	w.Raw(p.Nonce[:])
 	w.Opaque(p.Data)
+	w.Optional(p.Proof != nil, func(w *codec.Writer) {
+		if len(p.Proof.Context) > MaxRelayedContext || len(p.Proof.Signature) > MaxSignatureSize {
+			w.SetError(&codec.EncodeError{Err: ErrTooLarge})
+			return
+		}
+		w.Uint64(p.Proof.Sealed.Epoch)
+		w.Raw(p.Proof.Sealed.ID[:])
+		w.Uint32(p.Proof.Sender)
+		w.Opaque(p.Proof.Context)
+		w.Opaque(p.Proof.Signature)
+	})
 }
 
 func (p *resendPlaintext) UnmarshalMLS(r *codec.Reader) {
@@ -141,6 +182,16 @@ func (p *resendPlaintext) UnmarshalMLS(r *codec.Reader) {
 		copy(p.Nonce[:], raw)
 	}
 	r.Opaque("ResendPlaintext.data", &p.Data)
+	p.Proof = nil
+	r.Optional("ResendPlaintext.proof", func(r *codec.Reader) {
+		pr := &sealedProof{}
+		r.Uint64("SealedProof.sealed.epoch", &pr.Sealed.Epoch)
+		readID(r, "SealedProof.sealed.id", &pr.Sealed.ID)
+		r.Uint32("SealedProof.sender", &pr.Sender)
+		readBounded(r, "SealedProof.context", MaxRelayedContext, &pr.Context)
+		readBounded(r, "SealedProof.signature", MaxSignatureSize, &pr.Signature)
+		p.Proof = pr
+	})
 }
 
 // sendDirect re-sends own logged message e to the member at leaf recipient
@@ -158,7 +209,7 @@ func (m *Member) sendDirect(to PeerID, recipient uint32, e consensus.OutboxEntry
 	if err != nil {
 		return err
 	}
-	pt, err := codec.Marshal(&resendPlaintext{Nonce: e.Nonce, Data: e.Data})
+	pt, err := codec.Marshal(&resendPlaintext{Nonce: e.Nonce, Data: e.Data, Proof: m.sealedProofOf(e)})
 	if err != nil {
 		return err
 	}
@@ -257,6 +308,9 @@ func (m *Member) stepDirect(env *consensus.Envelope) error {
 		Epoch: d.Epoch, EpochID: d.EpochID, Data: pt.Data})
 	m.seen.add(id)
 	m.out.Delivered = append(m.out.Delivered, dl)
+	if pt.Proof != nil {
+		m.noteProvenResend(m.leafIdentity(author), &pt)
+	}
 	return nil
 }
 

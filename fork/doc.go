@@ -20,7 +20,10 @@
 //     original envelope to a member that still opens its epoch (beacons
 //     say from which epoch on, opens_from), the author's signed content
 //     HPKE-encrypted to a member of the epoch that released its keys
-//     (RelayedContent, KindRelayed).
+//     (RelayedContent, KindRelayed). A point-to-point re-send carries
+//     the author's signature of the message as sealed in its epoch
+//     (SealedProof), so that a member that got it only that way can
+//     relay it too.
 //   - Healing after a partition longer than the window: the survivor rule
 //     (Survivor); re-adding the losing branch in one batch commit from
 //     its members' join requests (their own Adds as new-member
@@ -76,5 +79,6 @@
 // MaxRemoved, held join requests by MaxJoinRequests, a batch by MaxBatch,
 // held point-to-point re-sends by the core's held-message bounds, the
 // records that check relayed contents by maxContextHashes and
-// maxAuthorKeys.
+// maxAuthorKeys, an author's records of the epochs it sent in by
+// maxSealRecords, rival branches set aside for a third by maxSetAside.
 package fork

@@ -261,6 +261,14 @@ func (m *Member) nacks() []Nack {
 	}
 	// Gaps we are sure of first, then those that may predate us (each
 	// asked for during maxNackTries beacon intervals from its first nack).
+	// Authors take turns here too, from the same moving offset: a gap
+	// that nobody answers stays in every beacon, and in a fixed order
+	// the authors that sort first filled all sixteen slots with such
+	// gaps, so a member back from a dead branch never asked for the
+	// message of an author that sorted last, which that author (still
+	// in the group) would have sent it at once (commit-storm seeds 24
+	// and 57).
+	ids = rotate(ids, m.seq)
 	for _, id := range ids {
 		rec := m.authors[id]
 		limit := m.nackLimit(rec)
@@ -294,6 +302,15 @@ func (m *Member) nacks() []Nack {
 		}
 	}
 	return out
+}
+
+// rotate returns ids (sorted) starting at index k modulo their number.
+func rotate(ids []Identity, k uint64) []Identity {
+	if len(ids) < 2 {
+		return ids
+	}
+	i := int(k % uint64(len(ids)))
+	return append(slices.Clone(ids[i:]), ids[:i]...)
 }
 
 // answerNacks re-sends our messages another member's beacon says it lacks.

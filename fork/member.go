@@ -230,9 +230,12 @@ type Member struct {
 	// window can still be found.
 	history []EpochRef
 
-	det    detector
-	rival  *rival
-	losers []loser // heads of branches that lost to ours, newest last
+	det   detector
+	rival *rival
+	// setAside are rival branches displaced by a third one, still to be
+	// judged against ours (heal.go, judgeSetAside).
+	setAside []*rival
+	losers   []loser // heads of branches that lost to ours, newest last
 	// join records the last rejoin, by external commit or from a batch
 	// commit's Welcome (nil if none).
 	join *joinRecord
@@ -256,6 +259,9 @@ type Member struct {
 	contexts contextLog
 	keys     keyBook
 	rosters  rosterCache
+	// seals record the epochs this member sent in, for the proofs of its
+	// point-to-point re-sends (sealedproof.go).
+	seals sealRecords
 	// rivalAt is the last tick at which a rival branch was being judged
 	// or a silent member of our roster was heard again (probes for gone
 	// authors restart), silentAt the last at which one was silent (the
@@ -512,6 +518,7 @@ func (m *Member) Send(data []byte) (consensus.MessageID, error) {
 		return consensus.MessageID{}, err
 	}
 	epoch := m.core.HeadID()
+	m.noteSealed()
 	id, err := m.sendWithNonce(nonce, framed)
 	if err == nil {
 		m.sentBySeq[m.sendSeq] = id

@@ -50,7 +50,10 @@ func (l *contextLog) add(id EpochID, h [32]byte) {
 }
 
 // authorKey is a member's signature key at a leaf, over the epoch numbers
-// [first, last] in which this member saw it there.
+// [first, last] in which this member saw it there. The span is contiguous:
+// a key seen at a leaf again after a gap (its member removed, the leaf
+// reused by another, the member re-added there) gets a second entry, so
+// the span never covers epochs in which another key sat at that leaf.
 type authorKey struct {
 	leaf        uint32
 	key         []byte
@@ -58,6 +61,11 @@ type authorKey struct {
 	identity    []byte // the credential's identity, for deliveries
 	id          Identity
 	first, last uint64
+}
+
+// touches reports whether epoch is inside k's span or next to it.
+func (k *authorKey) touches(epoch uint64) bool {
+	return epoch+1 >= k.first && epoch <= k.last+1
 }
 
 // keyBook records the leaves of every tree this member merged.
@@ -78,7 +86,7 @@ func (b *keyBook) note(tree *ratchettree.Tree, epoch uint64) {
 		leaf := tree.Leaf(l)
 		i := uint32(l)
 		list := b.byLeaf[i]
-		if n := len(list); n > 0 && bytes.Equal(list[n-1].key, leaf.SignatureKey) {
+		if n := len(list); n > 0 && bytes.Equal(list[n-1].key, leaf.SignatureKey) && list[n-1].touches(epoch) {
 			k := list[n-1]
 			k.first, k.last = min(k.first, epoch), max(k.last, epoch)
 			continue
@@ -89,9 +97,15 @@ func (b *keyBook) note(tree *ratchettree.Tree, epoch uint64) {
 		}
 		found := false
 		for _, k := range list {
-			if bytes.Equal(k.key, leaf.SignatureKey) && bytes.Equal(k.credential, cred) {
+			// Widened only across adjacent epochs: the same key met
+			// again after a gap may have had another key between
+			// (churn, flapping: a removed member re-added at its old
+			// leaf), and one span over both would make that other
+			// key's epochs ambiguous (simulator flapping seed 65).
+			if bytes.Equal(k.key, leaf.SignatureKey) && bytes.Equal(k.credential, cred) && k.touches(epoch) {
 				k.first, k.last = min(k.first, epoch), max(k.last, epoch)
 				found = true
+				break
 			}
 		}
 		if found {
@@ -138,7 +152,7 @@ func (b *keyBook) lookup(leaf uint32, epoch uint64) (*authorKey, bool) {
 	var found *authorKey
 	for _, k := range b.byLeaf[leaf] {
 		if k.first <= epoch && epoch <= k.last {
-			if found != nil {
+			if found != nil && !(bytes.Equal(found.key, k.key) && bytes.Equal(found.credential, k.credential)) {
 				return nil, false
 			}
 			found = k
@@ -151,7 +165,15 @@ func (b *keyBook) lookup(leaf uint32, epoch uint64) (*authorKey, bool) {
 // head) for relayed contents.
 func (m *Member) noteEpochRecords(ref EpochRef, ctxHash [32]byte) {
 	m.contexts.add(ref.ID, ctxHash)
-	m.keys.note(m.core.TreeOf(ref.ID), ref.Epoch)
+	tree := m.core.TreeOf(ref.ID)
+	m.keys.note(tree, ref.Epoch)
+	if tree != nil {
+		// The roster too (shared with the identity memo): a message of
+		// this epoch can reach us later, point to point with the
+		// author's proof, when the tree is released, and is relayed
+		// only to members of the epoch (sealedproof.go).
+		m.rosterOf(ref.ID, tree)
+	}
 }
 
 // noteHeadRecords records the head epoch (a new core: at start, or after

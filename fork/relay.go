@@ -111,9 +111,14 @@ func (m *Member) relayFor(n Nack, nacker Identity, at EpochRef, opensFrom uint64
 		return
 	}
 	e := EpochRef{Epoch: env.Epoch, ID: env.EpochID}
-	original := m.mayOpen(e, at, opensFrom, nacker)
+	// An entry from a point-to-point re-send has no original envelope,
+	// only the author's signed content (sealedproof.go).
+	hasOriginal := len(env.Body) > 0
+	original := hasOriginal && m.mayOpen(e, at, opensFrom, nacker)
 	sc := m.relays.signed[k]
-	if !original && !m.mayRelayContent(sc, e, at, opensFrom, nacker) {
+	// Without an original, whether the nacker still opens e does not
+	// matter: there is nothing else to give it.
+	if !original && !m.mayRelayContent(sc, e, at, opensFrom, !hasOriginal, nacker) {
 		return
 	}
 	nk := nackKey{relayKey: k, by: nacker}

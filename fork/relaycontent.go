@@ -179,10 +179,11 @@ func (m *Member) signedCopyOf(d consensus.Delivered) *signedCopy {
 // mayRelayContent reports whether nacker, whose head is at and who opens
 // messages from epoch opensFrom on, is to get the signed content of a
 // message sealed in e rather than the original: it cannot open the
-// original any more, it was a member of e, and its head is on our chain
-// (so its leaf in our head is its own).
-func (m *Member) mayRelayContent(c *signedCopy, e, at EpochRef, opensFrom uint64, nacker Identity) bool {
-	if c == nil || at.Epoch < e.Epoch || e.Epoch >= opensFrom || !slices.Contains(c.roster, nacker) {
+// original any more (or noOriginal: we hold none to give), it was a
+// member of e, and its head is on our chain (so its leaf in our head is
+// its own).
+func (m *Member) mayRelayContent(c *signedCopy, e, at EpochRef, opensFrom uint64, noOriginal bool, nacker Identity) bool {
+	if c == nil || at.Epoch < e.Epoch || !noOriginal && e.Epoch >= opensFrom || !slices.Contains(c.roster, nacker) {
 		return false
 	}
 	return at.ID == m.core.HeadID() || m.inHistory(at.ID)
