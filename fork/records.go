@@ -2,6 +2,7 @@ package fork
 
 import (
 	"bytes"
+	"slices"
 
 	"github.com/mlsnode/mlsnode/consensus"
 	"github.com/mlsnode/mlsnode/mls/codec"
@@ -144,19 +145,77 @@ func (b *keyBook) evictOldest() {
 	b.entries--
 }
 
-// lookup is the member seen at leaf in epoch number epoch. Branches share
-// epoch numbers, so two keys may qualify; then none is trusted (the
-// relayed content is refused, which loses nothing a relay of the original
-// could give).
+// lookup is the member seen at leaf in epoch number epoch, when only one
+// key qualifies. Branches share epoch numbers, so two keys may: two
+// commits racing on one parent that each add a member fill the same free
+// leaf with different keys (simulator commit-storm seed 64). Callers that
+// know the epoch's id use authorIn, which tells them apart.
 func (b *keyBook) lookup(leaf uint32, epoch uint64) (*authorKey, bool) {
-	var found *authorKey
+	c := b.candidates(leaf, epoch)
+	if len(c) != 1 {
+		return nil, false
+	}
+	return c[0], true
+}
+
+// candidates are the distinct (key, credential) pairs seen at leaf in an
+// epoch numbered epoch, on any branch.
+func (b *keyBook) candidates(leaf uint32, epoch uint64) []*authorKey {
+	var found []*authorKey
 	for _, k := range b.byLeaf[leaf] {
-		if k.first <= epoch && epoch <= k.last {
-			if found != nil && !(bytes.Equal(found.key, k.key) && bytes.Equal(found.credential, k.credential)) {
-				return nil, false
-			}
-			found = k
+		if k.first > epoch || epoch > k.last {
+			continue
 		}
+		if !slices.ContainsFunc(found, func(f *authorKey) bool {
+			return bytes.Equal(f.key, k.key) && bytes.Equal(f.credential, k.credential)
+		}) {
+			found = append(found, k)
+		}
+	}
+	return found
+}
+
+// authorIn is the member at leaf in the epoch sealed (number and id), for
+// checking a signature made in it after its state may be released. The
+// key book is by epoch number; when more than one key sat at that leaf in
+// epochs of that number (rival branches), the epoch's own records decide:
+// its tree while the core holds it, else its roster (kept for the epochs
+// this member merged, rosterOf). Every key that sat at leaf in sealed is
+// among the candidates (noteEpochRecords noted its tree), and its
+// identity is in sealed's roster; so when exactly one candidate's
+// identity is in that roster, it is the one. Two candidates in the roster
+// (the same member at another leaf there, or one identity under two keys)
+// leave it undecided, and nothing is trusted.
+func (m *Member) authorIn(leaf uint32, sealed EpochRef) (*authorKey, bool) {
+	c := m.keys.candidates(leaf, sealed.Epoch)
+	if len(c) <= 1 {
+		return m.keys.lookup(leaf, sealed.Epoch)
+	}
+	if tree := m.core.TreeOf(sealed.ID); tree != nil {
+		l := leafAt(tree, leaf)
+		if l == nil {
+			return nil, false
+		}
+		for _, k := range c {
+			if bytes.Equal(k.key, l.SignatureKey) {
+				return k, true
+			}
+		}
+		return nil, false
+	}
+	roster, ok := m.rosters.byEpoch[sealed.ID]
+	if !ok {
+		return nil, false
+	}
+	var found *authorKey
+	for _, k := range c {
+		if _, in := slices.BinarySearchFunc(roster, k.id, compareIdentity); !in {
+			continue
+		}
+		if found != nil {
+			return nil, false
+		}
+		found = k
 	}
 	return found, found != nil
 }

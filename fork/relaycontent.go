@@ -276,7 +276,7 @@ func (m *Member) stepRelayed(env *consensus.Envelope) error {
 		c.Sender.SenderType != wire.SenderTypeMember || c.Epoch != gc.Epoch || !bytes.Equal(c.GroupID, m.groupID) {
 		return fmt.Errorf("%w: not an application message of epoch %d", ErrBadRelay, gc.Epoch)
 	}
-	author, ok := m.keys.lookup(c.Sender.LeafIndex, gc.Epoch)
+	author, ok := m.authorIn(c.Sender.LeafIndex, d.Sealed)
 	if !ok {
 		return fmt.Errorf("%w: no known member at leaf %d in epoch %d", ErrBadRelay, c.Sender.LeafIndex, gc.Epoch)
 	}

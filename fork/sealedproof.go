@@ -134,7 +134,7 @@ func (m *Member) noteProvenResend(author Identity, pt *resendPlaintext) {
 		gc.Epoch != p.Sealed.Epoch || !bytes.Equal(gc.GroupID, m.groupID) {
 		return
 	}
-	key, ok := m.keys.lookup(p.Sender, gc.Epoch)
+	key, ok := m.authorIn(p.Sender, p.Sealed)
 	if !ok || key.id != author {
 		return
 	}

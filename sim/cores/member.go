@@ -345,7 +345,13 @@ func (m *Member) Tick(now sim.Time) {
 func (m *Member) Send(data []byte, now sim.Time) (err error) {
 	defer m.guardErr("Send", &err)
 	m.now = now
-	m.trace("send %q", trunc(data))
+	if m.fm != nil {
+		// The author's identity prefix, as beacons' nacks name it.
+		id := m.fm.Identity()
+		m.trace("send %q author=%x", trunc(data), id[:2])
+	} else {
+		m.trace("send %q", trunc(data))
+	}
 	if !m.inGroup() {
 		return sim.ErrNotInGroup
 	}
