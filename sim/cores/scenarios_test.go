@@ -23,7 +23,7 @@ func ciSeeds(t *testing.T) int {
 		}
 		return n
 	}
-	return 2
+	return 5
 }
 
 func run(t *testing.T, c sim.Config) *sim.Result {
