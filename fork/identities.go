@@ -78,6 +78,11 @@ func (m *Member) rosterMemo(tree *ratchettree.Tree) *rosterMemo {
 	if memo := m.memoOf(tree); memo != nil {
 		return memo
 	}
+	return m.makeRosterMemo(tree)
+}
+
+// makeRosterMemo makes tree's memo entry (the caller found none).
+func (m *Member) makeRosterMemo(tree *ratchettree.Tree) *rosterMemo {
 	key := weak.Make(tree)
 	type leafID struct {
 		id   Identity
@@ -143,7 +148,7 @@ func (m *Member) identityAt(tree *ratchettree.Tree, i uint32) (Identity, bool) {
 			}
 			return m.leafIdentity(leaf), true
 		}
-		memo = m.rosterMemo(tree)
+		memo = m.makeRosterMemo(tree)
 	}
 	if i >= uint32(len(memo.slot)) || memo.slot[i] < 0 {
 		return Identity{}, false
